@@ -1,0 +1,39 @@
+# The two commands of the README's quick start are `make run` and `make test`.
+# Each creates .venv when missing and (re)installs only when pyproject.toml changed,
+# so running them again is fast.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APP_STAMP := $(VENV)/.segstudio-app-installed
+TEST_STAMP := $(VENV)/.segstudio-test-installed
+PYTEST_ARGS ?=
+
+.PHONY: run test demo bench screenshots package wheel lint clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "SegStudio needs Python 3.10 or newer; set PYTHON=python3.x")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(APP_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(APP_STAMP)
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+## run: install (first time only) and open the app on the bundled demo project
+run: $(APP_STAMP)
+	$(BIN)/segstudio
+
+## test: install with the test extra (first time only) and run the whole suite offscreen
+test: $(TEST_STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf build dist .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Sub-commands of the `segstudio` CLI, one module per area (see segstudio.cli)."""

@@ -1,0 +1,1 @@
+"""The Qt (PySide6) application: the only package that imports Qt."""

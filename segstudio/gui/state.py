@@ -1,0 +1,32 @@
+"""The application state that panels share: open project, current image, current model.
+
+Panels (image list, canvas, model, training, exchange) take an `AppState` and listen to its
+signals instead of reaching into each other. The main window owns the one instance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+
+class AppState(QObject):
+    project_opened = Signal(object)  # segstudio.core.project.Project
+    project_closed = Signal()
+    image_changed = Signal(object)  # image id (int) or None
+    images_changed = Signal()  # the image list changed (added, removed, status, uncertainty)
+    classes_changed = Signal()
+    current_class_changed = Signal(int)
+    model_changed = Signal(object)  # the active model bundle, or None
+    message = Signal(str)  # a short status-bar message
+    error = Signal(str)  # a message the person must see (shown in a dialog)
+
+    def __init__(self, device: str | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project: Any = None
+        self.image_id: int | None = None
+        self.document: Any = None  # segstudio.core.document.MaskDocument of the current image
+        self.current_class: int = 1
+        self.model: Any = None
+        self.device_preference = device
