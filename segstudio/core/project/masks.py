@@ -1,0 +1,72 @@
+"""Reading, checking and writing the per-image label and source maps (PNG files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from segstudio.core.atomic import encode_png
+from segstudio.core.errors import ProjectError, SaveError
+from segstudio.core.project.records import Source
+
+
+def read_png(path: Path, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+    """Decode a mask PNG and check it fits its image (a damaged file is reported, not guessed)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            array = np.array(image)
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"mask file {path} is damaged: {exc}") from exc
+    if array.shape != shape:
+        raise ProjectError(f"mask file {path} is {array.shape[1]}x{array.shape[0]} but its image is {shape[1]}x{shape[0]}")
+    return array.astype(dtype, copy=False)
+
+
+def check_masks(label: np.ndarray, source: np.ndarray, shape: tuple[int, int], dtype: np.dtype,
+                num_classes: int, ignore: int) -> None:
+    """Refuse masks that would corrupt the project, with a message that says what is wrong."""
+    for name, array in (("label", label), ("source", source)):
+        if array.shape != shape:
+            raise SaveError(f"{name} map is {array.shape} but the image is {shape}")
+    if label.dtype != dtype:
+        raise SaveError(f"label map has dtype {label.dtype}; this project stores {np.dtype(dtype).name}")
+    if source.dtype != np.uint8:
+        raise SaveError(f"source map has dtype {source.dtype}; expected uint8")
+    bad = (label >= num_classes) & (label != ignore)
+    if bad.any():
+        raise SaveError(
+            f"label map holds class ids {sorted(set(np.unique(label[bad]).tolist()))[:10]} "
+            f"outside the {num_classes} classes of the project"
+        )
+    if int(source.max(initial=0)) > max(Source):
+        raise SaveError(f"source map holds values above {int(max(Source))}")
+
+
+def write_pair(label_path: Path, label: np.ndarray, source_path: Path, source: np.ndarray) -> None:
+    """Write both maps so that neither is ever half-written: both temp files first, then rename."""
+    temps: list[Path] = []
+    try:
+        for path, array in ((label_path, label), (source_path, source)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.segstudio-tmp")
+            with open(tmp, "wb") as handle:
+                temps.append(tmp)
+                handle.write(encode_png(array))
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temps[0], label_path)
+        os.replace(temps[1], source_path)
+        temps.clear()
+    except OSError as exc:
+        raise SaveError(f"could not save the masks of {label_path.stem}: {exc.strerror or exc}") from exc
+    finally:
+        for tmp in temps:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass

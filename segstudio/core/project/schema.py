@@ -1,0 +1,116 @@
+"""The SQLite schema of segstudio.sqlite, its version and its migrations.
+
+`PRAGMA user_version` holds the schema version. Each entry of MIGRATIONS takes a database
+from version i to i + 1; a database newer than this code is refused, never written to.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from segstudio.core.errors import ProjectError
+
+DB_NAME = "segstudio.sqlite"
+
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE classes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    color TEXT NOT NULL,
+    sort_order INTEGER NOT NULL
+);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    width INTEGER NOT NULL CHECK (width > 0),
+    height INTEGER NOT NULL CHECK (height > 0),
+    checksum TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL DEFAULT 'new'
+        CHECK (status IN ('new', 'in_progress', 'done', 'skipped')),
+    split TEXT NOT NULL DEFAULT 'unassigned'
+        CHECK (split IN ('train', 'val', 'test', 'unassigned')),
+    uncertainty REAL,
+    added_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX images_status ON images (status);
+CREATE INDEX images_split ON images (split);
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    image_id INTEGER REFERENCES images (id) ON DELETE SET NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE models (
+    version TEXT PRIMARY KEY,
+    arch TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    is_best INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    settings TEXT NOT NULL DEFAULT '{}',
+    result TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(db_path: Path, *, readonly: bool) -> sqlite3.Connection:
+    """Open the database with the settings every connection needs (WAL, foreign keys)."""
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        if not readonly:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise ProjectError(f"{db_path}: the database cannot use WAL mode (got {mode!r})")
+            conn.execute("PRAGMA synchronous = FULL")
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise ProjectError(f"{db_path} is not a readable SegStudio database: {exc}") from exc
+
+
+def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    try:
+        found = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise ProjectError(f"{db_path} is damaged or not a SegStudio database: {exc}") from exc
+    if found > SCHEMA_VERSION:
+        raise ProjectError(
+            f"{db_path} was written by a newer SegStudio (schema {found}, this version reads up to "
+            f"{SCHEMA_VERSION}); update SegStudio to open it. Nothing was changed."
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit on its own)."""
+    return [part.strip() for part in script.split(";") if part.strip()]
