@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from pathlib import Path
@@ -125,3 +126,8 @@ def color_to_hex(color: RGB) -> str:
 def hex_to_color(text: str) -> RGB:
     text = text.lstrip("#")
     return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
+
+
+def now() -> str:
+    """UTC time stamp as stored in the database."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
