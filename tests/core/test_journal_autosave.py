@@ -1,0 +1,212 @@
+"""Autosave with a real MaskDocument and project: when edits reach the journal, when they are
+folded into labels/, what happens when a write fails, and recovery after a crash."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segstudio.core.autosave import Autosaver, recover
+from segstudio.core.document import MaskDocument
+from segstudio.core.errors import SaveError
+from segstudio.core.geometry import BBox
+from segstudio.core.journal import JournalWriter, ProjectJournal, encode_record, read_journal_file
+from segstudio.core.project import Project, Source
+
+SHAPE = (40, 56)
+
+
+class FakeClock:
+    """Time that moves only when the test says so: ticks are deterministic."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def project(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((*SHAPE, 3), 30 + 50 * i, np.uint8)).save(folder / f"im{i}.png")
+    with Project.create(tmp_path / "proj", ["background", "cell"]) as project:
+        project.add_images([folder])
+        yield project
+
+
+def _document(project, index=0) -> MaskDocument:
+    image_id = project.images()[index].id
+    return MaskDocument(image_id, project.read_label(image_id), project.read_source(image_id))
+
+
+def _journal_records(project, image_id) -> int:
+    return sum(len(read_journal_file(path).records) for _, path in ProjectJournal(project).files(image_id))
+
+
+def test_an_edit_reaches_the_journal_after_flush_delay_and_labels_after_idle(project):
+    clock = FakeClock()
+    doc = _document(project)
+    saver = Autosaver(project, doc, flush_delay=1.0, idle_fold_after=10.0, clock=clock)
+    states = []
+    saver.add_state_listener(states.append)
+
+    doc.paint_segment((5, 5), (30, 20), 3, 1)
+    assert saver.state == "pending"
+    clock.now += 0.5
+    saver.tick()
+    assert _journal_records(project, doc.image_id) == 0
+    clock.now += 0.5
+    saver.tick()
+    assert _journal_records(project, doc.image_id) == 1
+    assert saver.state == "saved" and saver.has_unfolded_edits
+    assert not project.has_masks(doc.image_id)
+
+    clock.now += 10
+    saver.tick()
+    np.testing.assert_array_equal(project.read_label(doc.image_id), doc.label)
+    np.testing.assert_array_equal(project.read_source(doc.image_id), doc.source)
+    assert ProjectJournal(project).image_ids() == []
+    assert not saver.has_unfolded_edits
+    assert states == ["pending", "saving", "saved", "saving", "saved"]
+
+
+def test_undo_and_redo_are_journaled_like_any_edit(project):
+    doc = _document(project)
+    original = doc.label.copy()
+    saver = Autosaver(project, doc)
+    doc.paint_segment((2, 2), (50, 30), 4, 1)
+    doc.flood_fill(0, 39, 0)
+    doc.undo()
+    doc.undo()
+    saver.flush()
+    assert _journal_records(project, doc.image_id) == 4
+    saver.close()
+    np.testing.assert_array_equal(project.read_label(doc.image_id), original)
+    doc.redo()
+    saver.fold()
+    np.testing.assert_array_equal(project.read_label(doc.image_id), doc.label)
+    assert (project.read_source(doc.image_id) == Source.HUMAN).any()
+
+
+def test_switching_images_folds_the_previous_one(project):
+    first, second = _document(project, 0), _document(project, 1)
+    saver = Autosaver(project, first)
+    first.paint_segment((10, 10), (10, 10), 5, 1)
+    saver.set_document(second)
+    np.testing.assert_array_equal(project.read_label(first.image_id), first.label)
+    second.paint_segment((1, 1), (20, 1), 2, 1)
+    saver.close()
+    np.testing.assert_array_equal(project.read_label(second.image_id), second.label)
+    assert ProjectJournal(project).image_ids() == []
+
+
+def test_a_failed_journal_write_keeps_the_edits_and_retries(project):
+    clock = FakeClock()
+    doc = _document(project)
+    saver = Autosaver(project, doc, clock=clock)
+    journal_dir = project.journal_dir
+    journal_dir.rmdir()
+    journal_dir.write_bytes(b"")  # a real OSError: the journal folder is a plain file now
+
+    doc.paint_segment((5, 5), (40, 30), 3, 1)
+    clock.now += 1.5
+    saver.tick()  # never raises: the state says what went wrong
+    assert saver.state.startswith("error: could not")
+    assert str(journal_dir) in saver.state
+    assert saver.has_unfolded_edits
+    with pytest.raises(SaveError):
+        saver.fold()
+    assert not project.has_masks(doc.image_id)
+
+    journal_dir.unlink()
+    journal_dir.mkdir()
+    doc.paint_segment((40, 5), (40, 30), 3, 1)  # later edits stay behind the kept ones
+    clock.now += 1.5
+    saver.tick()
+    assert saver.state == "saved"
+    assert _journal_records(project, doc.image_id) == 2
+    saver.close()
+    np.testing.assert_array_equal(project.read_label(doc.image_id), doc.label)
+
+
+def test_a_failed_fold_keeps_the_old_masks_and_the_document(project):
+    first, second = _document(project, 0), _document(project, 1)
+    saver = Autosaver(project, first)
+    first.paint_segment((3, 3), (3, 3), 2, 1)
+    saver.fold()
+    stored = (project.labels_dir / f"{first.image_id}.png").read_bytes()
+    first.paint_segment((20, 20), (30, 30), 2, 1)
+
+    sources = project.root / "sources"
+    sources.rename(project.root / "sources-away")
+    sources.write_bytes(b"")
+    with pytest.raises(SaveError):
+        saver.set_document(second)
+    assert saver.document is first
+    assert saver.state.startswith("error:")
+    assert (project.labels_dir / f"{first.image_id}.png").read_bytes() == stored
+    assert ProjectJournal(project).image_ids() == [first.image_id]
+
+    sources.unlink()
+    (project.root / "sources-away").rename(sources)
+    saver.set_document(second)
+    np.testing.assert_array_equal(project.read_label(first.image_id), first.label)
+
+
+def test_the_background_thread_flushes_without_ticks_from_outside(project):
+    doc = _document(project)
+    saver = Autosaver(project, doc, flush_delay=0.05, idle_fold_after=60)
+    saver.start(interval=0.02)
+    try:
+        doc.paint_segment((1, 1), (9, 9), 2, 1)
+        deadline = time.monotonic() + 10
+        while _journal_records(project, doc.image_id) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _journal_records(project, doc.image_id) == 1
+    finally:
+        saver.close()
+    np.testing.assert_array_equal(project.read_label(doc.image_id), doc.label)
+
+
+def test_recover_folds_what_a_crash_left_and_says_so(project):
+    doc = _document(project)
+    saver = Autosaver(project, doc)
+    for x in range(5, 50, 10):
+        doc.paint_segment((x, 5), (x, 30), 2, 1)
+    saver.flush()  # on disk in the journal, never folded: then the "crash"
+    root, name = project.root, project.image(doc.image_id).name
+    project.close()
+
+    with Project.open(root) as reopened:
+        report = recover(reopened)
+        assert [(i.image_id, i.name, i.edits) for i in report.images] == [(doc.image_id, name, 5)]
+        assert report.summary() == f"Recovered 5 unsaved edits on 1 image ({name})."
+        np.testing.assert_array_equal(reopened.read_label(doc.image_id), doc.label)
+        assert ProjectJournal(reopened).image_ids() == []
+        assert reopened.history(limit=1)[0]["kind"] == "journal_recovered"
+        assert not recover(reopened)  # nothing left the second time
+
+
+def test_recover_sets_aside_a_journal_that_does_not_fit_and_drops_orphans(project):
+    journal = ProjectJournal(project)
+    image_id = project.images()[0].id
+    box = BBox(0, 0, 2, 2)
+    patch = np.zeros((2, 2), np.uint8)
+    for target, shape in ((image_id, (7, 7)), (999, SHAPE)):  # wrong size; an image that is gone
+        writer = JournalWriter(journal.path(target, 1))
+        writer.write([encode_record(box, shape, patch, patch)])
+        writer.close()
+
+    report = recover(project)
+    assert report.images == []
+    assert len(report.failed) == 1 and "7x7" in report.failed[0][1]
+    assert "Could not recover" in report.summary()
+    names = sorted(p.name for p in project.journal_dir.iterdir())
+    assert names == [f"{image_id}.000001.journal.unusable"]
+    assert not project.has_masks(image_id)
