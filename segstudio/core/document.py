@@ -122,11 +122,8 @@ class MaskDocument:
 
     def cancel_step(self) -> BBox | None:
         """Put back everything the open step changed and close it without an undo entry."""
-        if self._step is None:
-            return None
-        box = self._step.revert()
+        box = self.revert_step()
         self._step = None
-        self._changed(box)
         return box
 
     def revert_step(self) -> BBox | None:

@@ -180,17 +180,19 @@ class UndoHistory:
         self._trim()
 
     def pop_undo(self) -> UndoStep | None:
-        if not self._undo:
-            return None
-        step = self._undo.pop()
-        self._redo.append(step)
-        return step
+        """The step to undo now; it becomes the next one to redo."""
+        return self._move_last(self._undo, self._redo)
 
     def pop_redo(self) -> UndoStep | None:
-        if not self._redo:
+        """The step to redo now; it becomes the next one to undo."""
+        return self._move_last(self._redo, self._undo)
+
+    @staticmethod
+    def _move_last(origin, target) -> UndoStep | None:
+        if not origin:
             return None
-        step = self._redo.pop()
-        self._undo.append(step)
+        step = origin.pop()
+        target.append(step)
         return step
 
     def clear(self) -> None:
