@@ -1,0 +1,60 @@
+"""Which compute device runs the networks: CUDA, then Apple MPS, then the CPU.
+
+The person can override the choice (settings, `--device`); asking for a device that is not
+there is an error that says what is available instead of a silent fall back to the CPU.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from segstudio.core.errors import ModelError
+
+_KNOWN = ("cuda", "mps", "cpu")
+
+
+def available_devices() -> list[str]:
+    """Device names usable here, best first: "cuda:0", "cuda:1", ..., "mps", "cpu"."""
+    names = [f"cuda:{index}" for index in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    if _mps_available():
+        names.append("mps")
+    names.append("cpu")
+    return names
+
+
+def pick_device(preference: str | torch.device | None = None) -> torch.device:
+    """The device to compute on: the best one found, or the one asked for.
+
+    `preference` is None / "" / "auto" (best found), "cuda", "cuda:N", "mps" or "cpu".
+    Raises ModelError when the asked device is unknown or missing here.
+    """
+    if isinstance(preference, torch.device):
+        preference = str(preference)
+    wanted = (preference or "auto").strip().lower()
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind, _, index = wanted.partition(":")
+    if kind not in _KNOWN or (index and (kind != "cuda" or not index.isdigit())):
+        raise ModelError(f"unknown device {preference!r}: use auto, cuda, cuda:N, mps or cpu")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelError(f"device {preference!r} asked for, but no CUDA GPU is usable here "
+                             f"(available: {', '.join(available_devices())})")
+        number = int(index or 0)
+        if number >= torch.cuda.device_count():
+            raise ModelError(f"device {preference!r} asked for, but only {torch.cuda.device_count()} "
+                             f"CUDA device(s) exist (available: {', '.join(available_devices())})")
+        return torch.device("cuda", number)
+    if kind == "mps" and not _mps_available():
+        raise ModelError(f"device 'mps' asked for, but Apple MPS is not usable here "
+                         f"(available: {', '.join(available_devices())})")
+    return torch.device(kind)
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())

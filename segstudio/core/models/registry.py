@@ -1,0 +1,102 @@
+"""The table of architectures and `create_model`, the one way to build a network.
+
+Each entry is a small spec; the contract suite (tests/contracts/test_model_contract.py) runs
+every entry through the same checks, so adding an architecture is one builder and one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from segstudio.core.errors import ModelError
+from segstudio.core.models.segnet import SegNet
+from segstudio.core.models.torchvision_nets import build_torchvision
+from segstudio.core.models.unet import UNet
+from segstudio.core.models.wrapper import SegmentationModel
+
+log = logging.getLogger(__name__)
+
+# builder(num_classes, in_channels, pretrained, allow_download, **options) -> (net, note)
+Builder = Callable[..., tuple[nn.Module, str]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Builder
+    description: str
+    supports_pretrained: bool
+    tile_size: int  # default sliding-window tile for inference
+    stride: int  # input sizes are padded to a multiple of this (own nets: 2**depth)
+    default_options: dict[str, Any] = field(default_factory=dict)
+
+
+def _own(cls: type[nn.Module]) -> Builder:
+    def build(num_classes: int, in_channels: int, pretrained: bool | str = False,
+              allow_download: bool = False, **options: Any) -> tuple[nn.Module, str]:
+        note = f"{cls.__name__} has no pretrained weights; random initialisation" if pretrained else ""
+        try:
+            return cls(in_channels, num_classes, **options), note
+        except TypeError as exc:
+            raise ModelError(f"bad option for {cls.__name__}: {exc}") from exc
+    return build
+
+
+def _torchvision(arch: str) -> Builder:
+    def build(num_classes: int, in_channels: int, pretrained: bool | str = False,
+              allow_download: bool = False, **options: Any) -> tuple[nn.Module, str]:
+        if options:
+            raise ModelError(f"{arch} takes no options (got {', '.join(sorted(options))})")
+        return build_torchvision(arch, num_classes, in_channels, pretrained, allow_download)
+    return build
+
+
+ARCHITECTURES: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec("unet", _own(UNet), "U-Net: encoder-decoder with skip connections; sharp boundaries, trains "
+              "from scratch on few images", False, 512, 1, {"depth": 4, "width": 32}),
+    ModelSpec("segnet", _own(SegNet), "SegNet: encoder-decoder upsampling with max-pooling indices; light "
+              "on memory", False, 512, 1, {"depth": 4, "width": 32}),
+    ModelSpec("fcn_resnet50", _torchvision("fcn_resnet50"), "FCN with a ResNet-50 backbone (torchvision)",
+              True, 512, 32),
+    ModelSpec("deeplabv3_mobilenet_v3_large", _torchvision("deeplabv3_mobilenet_v3_large"),
+              "DeepLabV3 (atrous convolution, ASPP) on MobileNetV3-Large (torchvision)", True, 768, 32),
+    ModelSpec("deeplabv3_resnet50", _torchvision("deeplabv3_resnet50"),
+              "DeepLabV3 (atrous convolution, ASPP) on ResNet-50 (torchvision); accurate, slow on CPU",
+              True, 512, 32),
+    ModelSpec("lraspp_mobilenet_v3_large", _torchvision("lraspp_mobilenet_v3_large"),
+              "LR-ASPP on MobileNetV3-Large (torchvision); the fast default for proposals on a CPU",
+              True, 1024, 32),
+)}
+
+DEFAULT_ARCH = "lraspp_mobilenet_v3_large"
+
+
+def create_model(arch: str, num_classes: int, in_channels: int = 3, pretrained: bool | str = False, *,
+                 allow_download: bool = False, **options: Any) -> SegmentationModel:
+    """A network that maps N x in_channels x H x W floats to N x num_classes x H x W logits.
+
+    `pretrained`: False, True / "full" (COCO/VOC heads where they exist) or "backbone"
+    (ImageNet). Missing weights never fail: the note on `model.pretrained_note` says why the
+    model kept its random initialisation. `options` are the architecture's own (U-Net:
+    depth, width).
+    """
+    spec = ARCHITECTURES.get(arch)
+    if spec is None:
+        raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    if int(num_classes) < 1 or int(in_channels) < 1:
+        raise ModelError(f"a model needs at least 1 class and 1 input channel "
+                         f"(got {num_classes} classes, {in_channels} channels)")
+    merged = {**spec.default_options, **options}
+    net, note = spec.builder(int(num_classes), int(in_channels), pretrained, allow_download, **merged)
+    if note:
+        log.info("%s: %s", arch, note)
+    stride = spec.stride
+    if "depth" in merged:
+        stride = max(stride, 2 ** int(merged["depth"]))
+    return SegmentationModel(net, arch=arch, num_classes=num_classes, in_channels=in_channels, stride=stride,
+                             options=merged, pretrained_note=note)
