@@ -120,6 +120,21 @@ def place_image(source: Path, target: Path, link: bool) -> str:
         raise SaveError(f"could not write {target}: {exc.strerror or exc}") from exc
 
 
+def write_index_png(path: Path | str, array: np.ndarray) -> None:
+    """A class-index PNG, 8-bit or 16-bit grey (16-bit through OpenCV: Pillow 13 refuses I;16 arrays)."""
+    import cv2
+
+    from segstudio.core.atomic import atomic_write_bytes, atomic_write_png
+
+    if array.dtype == np.uint8:
+        atomic_write_png(path, array)
+        return
+    ok, encoded = cv2.imencode(".png", array.astype(np.uint16), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise SaveError(f"could not encode {path} as a 16-bit PNG")
+    atomic_write_bytes(path, encoded.tobytes())
+
+
 def find_image(folder: Path, stem: str) -> Path | None:
     """The image file in `folder` called `stem` with any image suffix."""
     from segstudio.core.imageio import IMAGE_EXTENSIONS

@@ -19,7 +19,7 @@ import numpy as np
 
 from segstudio.core.atomic import atomic_write_png, atomic_write_text
 from segstudio.core.errors import FormatError
-from segstudio.core.formats.base import ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image
+from segstudio.core.formats.base import ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, write_index_png
 from segstudio.core.formats.polygons import label_regions, ring_points
 
 CITYSCAPES_LABELS = (
@@ -50,8 +50,8 @@ class CityscapesWriter:
         stem = root / "gtFine" / sample.split / group / f"{sample.name}_gtFine"
         label = sample.label
         ignored = label == sample.ignore
-        atomic_write_png(f"{stem}_labelIds.png", label)
-        atomic_write_png(f"{stem}_instanceIds.png", label.astype(np.uint16))
+        write_index_png(f"{stem}_labelIds.png", label)
+        write_index_png(f"{stem}_instanceIds.png", label.astype(np.uint16))
         color = self.color_lut[label]
         color[ignored] = 0
         atomic_write_png(f"{stem}_color.png", color)

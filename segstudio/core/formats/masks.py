@@ -13,9 +13,11 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from segstudio.core.atomic import atomic_write_png, atomic_write_text
+from segstudio.core.atomic import atomic_write_text
 from segstudio.core.errors import FormatError
-from segstudio.core.formats.base import ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image
+from segstudio.core.formats.base import (
+    ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, write_index_png,
+)
 from segstudio.core.formats.safety import load_json
 
 
@@ -28,7 +30,7 @@ class MasksWriter:
         root = self.context.root
         place_image(sample.image_path, root / "images" / f"{sample.name}{sample.image_path.suffix.lower()}",
                     self.context.link_images)
-        atomic_write_png(root / "masks" / f"{sample.name}.png", sample.label)
+        write_index_png(root / "masks" / f"{sample.name}.png", sample.label)
         self.splits[sample.split].append(sample.name)
 
     def finish(self) -> list[str]:
