@@ -19,6 +19,8 @@ from segstudio.core.errors import SegStudioError
 # One module per area; each registers its own sub-commands.
 COMMAND_MODULES: tuple[str, ...] = (
     "segstudio.commands.project",
+    "segstudio.commands.bench",
+    "segstudio.commands.demo",
 )
 
 

@@ -1,0 +1,112 @@
+"""The canvas layers: each renders a box of one pyramid level as ARGB32 pixels (uint32).
+
+Level k has one pixel per 2**k x 2**k block (the image is area-downsampled, masks keep the
+block's top-left pixel), so a zoomed-out 16k view draws about as many pixels as a zoomed-in
+one. Boxes are in the pixel grid of their level. Pure NumPy + OpenCV: the tile cache turns
+the results into QImages.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from segstudio.core.geometry import BBox
+from segstudio.gui.canvas.colorize import Palette, heatmap_argb32, outline_mask
+
+MIN_LEVEL_SIZE = 512  # stop downsampling once the whole image fits in one tile
+
+
+def level_count(shape: tuple[int, ...]) -> int:
+    levels, size = 1, max(shape[0], shape[1])
+    while size > MIN_LEVEL_SIZE:
+        size = (size + 1) // 2
+        levels += 1
+    return levels
+
+
+def level_shape(shape: tuple[int, ...], level: int) -> tuple[int, int]:
+    f = 1 << level
+    return (shape[0] + f - 1) // f, (shape[1] + f - 1) // f
+
+
+def to_level(box: BBox, level: int) -> BBox:
+    """The level-`level` pixels whose sampled source pixel lies inside the level-0 `box`."""
+    f = 1 << level
+    return BBox(-(-box.y0 // f), -(-box.x0 // f), -(-box.y1 // f), -(-box.x1 // f))
+
+
+class ImageLayer:
+    """The photo itself, with a precomputed area-averaged pyramid (built once on load)."""
+
+    def __init__(self, rgb: np.ndarray):
+        if rgb.ndim == 2:
+            rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
+        self.shape = rgb.shape[:2]
+        self.levels = [rgb]
+        for _ in range(1, level_count(self.shape)):
+            prev = self.levels[-1]
+            h, w = prev.shape[:2]
+            self.levels.append(cv2.resize(prev, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA))
+
+    def render(self, level: int, box: BBox) -> np.ndarray:
+        return cv2.cvtColor(self.levels[level][box.slices], cv2.COLOR_RGB2BGRA).view(np.uint32)[..., 0]
+
+
+class LabelLayer:
+    """Class colours of a mask and its provenance.
+
+    Level 0 is the document's live arrays; coarser levels are sampled copies kept in step by
+    `changed(box)`, so drawing a zoomed-out tile reads contiguous memory.
+    """
+
+    def __init__(self, label: np.ndarray, source: np.ndarray, palette: Palette, outline: bool = False):
+        self.shape = label.shape[:2]
+        self.palette = palette
+        self.outline = outline
+        self.levels = [(label, source)]
+        for _ in range(1, level_count(self.shape)):
+            prev_label, prev_source = self.levels[-1]
+            self.levels.append((prev_label[::2, ::2].copy(), prev_source[::2, ::2].copy()))
+
+    @property
+    def halo(self) -> int:
+        """Outline pixels depend on their neighbours, so an edit recolours one pixel around it."""
+        return 1 if self.outline else 0
+
+    def changed(self, box: BBox) -> None:
+        """Copy the level-0 pixels inside `box` into the coarser levels."""
+        label, source = self.levels[0]
+        for level in range(1, len(self.levels)):
+            f = 1 << level
+            part = to_level(box, level).clip(level_shape(self.shape, level))
+            if part.is_empty:
+                continue
+            rows = slice(part.y0 * f, part.y1 * f, f)
+            cols = slice(part.x0 * f, part.x1 * f, f)
+            level_label, level_source = self.levels[level]
+            level_label[part.slices] = label[rows, cols]
+            level_source[part.slices] = source[rows, cols]
+
+    def render(self, level: int, box: BBox) -> np.ndarray:
+        label, source = self.levels[level]
+        if not self.outline:
+            return self.palette.colorize(label[box.slices], source[box.slices], (box.y0, box.x0))
+        grown = box.grow(1).clip(label.shape)
+        patch = label[grown.slices]
+        pixels = self.palette.colorize(patch, source[grown.slices], (grown.y0, grown.x0))
+        pixels[~outline_mask(patch)] = 0
+        dy, dx = box.y0 - grown.y0, box.x0 - grown.x0
+        return np.ascontiguousarray(pixels[dy : dy + box.height, dx : dx + box.width])
+
+
+class HeatmapLayer:
+    """Model uncertainty (0 = sure, 255 = unsure) as a translucent inferno map."""
+
+    def __init__(self, values: np.ndarray):
+        self.shape = values.shape[:2]
+        self.values = values
+
+    def render(self, level: int, box: BBox) -> np.ndarray:
+        f = 1 << level
+        return heatmap_argb32(self.values[box.y0 * f : box.y1 * f : f, box.x0 * f : box.x1 * f : f])

@@ -1,0 +1,171 @@
+"""The classes panel: pick the class to paint, add, rename, recolour, reorder and hide classes.
+
+Rows follow the project's class order, and the keys 1-9 and 0 pick the first ten rows. Hidden
+classes are a view choice, not project data, so they are kept in QSettings per project.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QColorDialog, QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget,
+)
+
+from segstudio.core.errors import SegStudioError
+from segstudio.gui.state import AppState
+
+ClassIdRole = Qt.ItemDataRole.UserRole + 1
+
+
+def swatch(color: tuple[int, int, int], size: int = 16) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(*color))
+    return QIcon(pixmap)
+
+
+class ClassPanel(QWidget):
+    visibility_changed = Signal()  # hidden classes changed: the canvas recolours
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.hidden: set[int] = set()
+        self.list = QListWidget()
+        self.list.setToolTip("Double-click to rename; untick to hide; keys 1-9 and 0 pick a class")
+        buttons = QHBoxLayout()
+        self._buttons = {}
+        for name, text, tip, slot in (
+            ("add", "+", "add a class", self.add_class),
+            ("rename", "Aa", "rename the class", self.rename_current),
+            ("color", "\u25a0", "change the colour", self.recolor_current),
+            ("up", "\u2191", "move up", lambda: self.move_current(-1)),
+            ("down", "\u2193", "move down", lambda: self.move_current(+1)),
+        ):
+            button = QToolButton(text=text, toolTip=tip)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+            self._buttons[name] = button
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+
+        self.list.currentItemChanged.connect(self._current_changed)
+        self.list.itemChanged.connect(self._item_changed)
+        self.list.itemDoubleClicked.connect(lambda item: self.rename_current())
+        state.project_opened.connect(self._project_opened)
+        state.project_closed.connect(self.reload)
+        state.classes_changed.connect(self.reload)
+        state.current_class_changed.connect(self._show_current)
+
+    @property
+    def project(self):
+        return self.state.project
+
+    def _settings_key(self) -> str:
+        return f"hidden_classes/{self.project.root}" if self.project is not None else ""
+
+    def _project_opened(self, project) -> None:
+        stored = QSettings().value(self._settings_key(), [])
+        self.hidden = {int(v) for v in (stored if isinstance(stored, list) else [stored]) if str(v).isdigit()}
+        classes = project.classes()
+        ids = [c.id for c in classes]
+        if self.state.current_class not in ids and ids:
+            self.state.current_class = ids[min(1, len(ids) - 1)]
+        self.reload()
+
+    def reload(self) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        if self.project is not None:
+            for number, label_class in enumerate(self.project.classes()):
+                key = str((number + 1) % 10) if number < 10 else " "
+                item = QListWidgetItem(swatch(label_class.color), f"{key}  {label_class.name}")
+                item.setData(ClassIdRole, label_class.id)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Unchecked if label_class.id in self.hidden else Qt.CheckState.Checked)
+                self.list.addItem(item)
+                if label_class.id == self.state.current_class:
+                    self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+
+    def class_ids(self) -> list[int]:
+        return [self.list.item(row).data(ClassIdRole) for row in range(self.list.count())]
+
+    def select_row(self, row: int) -> None:
+        """Keys 1-9, 0: the class shown in that row becomes the current class."""
+        if 0 <= row < self.list.count():
+            self.list.setCurrentRow(row)
+
+    def select_class(self, class_id: int) -> None:
+        ids = self.class_ids()
+        if class_id in ids:
+            self.list.setCurrentRow(ids.index(class_id))
+
+    def _show_current(self, class_id: int) -> None:
+        ids = self.class_ids()
+        if class_id in ids and self.list.currentRow() != ids.index(class_id):
+            self.list.blockSignals(True)
+            self.list.setCurrentRow(ids.index(class_id))
+            self.list.blockSignals(False)
+
+    def _current_changed(self, item: QListWidgetItem | None, _previous) -> None:
+        if item is not None:
+            self.state.current_class = item.data(ClassIdRole)
+            self.state.current_class_changed.emit(self.state.current_class)
+
+    def _item_changed(self, item: QListWidgetItem) -> None:
+        class_id = item.data(ClassIdRole)
+        if item.checkState() == Qt.CheckState.Checked:
+            self.hidden.discard(class_id)
+        else:
+            self.hidden.add(class_id)
+        QSettings().setValue(self._settings_key(), sorted(self.hidden))
+        self.visibility_changed.emit()
+
+    def _current_id(self) -> int | None:
+        item = self.list.currentItem()
+        return item.data(ClassIdRole) if item is not None else None
+
+    def add_class(self) -> None:
+        if self.project is None:
+            return
+        name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
+        if ok and name.strip():
+            self._change(lambda: self.project.add_class(name.strip()))
+
+    def rename_current(self) -> None:
+        class_id = self._current_id()
+        if class_id is None:
+            return
+        old = self.project.class_names()[class_id]
+        name, ok = QInputDialog.getText(self, "Rename class", "New name:", text=old)
+        if ok and name.strip() and name.strip() != old:
+            self._change(lambda: self.project.rename_class(class_id, name.strip()))
+
+    def recolor_current(self) -> None:
+        class_id = self._current_id()
+        if class_id is None:
+            return
+        current = next(c.color for c in self.project.classes() if c.id == class_id)
+        color = QColorDialog.getColor(QColor(*current), self, "Class colour")
+        if color.isValid():
+            self._change(lambda: self.project.recolor_class(class_id, (color.red(), color.green(), color.blue())))
+
+    def move_current(self, step: int) -> None:
+        ids = self.class_ids()
+        row = self.list.currentRow()
+        if row < 0 or not 0 <= row + step < len(ids):
+            return
+        ids[row], ids[row + step] = ids[row + step], ids[row]
+        self._change(lambda: self.project.reorder_classes(ids))
+
+    def _change(self, change) -> None:
+        try:
+            change()
+        except (SegStudioError, ValueError) as exc:
+            self.state.error.emit(f"Could not change the classes: {exc}")
+            return
+        self.state.classes_changed.emit()

@@ -1,0 +1,396 @@
+"""The main window: arranges the panels and connects the actions to the session and canvas.
+
+It owns no editing logic: the session keeps the project and the document safe, the canvas
+draws, `ToolInput` turns mouse input into core tool events, and the docks each watch the
+shared `AppState`. Panels of other areas (model, training, exchange, about) are imported
+lazily by `optional_panels`, so a missing or broken one never stops the window from opening.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
+)
+
+from segstudio.core.errors import SegStudioError
+from segstudio.gui import optional_panels, review
+from segstudio.gui.canvas.tool_input import ToolInput
+from segstudio.gui.canvas.view import CanvasView
+from segstudio.gui.class_panel import ClassPanel
+from segstudio.gui.history_view import HistoryView
+from segstudio.gui.image_list import ImageListPanel
+from segstudio.gui.message_bar import MessageBar
+from segstudio.gui.session import Session
+from segstudio.gui.state import AppState
+from segstudio.gui.statusbar import StatusBar
+from segstudio.gui.toolbar.actions import Actions
+from segstudio.gui.welcome import WelcomePage, remember_project
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, device: str | None = None):
+        super().__init__()
+        self.setObjectName("SegStudioMainWindow")
+        self.setWindowTitle("SegStudio")
+        self.setAcceptDrops(True)
+        self.state = AppState(device, self)
+        self.session = Session(self.state, self)
+        self.actions = Actions(self)
+        self._close_refused = ""
+
+        self.canvas = CanvasView()
+        self.tools = ToolInput(self.state, self.canvas)
+        self.canvas.tool_input = self.tools
+        self.welcome = WelcomePage(review.demo_available())
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.canvas)
+        self.message_bar = MessageBar()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.pages)
+        self.setCentralWidget(central)
+
+        self.image_list = ImageListPanel(self.state)
+        self.class_panel = ClassPanel(self.state)
+        self.history = HistoryView(self.session)
+        self.docks = {
+            "images": self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "classes": self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "history": self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea),
+        }
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self._build_toolbar()
+        self._build_menus()
+        self._connect()
+        self._restore_settings()
+        self._update_enabled()
+        QTimer.singleShot(0, self._add_optional_panels)  # after the window shows (launch budget)
+
+    # ----- construction ----------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_toolbar(self) -> None:
+        a = self.actions
+        bar = self.addToolBar("Tools")
+        bar.setObjectName("toolbar_tools")
+        for action in a.tool_actions():
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Size "))
+        self.brush_size = QSpinBox(minimum=1, maximum=500, value=self.tools.brush_size, toolTip="Brush size in image pixels ([ and ])")
+        bar.addWidget(self.brush_size)
+        bar.addWidget(QLabel(" Mask "))
+        self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, toolTip="Mask opacity")
+        self.opacity.setValue(round(self.canvas.overlay_opacity * 100))
+        self.opacity.setMaximumWidth(120)
+        bar.addWidget(self.opacity)
+        for action in (a.toggle_overlay, a.toggle_outline, a.toggle_heatmap):
+            bar.addAction(action)
+        bar.addSeparator()
+        for action in (a.undo, a.redo, a.previous_image, a.done, a.next_image):
+            bar.addAction(action)
+
+    def _build_menus(self) -> None:
+        a = self.actions
+        menus = self.menuBar()
+        layout = {
+            "&File": (a.new_project, a.open_project, a.add_images, None, a.save, a.close_project, None, a.quit),
+            "&Edit": (a.undo, a.redo, None, a.accept_all, a.clear, None, a.brush_smaller, a.brush_larger),
+            "&View": (a.fit, a.one_to_one, a.zoom_in, a.zoom_out, None, a.toggle_overlay, a.toggle_outline, a.toggle_heatmap),
+            "&Tools": tuple(a.tool_actions()),
+            "&Review": (a.done, a.next_image, a.previous_image, a.next_unreviewed, a.next_uncertain),
+        }
+        self.menus = {}
+        for title, items in layout.items():
+            menu = self.menus[title] = menus.addMenu(title)
+            for item in items:
+                menu.addSeparator() if item is None else menu.addAction(item)
+        self.menus["&View"].addSeparator()
+        for dock in self.docks.values():
+            self.menus["&View"].addAction(dock.toggleViewAction())
+        self.menus["&Help"] = menus.addMenu("&Help")
+        self.menus["&Help"].addAction(a.shortcuts)
+
+    def _connect(self) -> None:
+        a, s, c = self.actions, self.session, self.canvas
+        a.new_project.triggered.connect(self.new_project_dialog)
+        a.open_project.triggered.connect(self.open_project_dialog)
+        a.add_images.triggered.connect(self.add_images_dialog)
+        a.save.triggered.connect(lambda: self._guarded(s.save, "Saved."))
+        a.close_project.triggered.connect(lambda: self._guarded(s.close_project))
+        a.quit.triggered.connect(self.close)
+        a.undo.triggered.connect(s.undo)
+        a.redo.triggered.connect(s.redo)
+        a.accept_all.triggered.connect(lambda: self.state.document and self.state.document.accept_proposals())
+        a.clear.triggered.connect(lambda: self.state.document and self.state.document.clear())
+        a.brush_smaller.triggered.connect(lambda: self.brush_size.setValue(review.next_brush_size(self.brush_size.value(), -1)))
+        a.brush_larger.triggered.connect(lambda: self.brush_size.setValue(review.next_brush_size(self.brush_size.value(), +1)))
+        c.brush_size_step.connect(lambda step: self.brush_size.setValue(review.next_brush_size(self.brush_size.value(), step)))
+        self.brush_size.valueChanged.connect(self.tools.set_brush_size)
+        a.fit.triggered.connect(c.fit)
+        a.one_to_one.triggered.connect(c.one_to_one)
+        a.zoom_in.triggered.connect(lambda: c.zoom_about(c.rect().center().toPointF(), 1.25))
+        a.zoom_out.triggered.connect(lambda: c.zoom_about(c.rect().center().toPointF(), 0.8))
+        a.toggle_overlay.toggled.connect(self._set_overlay_visible)
+        a.toggle_outline.toggled.connect(c.set_outline)
+        a.toggle_heatmap.toggled.connect(self._set_heatmap)
+        self.opacity.valueChanged.connect(self._set_opacity)
+        a.done.triggered.connect(self.mark_done)
+        a.next_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(+1)))
+        a.previous_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(-1)))
+        a.next_unreviewed.triggered.connect(lambda: self.go_to(review.next_unreviewed(self.state)))
+        a.next_uncertain.triggered.connect(lambda: self.go_to(review.most_uncertain(self.state)))
+        a.shortcuts.triggered.connect(self.show_shortcuts)
+        for spec_action in a.tool_actions():
+            spec_action.triggered.connect(lambda _=False, name=spec_action.objectName()[5:]: self.tools.set_tool(name))
+        for key in range(10):
+            shortcut = QShortcut(QKeySequence(str(key)), self)
+            shortcut.activated.connect(lambda row=(key - 1) % 10: self.class_panel.select_row(row))
+        QShortcut(QKeySequence(Qt.Key.Key_Return), self.canvas, self.tools.finish)
+        QShortcut(QKeySequence(Qt.Key.Key_Enter), self.canvas, self.tools.finish)
+
+        w = self.welcome
+        w.open_demo.connect(self.open_demo)
+        w.new_project.connect(self.new_project_dialog)
+        w.open_project.connect(self.open_project_dialog)
+        w.open_recent.connect(lambda path: self.open_project(Path(path)))
+        self.image_list.image_chosen.connect(self.go_to)
+        self.class_panel.visibility_changed.connect(self._palette_changed)
+        self.state.classes_changed.connect(self._palette_changed)
+        self.state.error.connect(lambda text: self.message_bar.show_message(text, "error"))
+        self.state.message.connect(lambda text: self.status.showMessage(text, 5000))
+        self.tools.class_picked.connect(self.class_panel.select_class)
+        s.document_replaced.connect(self._show_document)
+        s.autosave_state.connect(self._autosave_state)
+        s.history_changed.connect(lambda *_: self._update_enabled())
+        c.cursor_moved.connect(self._cursor_moved)
+        c.zoom_changed.connect(self.status.show_zoom)
+
+    def _add_optional_panels(self) -> None:
+        optional_panels.install(self)
+
+    # ----- project ---------------------------------------------------------------------------
+    def _guarded(self, action, success: str = "") -> bool:
+        """Run an action; a SegStudioError becomes a message in the window and work goes on."""
+        try:
+            action()
+        except SegStudioError as exc:
+            self.message_bar.show_message(str(exc), "error")
+            return False
+        except OSError as exc:
+            self.message_bar.show_message(f"{exc.strerror or exc}: {exc.filename or ''}", "error")
+            return False
+        if success:
+            self.status.showMessage(success, 3000)
+        self._update_enabled()
+        return True
+
+    def open_project(self, root: Path) -> bool:
+        summary: list[str] = []
+        if not self._guarded(lambda: summary.append(self.session.open_project(root))):
+            return False
+        self._project_ready(root, summary[0])
+        return True
+
+    def create_project(self, root: Path, image_folder: Path | None) -> bool:
+        summary: list[str] = []
+        if not self._guarded(lambda: summary.append(self.session.create_project(root, image_folder))):
+            return False
+        self._project_ready(root, summary[0])
+        return True
+
+    def _project_ready(self, root: Path, notice: str) -> None:
+        remember_project(Path(root).absolute())
+        self.welcome.refresh()
+        self.setWindowTitle(f"{Path(root).name} - SegStudio")
+        if notice:
+            self.message_bar.show_message(notice, "info")
+        self.pages.setCurrentWidget(self.canvas)
+        first = self.image_list.neighbour(0)
+        if first is not None:
+            self.go_to(first)
+
+    def open_demo(self) -> None:
+        from segstudio.commands.demo import default_demo_dir, prepare_demo
+
+        root: list[Path] = []
+        if self._guarded(lambda: root.append(prepare_demo(default_demo_dir()))):
+            self.open_project(root[0])
+
+    def new_project_dialog(self) -> None:
+        images = QFileDialog.getExistingDirectory(self, "Folder of images to label")
+        if not images:
+            return
+        root = QFileDialog.getExistingDirectory(self, "Empty folder for the new project", str(Path(images).parent))
+        if root:
+            self.create_project(Path(root), Path(images))
+
+    def open_project_dialog(self) -> None:
+        root = QFileDialog.getExistingDirectory(self, "Open a SegStudio project")
+        if root:
+            self.open_project(Path(root))
+
+    def add_images_dialog(self) -> None:
+        if self.state.project is None:
+            return
+        files, _ = QFileDialog.getOpenFileNames(self, "Add images", "", review.IMAGE_FILTER)
+        if files:
+            self.add_paths([Path(f) for f in files])
+
+    def add_paths(self, paths: list[Path]) -> None:
+        summary: list[str] = []
+        if self._guarded(lambda: summary.append(self.session.add_images(paths))):
+            self.status.showMessage(summary[0], 8000)
+            if self.state.image_id is None and (first := self.image_list.neighbour(0)) is not None:
+                self.go_to(first)
+
+    # ----- images ----------------------------------------------------------------------------
+    def go_to(self, image_id: int | None) -> bool:
+        if image_id is None or self.state.project is None:
+            return False
+        self.canvas.setCursor(Qt.CursorShape.WaitCursor)
+        try:
+            return self._guarded(lambda: self.session.load_image(image_id))
+        finally:
+            self.canvas.setCursor(Qt.CursorShape.CrossCursor)
+
+    def mark_done(self) -> None:
+        if self._guarded(self.session.mark_done):
+            following = review.next_unreviewed(self.state)
+            if following is not None:
+                self.go_to(following)
+
+    def _show_document(self, document) -> None:
+        self.tools.reset(self.session.image.display if document is not None else None)
+        if document is None:
+            self.canvas.clear_content()
+            self.pages.setCurrentWidget(self.welcome if self.state.project is None else self.canvas)
+            self.setWindowTitle("SegStudio")
+            self._update_enabled()
+            return
+        self.canvas.set_content(self.session.image.display, document.label, document.source, review.palette(self.state, self.class_panel.hidden))
+        document.add_change_listener(self.canvas.mask_changed)
+        self._set_heatmap(self.actions.toggle_heatmap.isChecked())
+        self.pages.setCurrentWidget(self.canvas)
+        self.canvas.setFocus()
+        self._update_enabled()
+
+    def _palette_changed(self) -> None:
+        if self.state.project is not None:
+            self.canvas.set_palette(review.palette(self.state, self.class_panel.hidden))
+
+    def _set_overlay_visible(self, visible: bool) -> None:
+        self.canvas.overlay_visible = visible
+        self.canvas.update()
+
+    def _set_opacity(self, value: int) -> None:
+        self.canvas.overlay_opacity = value / 100
+        self.canvas.update()
+
+    def _set_heatmap(self, visible: bool) -> None:
+        values = None
+        if visible and self.state.image_id is not None:
+            values = self.state.project.read_uncertainty_map(self.state.image_id)
+            if values is None:
+                self.status.showMessage("No uncertainty map for this image yet: a model writes one when it proposes.", 5000)
+        self.canvas.heatmap_visible = visible
+        self.canvas.set_heatmap(values)
+
+    def _cursor_moved(self, xy) -> None:
+        self.status.show_cursor(xy, review.class_under(self.state, xy))
+
+    def _autosave_state(self, state: str) -> None:
+        self.status.show_autosave(state)
+        if state.startswith("error"):
+            self.message_bar.show_message(f"Your edits could not be saved: {state[len('error: '):]}. "
+                                          "They are kept and saving is retried; free space or fix the folder's permissions.")
+
+    def _update_enabled(self) -> None:
+        a = self.actions
+        has_project = self.state.project is not None
+        document = self.state.document
+        for action in (a.add_images, a.save, a.close_project, a.next_image, a.previous_image, a.next_unreviewed, a.next_uncertain):
+            action.setEnabled(has_project)
+        for action in (a.done, a.accept_all, a.clear, a.fit, a.one_to_one, a.zoom_in, a.zoom_out):
+            action.setEnabled(document is not None)
+        a.undo.setEnabled(document is not None and document.can_undo)
+        a.redo.setEnabled(document is not None and document.can_redo)
+
+    def show_shortcuts(self) -> None:
+        from segstudio.gui.shortcuts_sheet import ShortcutsSheet
+
+        ShortcutsSheet(self).show()
+
+    # ----- window ----------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        if self.state.project is None:
+            if len(paths) == 1 and review.is_project(paths[0]):
+                self.open_project(paths[0])
+            else:
+                self.message_bar.show_message("Open or create a project first, then drop images on it.", "info")
+            return
+        self.add_paths(paths)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        try:
+            self.session.close_project()
+        except SegStudioError as exc:
+            if self._close_refused != str(exc):
+                self._close_refused = str(exc)
+                self.message_bar.show_message(
+                    f"Could not save before closing: {exc}. Your edits are kept in the project's journal or in "
+                    "memory. Fix the problem and close again, or close again to quit anyway.")
+                event.ignore()
+                return
+        self._save_settings()
+        optional_panels.shutdown(self)
+        event.accept()
+
+    def _restore_settings(self) -> None:
+        settings = QSettings()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        window_state = settings.value("window/state")
+        if isinstance(window_state, QByteArray):
+            self.restoreState(window_state)
+        self.brush_size.setValue(int(settings.value("canvas/brush_size", self.tools.brush_size)))
+        self.opacity.setValue(int(settings.value("canvas/opacity", self.opacity.value())))
+        self.actions.toggle_overlay.setChecked(settings.value("canvas/overlay", "true") in (True, "true"))
+        self.actions.toggle_outline.setChecked(settings.value("canvas/outline", "false") in (True, "true"))
+        tool = str(settings.value("canvas/tool", "brush"))
+        getattr(self.actions, f"tool_{tool}", self.actions.tool_brush).trigger()
+
+    def _save_settings(self) -> None:
+        settings = QSettings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("canvas/brush_size", self.brush_size.value())
+        settings.setValue("canvas/opacity", self.opacity.value())
+        settings.setValue("canvas/overlay", self.actions.toggle_overlay.isChecked())
+        settings.setValue("canvas/outline", self.actions.toggle_outline.isChecked())
+        settings.setValue("canvas/tool", self.tools.tool_name)

@@ -1,0 +1,36 @@
+"""A bar above the canvas for errors and notices: visible, never modal, so work goes on."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+
+STYLES = {
+    "error": "background: #5c1f1f; color: #ffdede;",
+    "info": "background: #1f3b5c; color: #e0efff;",
+}
+
+
+class MessageBar(QFrame):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(text="\u2715", toolTip="Dismiss", autoRaise=True)
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.kind = ""
+        self.hide()
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        self.kind = kind
+        self.label.setText(text)
+        self.setStyleSheet(f"MessageBar {{ {STYLES[kind]} }} QLabel {{ {STYLES[kind]} }}")
+        self.show()
+
+    def text(self) -> str:
+        return "" if self.isHidden() else self.label.text()

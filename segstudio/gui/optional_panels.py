@@ -1,0 +1,99 @@
+"""Docks and menu entries that other areas provide, each imported on its own and on demand.
+
+A panel that is missing (not written yet) or fails to import is skipped with a note in the
+status bar: the annotation window must always open. Each entry names the module, the class,
+and how it is shown (a dock, or a menu action that opens a dialog).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import traceback
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    module: str
+    cls: str
+    title: str
+    kind: str  # "dock" or "dialog"
+    menu: str = ""  # for dialogs: the menu that gets the action
+
+
+PANELS = (
+    PanelSpec("segstudio.gui.model_panel", "ModelPanel", "Model", "dock"),
+    PanelSpec("segstudio.gui.training_panel", "TrainingPanel", "Training", "dock"),
+    PanelSpec("segstudio.gui.exchange_dialogs", "ImportDialog", "&Import dataset...", "dialog", "&File"),
+    PanelSpec("segstudio.gui.exchange_dialogs", "ExportDialog", "&Export dataset...", "dialog", "&File"),
+    PanelSpec("segstudio.gui.about", "AboutDialog", "&About SegStudio", "dialog", "&Help"),
+)
+
+
+def _load(spec: PanelSpec):
+    if importlib.util.find_spec(spec.module) is None:
+        return None
+    return getattr(importlib.import_module(spec.module), spec.cls)
+
+
+def install(window) -> None:
+    """Add every panel that imports; remember the docks so `shutdown` can stop their work."""
+    window.optional = {}
+    for spec in PANELS:
+        try:
+            factory = _load(spec)
+            if factory is None:
+                continue
+            if spec.kind == "dock":
+                _add_dock(window, spec, factory(window.state))
+            else:
+                _add_dialog_action(window, spec, factory)
+        except Exception as exc:  # noqa: BLE001 - another area's bug must not close the window
+            traceback.print_exc()
+            window.status.showMessage(f"{spec.title.replace('&', '')} is not available: {exc}", 10000)
+
+
+def _add_dock(window, spec: PanelSpec, widget) -> None:
+    dock = QDockWidget(spec.title, window)
+    dock.setObjectName(f"dock_{spec.cls}")
+    dock.setWidget(widget)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    window.restoreDockWidget(dock)
+    window.menus["&View"].addAction(dock.toggleViewAction())
+    window.optional[spec.cls] = widget
+
+
+def _add_dialog_action(window, spec: PanelSpec, factory) -> None:
+    action = QAction(spec.title, window)
+    action.setObjectName(f"open_{spec.cls}")
+
+    def open_dialog() -> None:
+        try:
+            dialog = factory(window.state) if spec.cls != "AboutDialog" else factory(window, window.state.device_preference)
+        except Exception as exc:  # noqa: BLE001 - show it, keep working
+            traceback.print_exc()
+            window.message_bar.show_message(f"Could not open {spec.title.replace('&', '')}: {exc}")
+            return
+        if dialog.parent() is None:
+            dialog.setParent(window, dialog.windowFlags())
+        dialog.show()
+
+    action.triggered.connect(open_dialog)
+    window.menus[spec.menu].addAction(action)
+    window.optional[spec.cls] = action
+
+
+def shutdown(window) -> None:
+    """Give docks with background work (training) a chance to stop it before the app quits."""
+    for widget in getattr(window, "optional", {}).values():
+        stop = getattr(widget, "shutdown", None)
+        if callable(stop):
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - quitting must go on
+                traceback.print_exc()

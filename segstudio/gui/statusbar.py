@@ -1,0 +1,32 @@
+"""The status bar: pixel under the cursor, its class, zoom, and whether every edit is saved."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+AUTOSAVE_TEXT = {"saved": "All changes saved", "pending": "Saving soon...", "saving": "Saving..."}
+
+
+class StatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.position = QLabel()
+        self.class_under = QLabel()
+        self.zoom = QLabel()
+        self.autosave = QLabel()
+        for label, width in ((self.position, 110), (self.class_under, 140), (self.zoom, 70), (self.autosave, 160)):
+            label.setMinimumWidth(width)
+            self.addPermanentWidget(label)
+
+    def show_cursor(self, xy: tuple[int, int] | None, class_name: str) -> None:
+        self.position.setText(f"x {xy[0]}  y {xy[1]}" if xy is not None else "")
+        self.class_under.setText(class_name)
+
+    def show_zoom(self, scale: float) -> None:
+        self.zoom.setText(f"{scale * 100:.0f}%" if scale >= 0.1 else f"{scale * 100:.1f}%")
+
+    def show_autosave(self, state: str) -> None:
+        error = state.startswith("error")
+        self.autosave.setText("Not saved: " + state[len("error: "):] if error else AUTOSAVE_TEXT.get(state, state))
+        self.autosave.setToolTip(state)
+        self.autosave.setStyleSheet("color: #e05050; font-weight: bold" if error else "")

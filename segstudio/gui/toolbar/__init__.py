@@ -1,0 +1,1 @@
+"""The window's actions (menus, tool bar, shortcuts)."""

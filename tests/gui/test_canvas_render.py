@@ -1,0 +1,99 @@
+"""The canvas pipeline on plain arrays: colours, hatch, outlines, pyramid levels, tile patches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segstudio.core.geometry import BBox
+from segstudio.gui.canvas.colorize import Palette, outline_mask
+from segstudio.gui.canvas.layers import ImageLayer, LabelLayer, level_count, level_shape
+from segstudio.gui.canvas.tiles import TILE, TileCache
+
+RED, GREEN = (255, 0, 0), (0, 255, 0)
+
+
+def argb(value: int) -> tuple[int, int, int, int]:
+    return (value >> 24) & 255, (value >> 16) & 255, (value >> 8) & 255, value & 255
+
+
+def test_palette_colours_reviewed_pixels_and_leaves_unlabelled_clear():
+    palette = Palette([RED, GREEN])
+    label = np.array([[0, 1, 255]], np.uint8)
+    source = np.array([[3, 2, 0]], np.uint8)
+    pixels = palette.colorize(label, source, (0, 0))
+    assert argb(int(pixels[0, 0])) == (255, 255, 0, 0)
+    assert argb(int(pixels[0, 1])) == (255, 0, 255, 0)
+    assert pixels[0, 2] == 0
+
+
+def test_unreviewed_proposals_are_hatched_and_lighter():
+    palette = Palette([RED, GREEN])
+    label = np.ones((16, 16), np.uint8)
+    proposals = palette.colorize(label, np.ones((16, 16), np.uint8), (0, 0))
+    reviewed = palette.colorize(label, np.full((16, 16), 3, np.uint8), (0, 0))
+    alphas = {argb(int(v))[0] for v in proposals.ravel()}
+    assert len(alphas) == 2 and max(alphas) == 255 and min(alphas) < 200  # stripes and lighter gaps
+    assert {argb(int(v))[0] for v in reviewed.ravel()} == {255}
+
+
+def test_hidden_class_is_transparent():
+    pixels = Palette([RED, GREEN], hidden=[1]).colorize(np.array([[0, 1]], np.uint8), np.array([[3, 3]], np.uint8), (0, 0))
+    assert pixels[0, 0] != 0 and pixels[0, 1] == 0
+
+
+def test_outline_marks_only_region_borders():
+    label = np.zeros((6, 6), np.uint8)
+    label[2:4, 2:4] = 1
+    edge = outline_mask(label)
+    assert edge[2, 2] and edge[1, 2] and not edge[0, 0] and not edge[5, 5]
+
+
+def test_levels_halve_until_one_tile():
+    assert level_count((512, 512)) == 1
+    assert level_count((16384, 16384)) == 6
+    assert level_shape((1000, 777), 2) == (250, 195)
+
+
+@pytest.mark.parametrize("outline", [False, True])
+def test_tile_patches_match_a_fresh_render_after_edits(outline):
+    """Recolouring only the changed box must give exactly what a full re-render gives."""
+    rng = np.random.default_rng(1)
+    shape = (1300, 1100)
+    label = rng.integers(0, 3, shape).astype(np.uint8)
+    source = rng.integers(0, 4, shape).astype(np.uint8)
+    layer = LabelLayer(label, source, Palette([RED, GREEN, (0, 0, 255)]), outline)
+    cache = TileCache(layer)
+    for level in range(cache.levels):
+        for ty, tx in cache.tiles_in(level, BBox.from_shape(level_shape(shape, level))):
+            cache.tile(level, ty, tx)
+    for box in (BBox(100, 100, 140, 160), BBox(500, 505, 530, 530), BBox(1000, 0, 1300, 700)):
+        label[box.slices] = rng.integers(0, 3, (box.height, box.width))
+        source[box.slices] = 3
+        layer.changed(box.grow(1).clip(shape))
+        cache.refresh(box.grow(1).clip(shape))
+    fresh = TileCache(LabelLayer(label, source, layer.palette, outline))
+    for level in range(cache.levels):
+        for ty, tx in cache.tiles_in(level, BBox.from_shape(level_shape(shape, level))):
+            patched = cache._tiles[(level, ty, tx)][0]
+            fresh.tile(level, ty, tx)
+            np.testing.assert_array_equal(patched, fresh._tiles[(level, ty, tx)][0], err_msg=f"level {level} tile {ty},{tx}")
+
+
+def test_image_pyramid_and_tile_pixels():
+    rgb = np.zeros((TILE + 10, 20, 3), np.uint8)
+    rgb[..., 0] = 200
+    cache = TileCache(ImageLayer(rgb))
+    image = cache.tile(0, 1, 0)
+    assert (image.width(), image.height()) == (20, 10)
+    assert argb(image.pixel(3, 3))[1:] == (200, 0, 0)
+    assert cache.levels == 2
+
+
+def test_tile_cache_stays_within_its_budget():
+    layer = ImageLayer(np.zeros((2048, 2048, 3), np.uint8))
+    cache = TileCache(layer, budget_bytes=3 * TILE * TILE * 4)
+    for ty in range(4):
+        for tx in range(4):
+            cache.tile(0, ty, tx)
+    assert cache.nbytes <= 3 * TILE * TILE * 4
