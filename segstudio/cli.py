@@ -20,7 +20,6 @@ from segstudio.core.errors import SegStudioError
 COMMAND_MODULES: tuple[str, ...] = (
     "segstudio.commands.project",
     "segstudio.commands.bench",
-    "segstudio.commands.demo",
 )
 
 
