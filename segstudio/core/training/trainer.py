@@ -1,0 +1,310 @@
+"""The trainer: a generator that turns a project's reviewed pixels into better model versions.
+
+`train(project, config, stop=...)` yields Progress, RoundEvent, StepEvent, ValidationEvent,
+CheckpointEvent and WaitingEvent values and returns a TrainResult. It can be stopped before any
+step (StopFlag, or closing the generator): the only writes are whole model versions, renamed
+into place when complete, so the last kept model always stays loadable. Pausing is the
+caller's business: it simply holds the generator between two steps.
+
+A run is made of rounds. A round loads all reviewed data (replay: nothing is forgotten),
+re-measures the best model on the current validation images and restarts the patience count,
+then trains epoch after epoch; a version is kept only when validation mIoU beats the best.
+A new round starts when the annotations change; in continuous mode, a run whose patience ran
+out waits for new annotations instead of ending.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, RandomSampler
+
+from segstudio.core.errors import SegStudioError
+from segstudio.core.metrics import scores_from_confusion
+from segstudio.core.progress import Progress, StopFlag
+from segstudio.core.project import Split
+from segstudio.core.training.checkpoint import remove_partial_versions, save_new_version
+from segstudio.core.training.config import TrainConfig
+from segstudio.core.training.dataset import PatchDataset, ReviewedImage, class_pixel_counts, load_reviewed
+from segstudio.core.training.ddp import DistributedContext
+from segstudio.core.training.events import (
+    CheckpointEvent, RoundEvent, StepEvent, TrainResult, ValidationEvent, WaitingEvent,
+)
+from segstudio.core.training.losses import SegmentationLoss, class_weights_from_counts
+from segstudio.core.training.model_setup import initial_bundle
+from segstudio.core.training.policy import (
+    KeepIfBetter, annotation_fingerprint, assign_validation_split, candidate_image_ids,
+)
+from segstudio.core.training.validation import evaluate
+
+
+@dataclass
+class RoundData:
+    train: list[ReviewedImage]
+    val: list[ReviewedImage]  # the training images when no image validates yet (documented)
+    fingerprint: str
+    loader: DataLoader
+    dataset: PatchDataset
+    sampler: object
+    loss: SegmentationLoss
+
+
+def lr_factor(step: int, total: int, kind: str) -> float:
+    """Multiplier of the base learning rate: warm-up then cosine, or a one-cycle shape."""
+    if kind == "onecycle":
+        rise = max(1, int(0.3 * total))
+        if step < rise:
+            return 0.04 + 0.96 * step / rise
+        progress = min(1.0, (step - rise) / max(1, total - rise))
+        return 1e-3 + (1 - 1e-3) * 0.5 * (1 + math.cos(math.pi * progress))
+    warmup = min(50, max(1, total // 10))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def train(project, config: TrainConfig, *, stop: StopFlag | None = None,
+          distributed: DistributedContext | None = None) -> Generator[object, None, TrainResult]:
+    """Train on the project's reviewed pixels; see the module docstring."""
+    trainer = Trainer(project, config, stop or StopFlag(), distributed or DistributedContext())
+    return (yield from trainer.run())
+
+
+class Trainer:
+    def __init__(self, project, config: TrainConfig, stop: StopFlag, context: DistributedContext):
+        self.project, self.config, self.stop, self.ctx = project, config, stop, context
+        self.result = TrainResult()
+        self.policy = KeepIfBetter(config.patience)
+        self.step = 0
+        self.validated_at = 0
+        self.epoch = 0
+        self.round = 0
+        self.started = time.monotonic()
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> Generator[object, None, TrainResult]:
+        from segstudio.core.device import pick_device
+
+        config = self.config
+        previous_threads = torch.get_num_threads()
+        previous_deterministic = torch.are_deterministic_algorithms_enabled()
+        try:
+            if config.threads:
+                torch.set_num_threads(config.threads)
+            if config.deterministic:
+                torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.manual_seed(config.seed)
+            self.device = self.ctx.device_for(pick_device(config.device))
+            self.bundle, warm, note = initial_bundle(self.project, config)
+            if note:
+                yield Progress(0, None, note)
+            self.model = self.bundle.model.to(self.device)
+            if self.device.type == "cuda":
+                self.model = self.model.to(memory_format=torch.channels_last)
+            self.net = self.ctx.wrap(self.model, self.device)
+            self.autocast = config.amp and self.device.type == "cuda"
+            self.amp_dtype = torch.bfloat16 if self.autocast and torch.cuda.is_bf16_supported() else torch.float16
+            self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast and self.amp_dtype == torch.float16)
+            self.best_state = self._state_copy() if warm else None
+            if self.ctx.is_main and not self.project.readonly:
+                remove_partial_versions(self.project)
+            return (yield from self._rounds())
+        finally:
+            torch.set_num_threads(previous_threads)
+            torch.use_deterministic_algorithms(previous_deterministic)
+            if self.device_is_cuda():
+                torch.cuda.empty_cache()
+
+    def device_is_cuda(self) -> bool:
+        return getattr(self, "device", None) is not None and self.device.type == "cuda"
+
+    def _rounds(self) -> Generator[object, None, TrainResult]:
+        reason = "start"
+        while True:
+            data = self._load_round()
+            if data is None:
+                if not self.config.continuous:
+                    raise SegStudioError("nothing to train on: no image has reviewed pixels yet "
+                                         "(paint some pixels or accept a proposal first)")
+                changed = yield from self._wait_for_annotations("")
+                if not changed:
+                    return self._finish("stopped", stopped=True)
+                continue
+            yield RoundEvent(self.round, len(data.train), len(data.val), reason)
+            self.policy.restart(self._baseline(data))
+            outcome = yield from self._train_round(data)
+            if outcome == "annotations changed":
+                self.round += 1
+                reason = outcome
+                continue
+            if outcome == "patience" and self.config.continuous:
+                changed = yield from self._wait_for_annotations(data.fingerprint)
+                if changed:
+                    self.round += 1
+                    reason = "annotations changed"
+                    continue
+                outcome = "stopped"
+            return self._finish(outcome, stopped=outcome == "stopped")
+
+    def _finish(self, reason: str, *, stopped: bool) -> TrainResult:
+        self.result.steps, self.result.epochs = self.step, self.epoch
+        self.result.best_miou = self.policy.best if self.policy.best > -math.inf else float("nan")
+        self.result.reason, self.result.stopped = reason, stopped
+        return self.result
+
+    # ----------------------------------------------------------------- a round
+    def _load_round(self) -> RoundData | None:
+        config, project = self.config, self.project
+        images = load_reviewed(project, candidate_image_ids(project), self.bundle.in_channels,
+                               correction_weight=config.correction_weight, seed=config.seed)
+        if not images:
+            return None
+        if self.ctx.is_main and not project.readonly:
+            assign_validation_split(project, [image.image_id for image in images])
+        self.ctx.barrier()
+        splits = {record.id: record.split for record in project.images()}
+        train = [image for image in images if splits[image.image_id] not in (Split.VAL, Split.TEST)]
+        val = [image for image in images if splits[image.image_id] == Split.VAL] or train
+        if not train:
+            raise SegStudioError("every reviewed image is in the validation or test split: nothing to train on")
+        fingerprint = annotation_fingerprint(project)
+        length = max(config.batch_size * config.min_steps_per_epoch, len(train) * config.patches_per_image)
+        length = math.ceil(length / (config.batch_size * self.ctx.world_size)) * config.batch_size * self.ctx.world_size
+        dataset = PatchDataset(train, self.bundle.normalisation.apply, config.augment, length=length,
+                               seed=config.seed, round_index=self.round)
+        sampler = self.ctx.sampler(dataset, config.seed + self.round)
+        generator = torch.Generator().manual_seed(config.seed + self.round)
+        loader = DataLoader(dataset, batch_size=config.batch_size, drop_last=True,
+                            sampler=sampler or RandomSampler(dataset, generator=generator),
+                            num_workers=config.num_workers, persistent_workers=config.num_workers > 0,
+                            pin_memory=self.device.type == "cuda")
+        weights = None
+        if config.class_weighting == "frequency":
+            counts = class_pixel_counts(train, self.bundle.num_classes)
+            weights = torch.from_numpy(class_weights_from_counts(counts))
+        loss = SegmentationLoss(self.bundle.num_classes, config.loss, class_weights=weights).to(self.device)
+        return RoundData(train, val, fingerprint, loader, dataset, sampler, loss)
+
+    def _train_round(self, data: RoundData) -> Generator[object, None, str]:
+        config = self.config
+        optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        steps_per_epoch = len(data.loader)
+        schedule_steps = (config.epochs or config.schedule_epochs) * steps_per_epoch
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, schedule_steps, config.schedule))
+        total = config.epochs * steps_per_epoch if config.epochs else None
+        while True:
+            data.dataset.set_epoch(self.epoch)
+            if data.sampler is not None:
+                data.sampler.set_epoch(self.epoch)
+            for images, targets, weights in data.loader:
+                limit = self._limit_reached()
+                if limit:
+                    if limit != "stopped" and self.step > self.validated_at:
+                        yield from self._validate_and_keep(data)  # the last steps count too
+                    return limit
+                loss = self._step(images, targets, weights, data.loss, optimizer, scheduler)
+                yield StepEvent(self.step, self.epoch, loss, scheduler.get_last_lr()[0])
+                yield Progress(self.step, total, f"epoch {self.epoch + 1} loss {loss:.4f}")
+            self.epoch += 1
+            yield from self._validate_and_keep(data)
+            if config.epochs is not None and self.epoch >= config.epochs:
+                return "epochs"
+            if self.policy.exhausted:
+                return "patience"
+            if not self.ctx.enabled and annotation_fingerprint(self.project) != data.fingerprint:
+                return "annotations changed"
+
+    def _step(self, images, targets, weights, loss_fn, optimizer, scheduler) -> float:
+        device = self.device
+        images = images.to(device, non_blocking=True)
+        if device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        targets = targets.to(device, non_blocking=True)
+        weights = weights.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.autocast):
+            logits = self.net(images)
+        loss = loss_fn(logits, targets, weights)
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        scheduler.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def _limit_reached(self) -> str:
+        """'stopped' / 'steps' / 'time limit' / '' - agreed by every rank under torchrun."""
+        if self.config.max_steps is not None and self.step >= self.config.max_steps:
+            return "steps"  # every rank counts the same steps
+        stopped = self.stop.is_set()
+        timed_out = self.config.minutes is not None and time.monotonic() - self.started >= self.config.minutes * 60
+        if not self.ctx.any(stopped or timed_out):
+            return ""
+        return "stopped" if self.ctx.any(stopped) else "time limit"
+
+    # --------------------------------------------------------- validate and keep
+    def _scores(self, data: RoundData):
+        accumulator = evaluate(self.model, self.ctx.shard(data.val), self.bundle.normalisation.apply,
+                               self.bundle.num_classes, self.device, tile=self.config.validation_tile,
+                               autocast=self.autocast)
+        return scores_from_confusion(self.ctx.sum_counts(accumulator.matrix))
+
+    def _baseline(self, data: RoundData) -> float:
+        """The best model's mIoU on this round's validation images (NaN when there is none)."""
+        if self.best_state is None:
+            return float("nan")
+        current = self._state_copy()
+        self.model.load_state_dict(self.best_state)
+        try:
+            return self._scores(data).miou
+        finally:
+            self.model.load_state_dict(current)
+
+    def _validate_and_keep(self, data: RoundData) -> Generator[object, None, None]:
+        self.validated_at = self.step
+        scores = self._scores(data)
+        miou = scores.miou
+        improved = self.policy.observe(miou)
+        per_class = {name: (None if np.isnan(value) else float(value))
+                     for name, value in zip(self.bundle.class_names, scores.iou)}
+        yield ValidationEvent(self.step, self.epoch, miou, per_class, improved, self.policy.epochs_without_gain)
+        if not improved:
+            return
+        self.best_state = self._state_copy()
+        if not self.ctx.is_main or self.project.readonly:
+            return
+        self.bundle.seed = self.config.seed
+        self.bundle.training_data_hash = data.fingerprint
+        metrics = {"val_miou": round(miou, 6), "per_class_iou": per_class, "epoch": self.epoch, "step": self.step,
+                   "train_images": len(data.train), "val_images": len(data.val)}
+        record = save_new_version(self.project, self.bundle, metrics)
+        self.result.best_version = record.version
+        self.result.kept_versions.append(record.version)
+        yield CheckpointEvent(record.version, miou, str(record.path))
+
+    def _state_copy(self) -> dict:
+        return {key: value.detach().to("cpu", copy=True) for key, value in self.model.state_dict().items()}
+
+    # ------------------------------------------------------------ continuous mode
+    def _wait_for_annotations(self, fingerprint: str) -> Generator[object, None, bool]:
+        """Wait until the annotations differ from `fingerprint`; False when stopped first."""
+        waited, last_look = 0.0, time.monotonic()
+        while not self.stop.is_set():
+            if self.config.minutes is not None and time.monotonic() - self.started >= self.config.minutes * 60:
+                return False
+            time.sleep(0.1)
+            waited += 0.1
+            if time.monotonic() - last_look >= self.config.poll_seconds:
+                last_look = time.monotonic()
+                if annotation_fingerprint(self.project) != fingerprint:
+                    return True
+            yield WaitingEvent(waited)
+        return False
+
