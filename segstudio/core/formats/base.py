@@ -162,18 +162,31 @@ def check_size(array: np.ndarray, image_path: Path) -> None:
                           f"{image_path.name} is {width}x{height}")
 
 
-def read_index_png(path: Path) -> np.ndarray:
-    """A class-index PNG as a 2-D array (palette indices stay indices; colour PNGs refused)."""
+def read_index_png(path: Path, colors: dict[tuple[int, int, int], int] | None = None) -> np.ndarray:
+    """A class-index PNG as a 2-D array. Palette indices stay indices; a colour PNG is read
+    through `colors` (colour -> index) when given, and refused otherwise."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
+            if image.mode in ("RGB", "RGBA") and colors is not None:
+                return _unpaint(np.array(image.convert("RGB")), colors, path)
             if image.mode not in ("P", "L", "I;16", "I;16B", "I;16L", "I", "1"):
                 raise FormatError(f"{path.name} is a {image.mode} image; expected a class-index PNG")
             array = np.array(image)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise FormatError(f"cannot read mask {path.name}: {exc}") from exc
     return array.astype(np.int64)
+
+
+def _unpaint(rgb: np.ndarray, colors: dict[tuple[int, int, int], int], path: Path) -> np.ndarray:
+    keys = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    found, inverse = np.unique(keys, return_inverse=True)
+    table = {(r << 16) | (g << 8) | b: index for (r, g, b), index in colors.items()}
+    unknown = [f"#{int(k):06x}" for k in found if int(k) not in table]
+    if unknown:
+        raise FormatError(f"{path.name} has colours {unknown[:5]} that no class of the dataset uses")
+    return np.array([table[int(k)] for k in found], dtype=np.int64)[inverse].reshape(keys.shape)
 
 
 def ignore_for(num_classes: int) -> int:
@@ -203,6 +216,7 @@ class IndexMaskReader:
     names: list[str]
     ignore: int
     masks: list[Path]
+    colors: dict[tuple[int, int, int], int] | None = None  # for masks saved as colour images
 
     def locate(self, mask_path: Path) -> tuple[Path | None, str, str | None]:
         """(image path or None, why it is missing, split or None) for one mask file."""
@@ -221,7 +235,7 @@ class IndexMaskReader:
                 yield FileProblem(mask_path, missing)
                 continue
             try:
-                array = read_index_png(mask_path)
+                array = read_index_png(mask_path, self.colors)
                 check_size(array, image_path)
                 label = index_to_label(array, len(self.names), self.ignore)
             except Exception as exc:  # noqa: BLE001 - one bad file is reported, the rest imports

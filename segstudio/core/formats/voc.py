@@ -25,6 +25,7 @@ VOC_CLASSES = (
     "train", "tvmonitor",
 )
 IGNORE_COLOR = (224, 224, 192)
+IGNORED = "ignored"  # the label map's name for value 255
 SETS_DIR = Path("ImageSets") / "Segmentation"
 
 
@@ -83,6 +84,7 @@ class VocWriter:
         colors = voc_colormap(len(self.context.classes))
         lines = ["# label:color_rgb:parts:actions"]
         lines += [f"{c.name}:{r},{g},{b}::" for c, (r, g, b) in zip(self.context.classes, colors)]
+        lines.append(f"{IGNORED}:{','.join(map(str, IGNORE_COLOR))}::")  # as in datumaro's VOC label map
         atomic_write_text(root / "labelmap.txt", "\n".join(lines) + "\n")
         notes = ["Masks: SegmentationClass/*.png, palette PNGs with the VOC colour map; 255 = ignore."]
         if self.reencoded:
@@ -110,8 +112,12 @@ class VocReader(IndexMaskReader):
         self.root = root
         if not (root / "SegmentationClass").is_dir():
             raise FormatError(f"{root} is not a PASCAL VOC dataset: it has no SegmentationClass/ folder")
-        self.names = _read_labelmap(root / "labelmap.txt") or list(VOC_CLASSES)
+        labelmap = _read_labelmap(root / "labelmap.txt")
+        self.names = [name for name, _ in labelmap] if labelmap else list(VOC_CLASSES)
         self.ignore = 255
+        colors = [color for _, color in labelmap] if labelmap else voc_colormap(len(self.names))
+        self.colors = {color: index for index, color in enumerate(colors) if color is not None}
+        self.colors[IGNORE_COLOR] = 255
         self.splits = _read_sets(root / SETS_DIR)
         self.masks = sorted((root / "SegmentationClass").glob("*.png"))
 
@@ -120,15 +126,24 @@ class VocReader(IndexMaskReader):
         return image, "no image with this name in JPEGImages/", self.splits.get(mask_path.stem)
 
 
-def _read_labelmap(path: Path) -> list[str] | None:
-    """Class names from a datumaro/CVAT labelmap.txt (`name:r,g,b:parts:actions` lines)."""
+def _read_labelmap(path: Path) -> list[tuple[str, tuple[int, int, int] | None]] | None:
+    """(name, colour) from a datumaro/CVAT labelmap.txt (`name:r,g,b:parts:actions` lines),
+    without the `ignored` entry that stands for value 255."""
     if not path.is_file():
         return None
-    names = []
+    entries = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            names.append(line.split(":", 1)[0].strip())
-    return names or None
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        try:
+            color = tuple(int(v) for v in rest.split(":", 1)[0].split(",")) if rest.split(":", 1)[0] else None
+        except ValueError as exc:
+            raise FormatError(f"{path}: cannot read the colour in {line!r}") from exc
+        if name.strip() == IGNORED and color in (None, IGNORE_COLOR):
+            continue
+        entries.append((name.strip(), color if color and len(color) == 3 else None))
+    return entries or None
 
 
 def _read_sets(folder: Path) -> dict[str, str]:
