@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from gui_helpers import make_image
 from PySide6.QtCore import QCoreApplication, QSettings
 
 
@@ -20,17 +19,6 @@ def isolated_settings(tmp_path_factory, qapp):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     QSettings().clear()
     yield folder
-
-
-def make_image(path: Path, width: int = 96, height: int = 64, seed: int = 0) -> Path:
-    """A picture with a flat dark left half and a bright right square (wand/fill targets)."""
-    rng = np.random.default_rng(seed)
-    pixels = np.full((height, width, 3), 40, np.uint8)
-    pixels[:, :, 2] = 60
-    pixels[8 : height - 8, width // 2 : width - 8] = (220, 200, 40)
-    pixels[0:4, 0:4] = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)  # makes each file unique
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 @pytest.fixture

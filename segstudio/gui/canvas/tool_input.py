@@ -7,11 +7,12 @@ brush circle and the polygon or box being drawn.
 
 from __future__ import annotations
 
+import traceback
+
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF
 
-from segstudio.core.errors import SegStudioError
-from segstudio.core.tools import ToolContext, ToolEvent, create_tool
+from segstudio.core.tools import TOOLS, ToolContext, ToolEvent, create_tool
 from segstudio.gui.state import AppState
 
 BRUSH_TOOLS = ("brush", "eraser")
@@ -38,6 +39,7 @@ class ToolInput(QObject):
         self._tools: dict = {}
         self._hover: QPointF | None = None
         self._pressed = False
+        self._image = None
         self.brush_size = 16
         self.set_brush_size(self.brush_size)
 
@@ -65,8 +67,16 @@ class ToolInput(QObject):
         for tool in self._tools.values():
             tool.reset()
         self._pressed = False
-        self.ctx.image = image
+        self._image = image
+        self.ctx.image = None
         self.canvas.update()
+
+    def _image_for_tool(self):
+        """The display image for colour tools, made writable on first use (OpenCV's flood fill
+        refuses read-only arrays, and read_image hands out a read-only view)."""
+        if self.ctx.image is None and self._image is not None and TOOLS[self.tool_name].needs_image:
+            self.ctx.image = self._image if self._image.flags.writeable else self._image.copy()
+        return self.ctx.image
 
     # ----- events ----------------------------------------------------------------------------
     def mouse(self, canvas, kind: str, event: QMouseEvent) -> None:
@@ -95,11 +105,15 @@ class ToolInput(QObject):
             return
         self.ctx.class_id = self.state.current_class
         self.ctx.snap_distance = SNAP_PIXELS / self.canvas.scale
+        self._image_for_tool()
         try:
             self.tool.handle(document, event, self.ctx)
-        except (SegStudioError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a failing tool is reported; the session goes on
+            traceback.print_exc()
+            if document.in_step:
+                document.cancel_step()
             self.tool.reset()
-            self.state.error.emit(f"{self.tool_name}: {exc}")
+            self.state.error.emit(f"The {self.tool_name} tool failed: {exc}")
 
     def finish(self) -> None:
         """Enter: close the polygon being drawn (like a double-click)."""

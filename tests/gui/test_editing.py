@@ -1,0 +1,97 @@
+"""Editing through the real window: mouse strokes and keys on the canvas change the real mask."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_helpers import IGNORE, at, key, stroke
+from PySide6.QtCore import Qt
+
+
+def test_paint_erase_undo_redo_with_mouse_and_keys(opened, qtbot):
+    window = opened
+    doc = window.state.document
+    key(qtbot, window, Qt.Key.Key_B)
+    window.brush_size.setValue(3)
+    assert window.state.current_class == 1
+    stroke(qtbot, window, [(10, 20), (20, 20), (30, 20)])
+    assert (doc.label[20, 10:31] == 1).all() and (doc.source[20, 10:31] == 3).all()
+    assert doc.label[30, 20] == IGNORE
+
+    key(qtbot, window, Qt.Key.Key_E)
+    stroke(qtbot, window, [(10, 20), (30, 20)])
+    assert (doc.label[20, 10:31] == IGNORE).all()
+
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (doc.label[20, 10:31] == 1).all()
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (doc.label == IGNORE).all()
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert (doc.label[20, 10:31] == 1).all()
+    key(qtbot, window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert (doc.label[20, 10:31] == IGNORE).all()
+    assert window.history.count() == 3  # "as opened", brush, eraser
+
+
+def test_number_keys_pick_the_class_that_paints(opened, qtbot):
+    window = opened
+    key(qtbot, window, Qt.Key.Key_3)
+    assert window.state.current_class == 2
+    assert window.class_panel.list.currentRow() == 2
+    window.brush_size.setValue(1)
+    stroke(qtbot, window, [(5, 5), (6, 5)])
+    assert window.state.document.label[5, 5] == 2
+    key(qtbot, window, Qt.Key.Key_1)
+    assert window.state.current_class == 0
+
+
+def test_fill_covers_the_connected_unlabelled_area(opened, qtbot):
+    window = opened
+    key(qtbot, window, Qt.Key.Key_G)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 3, 3))
+    assert (window.state.document.label == 1).all()
+
+
+def test_polygon_fills_inside_its_corners(opened, qtbot):
+    window = opened
+    key(qtbot, window, Qt.Key.Key_P)
+    corners = [(10, 10), (40, 10), (40, 40), (10, 40)]
+    for corner in corners:
+        qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, *corner))
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Return)
+    label = window.state.document.label
+    assert label[25, 25] == 1 and label[11, 11] == 1
+    assert label[5, 5] == IGNORE and label[45, 45] == IGNORE
+
+
+def test_wand_takes_the_bright_square_only(opened, qtbot):
+    window = opened
+    key(qtbot, window, Qt.Key.Key_W)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 60, 30))
+    label = window.state.document.label
+    assert (label[8:56, 48:88] == 1).all()  # the yellow square of the test image
+    assert (label[:, :40] == IGNORE).all()
+
+
+def test_alt_click_picks_the_class_under_the_cursor(opened, qtbot):
+    window = opened
+    key(qtbot, window, Qt.Key.Key_3)
+    window.brush_size.setValue(5)
+    stroke(qtbot, window, [(20, 20), (22, 20)])
+    key(qtbot, window, Qt.Key.Key_1)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, pos=at(window, 21, 20))
+    assert window.state.current_class == 2
+
+
+def test_brush_size_keys_and_canvas_wheel_zoom(opened, qtbot):
+    window = opened
+    window.brush_size.setValue(16)
+    key(qtbot, window, Qt.Key.Key_BracketRight)
+    assert window.brush_size.value() == 20
+    key(qtbot, window, Qt.Key.Key_BracketLeft)
+    key(qtbot, window, Qt.Key.Key_BracketLeft)
+    assert window.brush_size.value() == 12
+    scale = window.canvas.scale
+    window.canvas.zoom_about(window.canvas.rect().center().toPointF(), 2.0)
+    assert window.canvas.scale == np.float64(scale * 2)
+    key(qtbot, window, Qt.Key.Key_F)
+    assert window.canvas.scale == scale

@@ -1,0 +1,117 @@
+"""The review flow and never losing work: switching images, done, drops, closing, failed saves."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from gui_helpers import IGNORE, key, make_image, stroke
+from segstudio.core.project import Project, Source, Status
+
+
+def test_switching_images_saves_and_coming_back_shows_the_edit(opened, qtbot, project_root):
+    window = opened
+    first = window.state.image_id
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 10), (30, 10)])
+    key(qtbot, window, Qt.Key.Key_N)
+    assert window.state.image_id != first
+    assert (window.state.project.read_label(first)[10, 10:31] == 1).all()  # folded into labels/
+    assert window.state.project.image(first).status == Status.IN_PROGRESS
+    key(qtbot, window, Qt.Key.Key_Left)
+    assert window.state.image_id == first
+    assert (window.state.document.label[10, 10:31] == 1).all()
+
+
+def test_mark_done_accepts_proposals_and_moves_on(window, project_root, qtbot):
+    with Project.open(project_root) as project:
+        first = project.images()[0]
+        label = np.full((first.height, first.width), IGNORE, np.uint8)
+        label[:20] = 1
+        source = np.where(label == 1, Source.PROPOSAL, Source.NONE).astype(np.uint8)
+        project.write_masks(first.id, label, source)
+    assert window.open_project(project_root)
+    assert window.state.image_id == first.id
+    key(qtbot, window, Qt.Key.Key_D)
+    assert window.state.image_id != first.id  # on to the next unreviewed image
+    project = window.state.project
+    assert project.image(first.id).status == Status.DONE
+    assert (project.read_source(first.id)[:20] == Source.ACCEPTED).all()
+
+
+def test_dropping_a_folder_adds_its_images(opened, tmp_path, qtbot):
+    window = opened
+    extra = tmp_path / "dropped"
+    extra.mkdir()
+    for seed in (10, 11):
+        make_image(extra / f"extra_{seed}.png", seed=seed)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(extra))])
+    center = QPointF(window.rect().center())
+    enter = QDragEnterEvent(center.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    # QApplication delivers drops only inside a real drag session, so the event goes straight in.
+    window.dropEvent(QDropEvent(center, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    assert len(window.state.project.images()) == 5
+    assert window.image_list.model.rowCount() == 5
+
+
+def test_close_and_reopen_from_the_welcome_page(opened, project_root, qtbot):
+    window = opened
+    key(qtbot, window, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert window.state.project is None
+    assert window.pages.currentWidget() is window.welcome
+    assert window.welcome.recent.count() == 1
+    window.welcome.recent.itemActivated.emit(window.welcome.recent.item(0))
+    assert window.state.project is not None and window.state.document is not None
+
+
+def test_a_failing_save_shows_a_message_and_keeps_the_image(opened, qtbot):
+    window = opened
+    first = window.state.image_id
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 10), (30, 10)])
+    labels = window.state.project.root / "labels"
+    shutil.rmtree(labels)
+    labels.write_text("not a folder")  # every write below labels/ now fails, even as root
+    key(qtbot, window, Qt.Key.Key_N)
+    assert window.state.image_id == first  # the edit is not lost behind a switch
+    assert "could not" in window.message_bar.text().lower() or "cannot" in window.message_bar.text().lower()
+    assert (window.state.document.label[10, 10:31] == 1).all()
+    labels.unlink()
+    labels.mkdir()
+    key(qtbot, window, Qt.Key.Key_N)
+    assert window.state.image_id != first
+    assert (window.state.project.read_label(first)[10, 10:31] == 1).all()
+
+
+def test_closing_the_window_with_a_failing_save_asks_first(opened, qtbot):
+    window = opened
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 10), (30, 10)])
+    labels = window.state.project.root / "labels"
+    shutil.rmtree(labels)
+    labels.write_text("not a folder")
+    assert not window.close()  # refused once, with the reason in the window
+    assert "close again" in window.message_bar.text()
+    labels.unlink()
+    labels.mkdir()
+    assert window.close()
+
+
+def test_f1_shows_the_shortcut_sheet(window, qtbot):
+    from PySide6.QtWidgets import QTextBrowser
+
+    from segstudio.gui.shortcuts_sheet import ShortcutsSheet
+
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    sheets = [w for w in QApplication.topLevelWidgets() if isinstance(w, ShortcutsSheet) and w.isVisible()]
+    assert len(sheets) == 1
+    text = sheets[0].findChild(QTextBrowser).toPlainText()
+    assert "Ctrl+Shift+Z" in text and "Mark done" in text and "Space + drag" in text
+    sheets[0].close()
