@@ -18,12 +18,8 @@ import numpy as np
 
 from segstudio.core import edits
 from segstudio.core.geometry import BBox, union_all
+from segstudio.core.project.records import IGNORE, IGNORE_16, Source
 from segstudio.core.undo import TILE, StepRecorder, UndoHistory, UndoStep
-
-# Mirrors segstudio.core.project.records (IGNORE, IGNORE_16, Source) for the label/source values.
-UNLABELLED_8 = 255
-UNLABELLED_16 = 65535
-SOURCE_NONE, SOURCE_PROPOSAL, SOURCE_ACCEPTED, SOURCE_HUMAN = 0, 1, 2, 3
 
 ChangeListener = Callable[[BBox], None]
 CommitListener = Callable[[BBox, np.ndarray, np.ndarray], None]
@@ -32,7 +28,7 @@ Value = int | np.ndarray | None
 
 def unlabelled_value(dtype: np.dtype) -> int:
     """255 in uint8 label maps, 65535 in the uint16 maps of projects with > 254 classes."""
-    return UNLABELLED_8 if np.dtype(dtype) == np.uint8 else UNLABELLED_16
+    return IGNORE if np.dtype(dtype) == np.uint8 else IGNORE_16
 
 
 class MaskDocument:
@@ -219,11 +215,11 @@ class MaskDocument:
 
     def paint_segment(self, p0: edits.Point, p1: edits.Point, radius: float, class_id: int) -> BBox | None:
         """A round brush dragged from p0 to p1 (x, y image positions): human-painted pixels."""
-        return self._stroke(p0, p1, radius, class_id, SOURCE_HUMAN)
+        return self._stroke(p0, p1, radius, class_id, Source.HUMAN)
 
     def erase_segment(self, p0: edits.Point, p1: edits.Point, radius: float) -> BBox | None:
         """A round eraser dragged from p0 to p1: pixels go back to unlabelled, no source."""
-        return self._stroke(p0, p1, radius, self.unlabelled, SOURCE_NONE)
+        return self._stroke(p0, p1, radius, self.unlabelled, Source.NONE)
 
     def _stroke(self, p0, p1, radius, label_value, source_value) -> BBox | None:
         boxes = []
@@ -238,12 +234,12 @@ class MaskDocument:
         """Give a region (box, mask) the class, as human-labelled pixels."""
         if region is None:
             return None
-        return self.write(region[0], region[1], class_id, SOURCE_HUMAN)
+        return self.write(region[0], region[1], class_id, Source.HUMAN)
 
     def erase_region(self, region: edits.Region | None) -> BBox | None:
         if region is None:
             return None
-        return self.write(region[0], region[1], self.unlabelled, SOURCE_NONE)
+        return self.write(region[0], region[1], self.unlabelled, Source.NONE)
 
     def flood_fill(self, x: float, y: float, class_id: int) -> BBox | None:
         """Fill the 4-connected region of the clicked pixel's label with the class."""
@@ -258,7 +254,7 @@ class MaskDocument:
         """Everything back to unlabelled with no source, as one step."""
         with self.step("clear"):
             return union_all(
-                self.write(tile, None, self.unlabelled, SOURCE_NONE)
+                self.write(tile, None, self.unlabelled, Source.NONE)
                 for tile in self._tiles(BBox.from_shape(self.shape))
                 if (self.label[tile.slices] != self.unlabelled).any() or self.source[tile.slices].any()
             )
@@ -278,12 +274,12 @@ class MaskDocument:
             for tile in self._tiles(BBox.from_shape(self.shape)):
                 proposed = class_map[tile.slices]
                 source = self.source[tile.slices]
-                writable = (source <= SOURCE_PROPOSAL) & (proposed != self.unlabelled)
+                writable = (source <= Source.PROPOSAL) & (proposed != self.unlabelled)
                 if region_mask is not None:
                     writable &= region_mask[tile.slices]
-                writable &= (self.label[tile.slices] != proposed) | (source != SOURCE_PROPOSAL)
+                writable &= (self.label[tile.slices] != proposed) | (source != Source.PROPOSAL)
                 if writable.any():
-                    boxes.append(self.write(tile, writable, proposed, SOURCE_PROPOSAL))
+                    boxes.append(self.write(tile, writable, proposed, Source.PROPOSAL))
         return union_all(boxes)
 
     def accept_proposals(self, region: BBox | None = None, mask: np.ndarray | None = None) -> BBox | None:
@@ -295,12 +291,12 @@ class MaskDocument:
         boxes = []
         with self.step("accept"):
             for tile in self._tiles(area):
-                accept = self.source[tile.slices] == SOURCE_PROPOSAL
+                accept = self.source[tile.slices] == Source.PROPOSAL
                 if mask is not None:
                     offset = tile.translate(-area.y0, -area.x0)
                     accept &= mask[offset.slices]
                 if accept.any():
-                    boxes.append(self.write(tile, accept, None, SOURCE_ACCEPTED))
+                    boxes.append(self.write(tile, accept, None, Source.ACCEPTED))
         return union_all(boxes)
 
     @staticmethod

@@ -120,6 +120,8 @@ def color_region(image: np.ndarray, x: float, y: float, tolerance: float) -> Reg
         return None
     row, col = pixel_of(x, y)
     image = np.ascontiguousarray(image)
+    if not image.flags.writeable:  # OpenCV refuses read-only arrays even when it only reads
+        image = image.copy()
     if image.ndim == 3 and image.shape[2] == 4:
         image = np.ascontiguousarray(image[:, :, :3])
     height, width = image.shape[:2]

@@ -191,7 +191,7 @@ def _pil_to_array(image: Image.Image, notes: list[str]) -> np.ndarray:
     elif mode in ("YCbCr", "LAB", "HSV"):
         image = image.convert("RGB")
         notes.append(f"{mode} converted to RGB")
-    return np.asarray(image)
+    return np.array(image)  # a writable copy (np.asarray would be a read-only view of Pillow's bytes)
 
 
 def _read_png16(path: Path) -> np.ndarray:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 
 from segstudio.core import edits
-from segstudio.core.document import SOURCE_PROPOSAL, MaskDocument
+from segstudio.core.document import MaskDocument
 from segstudio.core.geometry import BBox
+from segstudio.core.project.records import Source
 from segstudio.core.tools.base import Tool, ToolContext, ToolEvent, ToolPreview, require_image
 
 # How much the wand's colour tolerance grows per image pixel dragged away from the seed.
@@ -141,7 +142,7 @@ class AcceptTool(BoxDragTool):
         return doc.accept_proposals(box)
 
     def click(self, doc: MaskDocument, point: edits.Point, ctx: ToolContext) -> BBox | None:
-        region = edits.connected_same_value(doc.label, *point, within=doc.source == SOURCE_PROPOSAL)
+        region = edits.connected_same_value(doc.label, *point, within=doc.source == Source.PROPOSAL)
         if region is None:
             return None
         return doc.accept_proposals(region[0], region[1])
