@@ -208,3 +208,12 @@ def test_a_failed_fold_keeps_the_old_masks_and_the_journal(project, edits):
     journal.fold(image_id)
     np.testing.assert_array_equal(project.read_label(image_id), _expected(edits[2:], before)[0])
     assert journal.image_ids() == []
+
+
+@pytest.mark.xfail(strict=True, reason="store bug 3 in /work/team/notes/store-bugs.md: remove_image misses <id>.<gen>.journal")
+def test_removing_an_image_removes_its_journal(project, edits):
+    image_id = _image_id(project)
+    journal = ProjectJournal(project)
+    _write(journal.path(image_id, 1), edits)
+    project.remove_image(image_id)
+    assert journal.image_ids() == []
