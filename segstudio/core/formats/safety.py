@@ -63,7 +63,8 @@ def load_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
+        ending = text.rstrip()[-1:]
+        hint = " (the file looks truncated)" if ending not in ("}", "]") else ""
         raise FormatError(f"{path} is not valid JSON{hint}: {exc.msg} at line {exc.lineno} "
                           f"column {exc.colno}") from exc
 
@@ -86,7 +87,9 @@ def decode_embedded_image(data: str, origin: Path, max_pixels: int = MAX_EMBEDDE
         with Image.open(io.BytesIO(raw)) as image:  # header only; no pixel is decoded here
             width, height = image.size
             kind = (image.format or "png").lower()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise FormatError(f"{origin}: embedded image is too large, refused before decoding: {exc}") from exc
+    except (UnidentifiedImageError, OSError) as exc:
         raise FormatError(f"{origin}: embedded image data is not a readable image: {exc}") from exc
     if width * height > max_pixels:
         raise FormatError(f"{origin}: embedded image is {width}x{height} pixels, over the "
