@@ -20,6 +20,7 @@ from segstudio.core.errors import SegStudioError
 COMMAND_MODULES: tuple[str, ...] = (
     "segstudio.commands.project",
     "segstudio.commands.bench",
+    "segstudio.commands.exchange",
 )
 
 
