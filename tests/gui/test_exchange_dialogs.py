@@ -1,0 +1,89 @@
+"""The export and import dialogs, driven with real clicks on a tiny project."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.test_formats_data import CLASSES, make_project
+from segstudio.core.formats import ExportOptions, export_dataset
+from segstudio.core.progress import Progress, drive
+from segstudio.core.project import Project
+from segstudio.gui.exchange_dialogs import ExportDialog, ImportDialog
+from segstudio.gui.state import AppState
+
+
+@pytest.fixture
+def state(tmp_path):
+    state = AppState()
+    state.project = make_project(tmp_path, count=4)
+    yield state
+    state.project.close()
+
+
+def _click(qtbot, button) -> None:
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_export_dialog_writes_the_chosen_formats_in_the_background(qtbot, state, tmp_path):
+    dialog = ExportDialog(state)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.format_boxes["coco"].setChecked(True)
+    dialog.split_combo.setCurrentIndex(1)
+    assert dialog.ratios_edit.isEnabled()
+    dialog.out_edit.setText(str(tmp_path / "out"))
+    _click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: not dialog.busy() and dialog.start_button.isEnabled(), timeout=30_000)
+    assert "exported 4 images" in dialog.status.text()
+    assert (tmp_path / "out" / "voc" / "README.md").is_file() and (tmp_path / "out" / "coco" / "README.md").is_file()
+    assert dialog.progress.value() == dialog.progress.maximum() == 4
+
+
+def test_cancelling_an_export_leaves_no_folder(qtbot, state, tmp_path):
+    dialog = ExportDialog(state)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.out_edit.setText(str(tmp_path / "out"))
+
+    def pause_on_first_step(event) -> None:
+        if isinstance(event, Progress) and not dialog.worker.paused:
+            dialog.worker.pause()  # hold the worker between two steps, then press Cancel
+
+    _click(qtbot, dialog.start_button)
+    dialog.worker.yielded.connect(pause_on_first_step)
+    qtbot.waitUntil(lambda: dialog.worker.paused, timeout=30_000)
+    assert dialog.cancel_button.text() == "Cancel"
+    _click(qtbot, dialog.cancel_button)
+    qtbot.waitUntil(lambda: not dialog.busy() and dialog.start_button.isEnabled(), timeout=30_000)
+    assert dialog.status.text() == "Cancelled."
+    assert not (tmp_path / "out").exists()
+    assert [p for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_import_dialog_previews_the_mapping_and_imports_with_the_edited_one(qtbot, state, tmp_path):
+    drive(export_dataset(state.project, tmp_path / "masks", ExportOptions(formats=("masks",))))
+    (tmp_path / "masks" / "masks" / "img_001.png").write_bytes(b"not a png")
+    target_state = AppState()
+    target_state.project = Project.create(tmp_path / "target", CLASSES[:2])
+    dialog = ImportDialog(target_state)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("masks"))
+    dialog.path_edit.setText(str(tmp_path / "masks"))
+    _click(qtbot, dialog.preview_button)
+    cells = [[dialog.table.item(r, c).text() for c in range(3)] for r in range(dialog.table.rowCount())]
+    assert cells == [["background", "background", "same name"], ["cell", "cell", "same name"],
+                     ["nucleus", "nucleus", "new class"]]
+    assert target_state.project.images() == []  # the preview wrote nothing
+
+    dialog.table.item(2, 1).setText("cell")
+    assert dialog.table.item(2, 2).text() == "mapped"
+    with qtbot.waitSignal(target_state.images_changed, timeout=30_000):
+        _click(qtbot, dialog.start_button)
+    assert "imported 3 images" in dialog.status.text()
+    assert dialog.problems.count() == 1 and "img_001.png" in dialog.problems.item(0).text()
+    project = target_state.project
+    assert project.class_names() == ["background", "cell"] and len(project.images()) == 3
+    assert all((project.read_label(r.id) == 1).sum() > 0 for r in project.images())
+    project.close()
