@@ -112,12 +112,7 @@ class ExportDialog(_WorkDialog):
             formats.addWidget(box)
         self.form.addRow("Formats", formats)
         self.out_edit = QLineEdit(str(self._default_out()))
-        browse = QPushButton("Browse...")
-        browse.clicked.connect(self._browse)
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out_edit, 1)
-        out_row.addWidget(browse)
-        self.form.addRow("New folder", out_row)
+        self.form.addRow("New folder", _with_browse(self.out_edit, self._browse))
         self.images_combo = _combo(("Done images only", True), ("All images with labels", False))
         self.form.addRow("Images", self.images_combo)
         self.unreviewed_combo = _combo(("As ignore (255)", "ignore"), ("As labels", "label"))
@@ -180,12 +175,7 @@ class ImportDialog(_WorkDialog):
         self.format_combo = _combo(*((spec.title, spec.name) for spec in FORMATS.values()))
         self.form.addRow("Format", self.format_combo)
         self.path_edit = QLineEdit()
-        browse = QPushButton("Browse...")
-        browse.clicked.connect(self._browse)
-        path_row = QHBoxLayout()
-        path_row.addWidget(self.path_edit, 1)
-        path_row.addWidget(browse)
-        self.form.addRow("Dataset folder", path_row)
+        self.form.addRow("Dataset folder", _with_browse(self.path_edit, self._browse))
         self.copy_box = QCheckBox("Copy the images into the project")
         self.form.addRow("", self.copy_box)
         self.preview_button = QPushButton("Preview class mapping")
@@ -275,6 +265,15 @@ class ImportDialog(_WorkDialog):
         super()._on_finished()
         self.state.classes_changed.emit()
         self.state.images_changed.emit()
+
+
+def _with_browse(edit: QLineEdit, on_browse) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    browse = QPushButton("Browse...")
+    browse.clicked.connect(on_browse)
+    row.addWidget(browse)
+    return row
 
 
 def _combo(*items: tuple[str, object]) -> QComboBox:
