@@ -52,21 +52,6 @@ def correction_weights(source: np.ndarray, correction_weight: float) -> np.ndarr
     return weight
 
 
-def match_channels(raw: np.ndarray, channels: int) -> np.ndarray:
-    """H x W x `channels`: grey repeated to RGB, alpha dropped, RGB averaged to grey."""
-    pixels = raw[:, :, None] if raw.ndim == 2 else raw
-    have = pixels.shape[2]
-    if have == channels:
-        return pixels
-    if have == 1:
-        return np.repeat(pixels, channels, axis=2)
-    if channels == 1:
-        return pixels[:, :, :3].mean(axis=2, keepdims=True).astype(pixels.dtype)
-    if have > channels:
-        return pixels[:, :, :channels]
-    raise ValueError(f"cannot make {channels} channels from an image with {have}")
-
-
 def is_reviewed(source: np.ndarray) -> bool:
     return bool((source >= ACCEPTED).any())
 
@@ -75,6 +60,7 @@ def load_reviewed(project, image_ids: Sequence[int], in_channels: int, *, correc
                   seed: int = 0) -> list[ReviewedImage]:
     """Images with their reviewed targets; images without any reviewed pixel are left out."""
     from segstudio.core.imageio import read_image
+    from segstudio.core.inference import match_channels
 
     rng = np.random.default_rng(seed)
     loaded = []

@@ -1,0 +1,197 @@
+"""`segstudio bench hitl`: how much annotation effort the model saves as it learns.
+
+DIR holds images/, masks/ (class-index PNG, 255 = ignore) and classes.txt (one name a line).
+The last `--heldout` images are held out; the others are annotated in name order by a
+simulated annotator (segstudio.bench.annotator): the current best model proposes, the
+annotator corrects with brush strokes until the image's IoU reaches the target, marks the image
+done, and the app's trainer runs `--budget` steps before the next image. The same annotator
+also labels each image from an empty mask (unassisted). Printed per image: strokes and pixels
+corrected, assisted and unassisted, and the held-out mIoU of the current model; then the
+effort ratio (assisted / unassisted strokes) over images 11-20 and the final held-out mIoU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+from collections.abc import Generator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segstudio.bench.annotator import annotate
+from segstudio.core.errors import SegStudioError
+from segstudio.core.progress import Progress, drive
+
+
+@dataclass
+class HitlRow:
+    index: int  # 1-based position in the annotation order
+    name: str
+    assisted_strokes: int
+    assisted_pixels: int
+    unassisted_strokes: int
+    unassisted_pixels: int
+    assisted_iou: float
+    model: str | None  # the model version that proposed (None: no model yet)
+    heldout_miou: float | None  # after the training budget that followed this image
+
+
+@dataclass
+class HitlOptions:
+    device: str | None = None
+    budget: int = 60
+    images: int = 20
+    heldout: int = 10
+    radius: int = 8
+    target_iou: float = 0.95
+    max_strokes: int = 500
+    seed: int = 0
+    arch: str = "unet"
+    width: int = 16
+    depth: int = 3
+    patch: int = 64
+    batch_size: int = 8
+    threads: int | None = None
+
+
+def read_dataset(folder: Path) -> tuple[list[str], list[tuple[Path, Path]]]:
+    """(class names, [(image, mask)]) of a benchmark folder, with clear errors for what is missing."""
+    from segstudio.core.imageio import IMAGE_EXTENSIONS
+
+    classes_file, images_dir, masks_dir = folder / "classes.txt", folder / "images", folder / "masks"
+    for needed in (classes_file, images_dir, masks_dir):
+        if not needed.exists():
+            raise SegStudioError(f"{folder} is not a benchmark dataset: {needed.name} is missing "
+                                 "(make one with `segstudio bench make-dataset DIR`)")
+    names = [line.strip() for line in classes_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pairs = []
+    for image in sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
+        mask = masks_dir / f"{image.stem}.png"
+        if not mask.is_file():
+            raise SegStudioError(f"no mask {mask} for image {image}")
+        pairs.append((image, mask))
+    if len(names) < 2 or not pairs:
+        raise SegStudioError(f"{folder} needs at least 2 classes and 1 image")
+    return names, pairs
+
+
+def read_truth(path: Path, num_classes: int) -> np.ndarray:
+    from PIL import Image
+
+    truth = np.asarray(Image.open(path))
+    if truth.ndim != 2 or ((truth >= num_classes) & (truth != 255)).any():
+        raise SegStudioError(f"{path} must be a one-channel class-index PNG with ids < {num_classes} or 255")
+    return truth.astype(np.uint8)
+
+
+def run_hitl(folder: Path, options: HitlOptions) -> Generator[object, None, list[HitlRow]]:
+    """Yields Progress and one HitlRow per image; returns all rows."""
+    names, pairs = read_dataset(folder)
+    if len(pairs) <= options.heldout:
+        raise SegStudioError(f"{folder} has {len(pairs)} images; more than --heldout {options.heldout} are needed")
+    pool, heldout = pairs[:-options.heldout][:options.images], pairs[-options.heldout:]
+    with tempfile.TemporaryDirectory(prefix="segstudio-hitl-") as workdir:
+        rows = yield from _annotate_all(Path(workdir) / "project", names, pool, heldout, options)
+    return rows
+
+
+def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
+    from segstudio.bench.hitl_model import CurrentModel
+    from segstudio.core.project import Project
+
+    project = Project.create(root, classes=names)
+    try:
+        report = project.add_images([image for image, _ in pool], recursive=False)
+        if report.failed:
+            raise SegStudioError(f"cannot add {report.failed[0][0]}: {report.failed[0][1]}")
+        records = {record.path.resolve(): record for record in report.added}
+        model = CurrentModel(project, options, names, [(image, read_truth(mask, len(names))) for image, mask in heldout])
+        rows = []
+        for position, (image_path, mask_path) in enumerate(pool, start=1):
+            record = records[image_path.resolve()]
+            truth = read_truth(mask_path, len(names))
+            proposal, version = model.propose(record.path)
+            assisted = annotate(truth, proposal, radius=options.radius, target_iou=options.target_iou,
+                                max_strokes=options.max_strokes)
+            unassisted = annotate(truth, np.full_like(truth, 255), radius=options.radius,
+                                  target_iou=options.target_iou, max_strokes=options.max_strokes)
+            source = np.where(assisted.painted, 3, np.where(assisted.label != 255, 2, 0)).astype(np.uint8)
+            project.write_masks(record.id, assisted.label, source)
+            project.mark_done(record.id)
+            yield Progress(position - 1, len(pool), f"training after image {position}")
+            yield from model.train(seed=options.seed + position)
+            row = HitlRow(position, image_path.name, assisted.strokes, assisted.pixels_corrected,
+                          unassisted.strokes, unassisted.pixels_corrected, round(assisted.iou, 4), version,
+                          model.heldout_miou())
+            rows.append(row)
+            yield row
+            yield Progress(position, len(pool), f"image {position}: {assisted.strokes} strokes")
+        return rows
+    finally:
+        project.close()
+
+
+def effort_ratio(rows: list[HitlRow], first: int = 11, last: int = 20) -> float | None:
+    chosen = [row for row in rows if first <= row.index <= last]
+    unassisted = sum(row.unassisted_strokes for row in chosen)
+    return sum(row.assisted_strokes for row in chosen) / unassisted if unassisted else None
+
+
+def summary(rows: list[HitlRow]) -> dict:
+    final = rows[-1].heldout_miou if rows else None
+    return {"effort_ratio_11_20": effort_ratio(rows), "effort_ratio_all": effort_ratio(rows, 1, len(rows)),
+            "final_heldout_miou": final, "per_image": [asdict(row) for row in rows]}
+
+
+def format_rows(rows: list[HitlRow]) -> str:
+    header = f"{'#':>3} {'image':<14} {'model':<6} {'assisted':>15} {'unassisted':>15} {'held-out mIoU':>14}"
+    lines = [header, f"{'':>3} {'':<14} {'':<6} {'strokes':>7} {'pixels':>7} {'strokes':>7} {'pixels':>7}"]
+    for row in rows:
+        miou = "-" if row.heldout_miou is None else f"{row.heldout_miou:.3f}"
+        lines.append(f"{row.index:>3} {row.name[:14]:<14} {row.model or '-':<6} {row.assisted_strokes:>7} "
+                     f"{row.assisted_pixels:>7} {row.unassisted_strokes:>7} {row.unassisted_pixels:>7} {miou:>14}")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = HitlOptions()
+    parser.add_argument("--dataset", required=True, type=Path, help="folder with images/, masks/, classes.txt")
+    parser.add_argument("--device", help="auto, cuda, mps or cpu")
+    parser.add_argument("--budget", type=int, default=defaults.budget, help="training steps after each image")
+    parser.add_argument("--images", type=int, default=defaults.images, help="images to annotate")
+    parser.add_argument("--heldout", type=int, default=defaults.heldout, help="last N images held out for mIoU")
+    parser.add_argument("--radius", type=int, default=defaults.radius, help="brush radius in pixels")
+    parser.add_argument("--target", type=float, default=defaults.target_iou, help="IoU at which an image is done")
+    parser.add_argument("--max-strokes", type=int, default=defaults.max_strokes)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    options = HitlOptions(device=args.device, budget=args.budget, images=args.images, heldout=args.heldout,
+                          radius=args.radius, target_iou=args.target, max_strokes=args.max_strokes,
+                          seed=args.seed, threads=args.threads)
+    rows = drive(run_hitl(args.dataset, options), None if args.json else _print_row)
+    result = summary(rows)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    ratio, final = result["effort_ratio_11_20"], result["final_heldout_miou"]
+    print(format_rows(rows))
+    print(f"effort ratio (assisted / unassisted strokes), images 11-20: "
+          f"{'n/a (fewer than 11 images)' if ratio is None else f'{ratio:.3f}'}; "
+          f"all images: {result['effort_ratio_all']:.3f}; final held-out mIoU: "
+          f"{'n/a' if final is None or math.isnan(final) else f'{final:.3f}'}")
+    return 0
+
+
+def _print_row(event: object) -> None:
+    if isinstance(event, HitlRow):
+        miou = "-" if event.heldout_miou is None else f"{event.heldout_miou:.3f}"
+        print(f"image {event.index} {event.name}: assisted {event.assisted_strokes} strokes, "
+              f"unassisted {event.unassisted_strokes}, held-out mIoU {miou}", flush=True)

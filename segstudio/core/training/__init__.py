@@ -1,0 +1,14 @@
+"""Training on a project's reviewed pixels (DESIGN.md section 3, "Train").
+
+`train(project, TrainConfig(...), stop=StopFlag())` is the one entry point: a generator of
+Progress and training events (segstudio.core.training.events) returning a TrainResult.
+"""
+
+from segstudio.core.training.config import TrainConfig
+from segstudio.core.training.events import (
+    CheckpointEvent, RoundEvent, StepEvent, TrainResult, ValidationEvent, WaitingEvent,
+)
+from segstudio.core.training.trainer import train
+
+__all__ = ["CheckpointEvent", "RoundEvent", "StepEvent", "TrainConfig", "TrainResult", "ValidationEvent",
+           "WaitingEvent", "train"]
