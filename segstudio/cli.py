@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segstudio.commands.project",
     "segstudio.commands.bench",
     "segstudio.commands.exchange",
+    "segstudio.commands.train",
 )
 
 

@@ -14,6 +14,8 @@ from segstudio.core.errors import SegStudioError
 
 BENCHES: dict[str, str] = {
     "ui": "segstudio.gui.bench_ui",
+    "hitl": "segstudio.bench.hitl",
+    "make-dataset": "segstudio.bench.shapes_dataset",
 }
 
 
