@@ -1,12 +1,12 @@
 """Autosave: every finished edit reaches the journal within about two seconds, and is folded
-into labels/ and sources/ on image switch, after a quiet spell, and on close.
+into labels/ and sources/ once its image is left, after a quiet spell, and on close.
 
 The document's commit listener only copies the edited patch into memory (no I/O on the
-painting thread). `tick()` (driven by a GUI QTimer, or by `start()`'s own thread) writes the
-buffered edits to the journal and fsyncs them at most `flush_delay` seconds after the first
-unwritten one, and folds once nothing changed for `idle_fold_after` seconds. A failed write
-keeps the edits in memory, keeps the files on disk as they were, reports "error: ..." and is
-retried on later ticks.
+painting thread). `tick()` (driven by a GUI QTimer, or by `start()`'s own thread, which keeps
+the PNG writing of big images off the GUI thread) writes the buffered edits to the journal and
+fsyncs them at most `flush_delay` seconds after the first unwritten one, and folds. A failed
+write keeps the edits in memory, keeps the files on disk as they were, reports "error: ..."
+and is retried `retry_after` seconds later.
 
 After a crash, `recover(project)` folds the journals left behind and says what it restored.
 """
@@ -45,12 +45,14 @@ class Autosaver:
     """
 
     def __init__(self, project, document=None, *, flush_delay: float = 1.0, idle_fold_after: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic):
+                 retry_after: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.project = project
         self.journal = ProjectJournal(project)
         self.flush_delay = flush_delay
         self.idle_fold_after = idle_fold_after
+        self.retry_after = retry_after
         self._clock = clock
+        self._retry_at = float("-inf")  # after a failed write, tick() waits until then
         self._lock = threading.Lock()  # buffers and timestamps; held only briefly
         self._io_lock = threading.RLock()  # one journal writer at a time
         self._fold_lock = threading.Lock()  # one fold at a time
@@ -100,17 +102,27 @@ class Autosaver:
         return self._document
 
     def set_document(self, document) -> None:
-        """Follow a new document (or None); the previous image is folded into labels/ first.
+        """Follow a new document (or None). The previous image's edits are flushed to the
+        journal now and folded into labels/ by the next tick (in the background with `start()`).
 
-        Raises SaveError if that fold fails: the autosaver then stays on the previous document,
-        whose edits are kept (in the journal or in memory) and retried by later ticks.
+        Raises SaveError if that flush fails: the autosaver then stays on the previous document,
+        whose edits are kept in memory and retried by later ticks.
         """
         previous = self._document
-        if previous is not None and previous is not document:
-            self.fold(previous.image_id)
+        if document is previous:
+            return
+        self.flush()
         self._document = document
-        if document is not None and document is not previous:
+        if document is not None:
             document.add_commit_listener(lambda bbox, label, source, doc=document: self._on_commit(doc, bbox, label, source))
+
+    def read_masks(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """An image's label and source maps as they stand, journal included: open documents
+        with this, since a fold of that image may still be pending."""
+        self.flush()
+        with self._fold_lock, self._io_lock:
+            label, source, _ = self.journal.replay(image_id)
+        return label, source
 
     def _on_commit(self, document, bbox: BBox, label_patch: np.ndarray, source_patch: np.ndarray) -> None:
         """Runs on the editing thread after every finished step: copy the patch, nothing else."""
@@ -129,23 +141,25 @@ class Autosaver:
     # -- writing -------------------------------------------------------------------------
 
     def tick(self, now: float | None = None) -> None:
-        """Do whatever is due: flush the journal, or fold after a quiet spell. Never raises;
-        a failure shows as the "error: ..." state and is retried on a later tick."""
+        """Do whatever is due: flush the journal; fold images no longer edited, and the current
+        one after a quiet spell. Never raises: a failure shows as the "error: ..." state and
+        is retried `retry_after` seconds later."""
         now = self._clock() if now is None else now
         with self._lock:
+            if now < self._retry_at:
+                return
             flush_due = self._first_unwritten_at is not None and now - self._first_unwritten_at >= self.flush_delay
             idle = self._last_change_at is None or now - self._last_change_at >= self.idle_fold_after
-            fold_due = idle and bool(self._unfolded) and not self._buffer
+            current = None if self._document is None else self._document.image_id
+            fold_due = [i for i in sorted(self._unfolded) if i != current or (idle and not self._buffer)]
         try:
             if flush_due:
                 self.flush()
-            elif fold_due:
-                self.fold()
+            for image_id in fold_due:
+                self.fold(image_id)
         except SaveError:
             with self._lock:
-                if self._buffer:
-                    self._first_unwritten_at = now  # retry after another flush_delay
-                self._last_change_at = now  # and do not retry a failed fold on every tick
+                self._retry_at = now + self.retry_after
 
     def flush(self) -> None:
         """Write every buffered edit to the journal and fsync it. SaveError keeps them buffered."""
@@ -163,6 +177,8 @@ class Autosaver:
                     self._keep_unwritten(taken, from_image=image_id)
                     self._set_state(f"error: {exc}")
                     raise
+            with self._lock:
+                self._retry_at = float("-inf")
             self._set_state(self._settled_state())
 
     def _write(self, image_id: int, edits: list[_Edit]) -> None:

@@ -72,14 +72,12 @@ def encode_record(bbox: BBox, shape: tuple[int, int], label_patch: np.ndarray, s
         raise ValueError(f"label patch must be uint8 or uint16, not {label_patch.dtype}")
     label_dtype = _LABEL_DTYPES[label_patch.dtype.itemsize]
     meta = META.pack(int(shape[0]), int(shape[1]), bbox.y0, bbox.x0, bbox.y1, bbox.x1, label_dtype.itemsize)
-    raw = b"".join(
-        (
-            meta,
-            np.ascontiguousarray(label_patch, dtype=label_dtype).tobytes(),
-            np.ascontiguousarray(source_patch, dtype=np.uint8).tobytes(),
-        )
-    )
-    payload = zlib.compress(raw, 1)
+    compressor = zlib.compressobj(1)  # streamed: a whole 16k x 16k patch is never copied whole
+    parts = [compressor.compress(meta)]
+    for array, dtype in ((label_patch, label_dtype), (source_patch, np.dtype(np.uint8))):
+        parts.append(compressor.compress(memoryview(np.ascontiguousarray(array, dtype=dtype)).cast("B")))
+    parts.append(compressor.flush())
+    payload = b"".join(parts)
     length = struct.pack("<I", len(payload))
     return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload, zlib.crc32(length))) + payload
 
@@ -226,8 +224,8 @@ class ProjectJournal:
 
     def replay(self, image_id: int, up_to: int | None = None) -> tuple[np.ndarray, np.ndarray, JournalRead]:
         """The stored masks of an image with its journal applied (nothing is written)."""
-        label = np.array(self.project.read_label(image_id), copy=True)
-        source = np.array(self.project.read_source(image_id), copy=True)
+        label = self.project.read_label(image_id)  # fresh arrays: the records go straight in
+        source = self.project.read_source(image_id)
         read = self.read(image_id, up_to)
         apply_records(read.records, label, source)
         return label, source, read

@@ -94,13 +94,20 @@ def test_undo_and_redo_are_journaled_like_any_edit(project):
     assert (project.read_source(doc.image_id) == Source.HUMAN).any()
 
 
-def test_switching_images_folds_the_previous_one(project):
+def test_leaving_an_image_flushes_it_at_once_and_folds_it_on_the_next_tick(project):
     first, second = _document(project, 0), _document(project, 1)
     saver = Autosaver(project, first)
     first.paint_segment((10, 10), (10, 10), 5, 1)
     saver.set_document(second)
-    np.testing.assert_array_equal(project.read_label(first.image_id), first.label)
+    assert _journal_records(project, first.image_id) == 1 and not project.has_masks(first.image_id)
+    label, source = saver.read_masks(first.image_id)  # reopening before the fold sees the edit
+    np.testing.assert_array_equal(label, first.label)
+    np.testing.assert_array_equal(source, first.source)
+
     second.paint_segment((1, 1), (20, 1), 2, 1)
+    saver.tick()
+    np.testing.assert_array_equal(project.read_label(first.image_id), first.label)
+    assert ProjectJournal(project).image_ids() == [second.image_id]  # waits for its quiet spell
     saver.close()
     np.testing.assert_array_equal(project.read_label(second.image_id), second.label)
     assert ProjectJournal(project).image_ids() == []
@@ -121,12 +128,16 @@ def test_a_failed_journal_write_keeps_the_edits_and_retries(project):
     assert str(journal_dir) in saver.state
     assert saver.has_unfolded_edits
     with pytest.raises(SaveError):
-        saver.fold()
+        saver.set_document(_document(project, 1))
+    assert saver.document is doc  # still on the image whose edits are not safe yet
     assert not project.has_masks(doc.image_id)
 
     journal_dir.unlink()
     journal_dir.mkdir()
     doc.paint_segment((40, 5), (40, 30), 3, 1)  # later edits stay behind the kept ones
+    clock.now += 1.0
+    saver.tick()
+    assert saver.state.startswith("error")  # waits retry_after (2 s) before trying again
     clock.now += 1.5
     saver.tick()
     assert saver.state == "saved"
@@ -135,28 +146,31 @@ def test_a_failed_journal_write_keeps_the_edits_and_retries(project):
     np.testing.assert_array_equal(project.read_label(doc.image_id), doc.label)
 
 
-def test_a_failed_fold_keeps_the_old_masks_and_the_document(project):
+def test_a_failed_fold_keeps_the_old_masks_and_the_journal(project):
+    clock = FakeClock()
     first, second = _document(project, 0), _document(project, 1)
-    saver = Autosaver(project, first)
+    saver = Autosaver(project, first, clock=clock)
     first.paint_segment((3, 3), (3, 3), 2, 1)
     saver.fold()
     stored = (project.labels_dir / f"{first.image_id}.png").read_bytes()
     first.paint_segment((20, 20), (30, 30), 2, 1)
+    saver.set_document(second)
 
     sources = project.root / "sources"
     sources.rename(project.root / "sources-away")
     sources.write_bytes(b"")
-    with pytest.raises(SaveError):
-        saver.set_document(second)
-    assert saver.document is first
-    assert saver.state.startswith("error:")
+    saver.tick()
+    assert saver.state.startswith("error: could not save")
     assert (project.labels_dir / f"{first.image_id}.png").read_bytes() == stored
     assert ProjectJournal(project).image_ids() == [first.image_id]
 
     sources.unlink()
     (project.root / "sources-away").rename(sources)
-    saver.set_document(second)
+    clock.now += 2.5
+    saver.tick()
+    assert saver.state == "saved"
     np.testing.assert_array_equal(project.read_label(first.image_id), first.label)
+    assert ProjectJournal(project).image_ids() == []
 
 
 def test_the_background_thread_flushes_without_ticks_from_outside(project):
