@@ -52,10 +52,7 @@ def encode_png(array: np.ndarray, palette: list[int] | None = None, compress_lev
     """
     from PIL import Image
 
-    if array.dtype == np.uint16 and array.ndim == 2:
-        image = Image.fromarray(array.astype("<u2"), mode="I;16")
-    else:
-        image = Image.fromarray(array)
+    image = Image.fromarray(np.ascontiguousarray(array))  # uint16 2-D arrays become mode "I;16"
     if palette is not None:
         image = image.convert("P") if image.mode != "P" else image
         image.putpalette(palette)

@@ -210,7 +210,6 @@ def test_a_failed_fold_keeps_the_old_masks_and_the_journal(project, edits):
     assert journal.image_ids() == []
 
 
-@pytest.mark.xfail(strict=True, reason="store bug 3 in /work/team/notes/store-bugs.md: remove_image misses <id>.<gen>.journal")
 def test_removing_an_image_removes_its_journal(project, edits):
     image_id = _image_id(project)
     journal = ProjectJournal(project)

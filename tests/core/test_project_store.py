@@ -111,7 +111,6 @@ def test_an_older_project_is_migrated_and_keeps_its_data(project, monkeypatch):
         assert conn.execute("SELECT note FROM images").fetchall() == [("",)]
 
 
-@pytest.mark.xfail(strict=True, reason="store bug 1 in /work/team/notes/store-bugs.md: raw sqlite3 error")
 def test_a_failing_migration_changes_nothing_and_says_so(project, monkeypatch):
     root = project.root
     project.close()
@@ -242,8 +241,6 @@ def test_removing_a_class_renumbers_the_masks(project):
     np.testing.assert_array_equal(project.read_source(image_id)[0], [3, 3, 0, 0, 3, 3, 0, 0])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="store bug 2 in /work/team/notes/store-bugs.md: Pillow 13 refuses mode='I;16'")
 def test_past_254_classes_the_label_maps_become_16_bit(tmp_path):
     Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(tmp_path / "a.png")
     with Project.create(tmp_path / "many", [f"class {i}" for i in range(254)]) as project:

@@ -16,6 +16,7 @@ import numpy as np
 
 from segstudio.core.atomic import atomic_write_png
 from segstudio.core.errors import ImageReadError, ProjectError, SaveError
+from segstudio.core.journal import ProjectJournal
 from segstudio.core.progress import Progress, StopFlag, drive
 from segstudio.core.project import masks
 from segstudio.core.project.records import AddReport, ImageRecord, Source, Split, Status, now
@@ -125,9 +126,9 @@ class ImagesMixin:
         self.image(image_id)
         with self._tx() as conn:
             conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
-        for folder, suffix in ((self.labels_dir, ".png"), (self.sources_dir, ".png"),
-                               (self.root / "uncertainty", ".png"), (self.journal_dir, ".journal")):
-            (folder / f"{image_id}{suffix}").unlink(missing_ok=True)
+        for folder in (self.labels_dir, self.sources_dir, self.root / "uncertainty"):
+            (folder / f"{image_id}.png").unlink(missing_ok=True)
+        ProjectJournal(self).discard(image_id)
         self.log_event("image_removed", image_id=None, removed_id=image_id)
 
     def set_status(self, image_id: int, status: Status | str) -> None:

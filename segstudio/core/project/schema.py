@@ -105,9 +105,12 @@ def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
-        except Exception:
+        except sqlite3.DatabaseError as exc:
             conn.execute("ROLLBACK")
-            raise
+            raise ProjectError(
+                f"{db_path}: could not upgrade the project from schema {version} to {version + 1}: "
+                f"{exc}. Nothing was changed."
+            ) from exc
     return found
 
 
