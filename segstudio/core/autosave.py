@@ -101,17 +101,23 @@ class Autosaver:
     def document(self):
         return self._document
 
-    def set_document(self, document) -> None:
-        """Follow a new document (or None). The previous image's edits are flushed to the
-        journal now and folded into labels/ by the next tick (in the background with `start()`).
+    def set_document(self, document, *, fold_previous: bool = True) -> None:
+        """Follow a new document (or None); the previous image's edits are flushed first.
 
-        Raises SaveError if that flush fails: the autosaver then stays on the previous document,
-        whose edits are kept in memory and retried by later ticks.
+        With `fold_previous` they are also folded into labels/ before this returns, so the
+        project's own read_label/read_source are up to date. Without it the fold is left to
+        the next tick (off the GUI thread with `start()`: a 16k mask takes seconds to write),
+        and documents must then be opened with `read_masks`, which sees unfolded journals.
+        Raises SaveError if that fails: the autosaver then stays on the previous document,
+        whose edits are kept (in the journal or in memory) and retried by later ticks.
         """
         previous = self._document
         if document is previous:
             return
-        self.flush()
+        if previous is not None and fold_previous:
+            self.fold(previous.image_id)
+        else:
+            self.flush()
         self._document = document
         if document is not None:
             document.add_commit_listener(lambda bbox, label, source, doc=document: self._on_commit(doc, bbox, label, source))

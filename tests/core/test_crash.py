@@ -73,7 +73,8 @@ def _paint_until_killed(root: str, log_path: str, seed: int) -> None:
         while True:
             if time.monotonic() >= switch_at:
                 current = 1 - current
-                saver.set_document(docs[current])  # folds the other image into labels/
+                # Folds the image left into labels/ now, or (odd rounds) in the autosave thread.
+                saver.set_document(docs[current], fold_previous=seed % 2 == 0)
                 switch_at = time.monotonic() + rng.uniform(1.0, 3.0)
             op = _random_op(rng, current)
             op["t"] = time.monotonic()
@@ -139,7 +140,7 @@ def test_kill_9_while_painting_loses_at_most_the_last_two_seconds(tmp_path):
         child = fork.Process(target=_paint_until_killed, args=(str(root), str(log_path), round_no), daemon=True)
         child.start()
         # Half the kills come early (mid start-up, first flush), half after the 2 s bound applies.
-        time.sleep(rng.uniform(0.05, 1.5) if round_no % 2 else rng.uniform(2.2, 3.2))
+        time.sleep(rng.uniform(0.05, 1.0) if round_no % 2 else rng.uniform(2.1, 2.6))
         kill_time = time.monotonic()
         os.kill(child.pid, signal.SIGKILL)
         child.join()

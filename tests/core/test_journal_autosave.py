@@ -94,11 +94,20 @@ def test_undo_and_redo_are_journaled_like_any_edit(project):
     assert (project.read_source(doc.image_id) == Source.HUMAN).any()
 
 
-def test_leaving_an_image_flushes_it_at_once_and_folds_it_on_the_next_tick(project):
+def test_switching_images_folds_the_previous_one(project):
     first, second = _document(project, 0), _document(project, 1)
     saver = Autosaver(project, first)
     first.paint_segment((10, 10), (10, 10), 5, 1)
     saver.set_document(second)
+    np.testing.assert_array_equal(project.read_label(first.image_id), first.label)
+    assert ProjectJournal(project).image_ids() == []
+
+
+def test_a_switch_can_leave_the_fold_to_the_next_tick(project):
+    first, second = _document(project, 0), _document(project, 1)
+    saver = Autosaver(project, first)
+    first.paint_segment((10, 10), (10, 10), 5, 1)
+    saver.set_document(second, fold_previous=False)
     assert _journal_records(project, first.image_id) == 1 and not project.has_masks(first.image_id)
     label, source = saver.read_masks(first.image_id)  # reopening before the fold sees the edit
     np.testing.assert_array_equal(label, first.label)
@@ -154,11 +163,14 @@ def test_a_failed_fold_keeps_the_old_masks_and_the_journal(project):
     saver.fold()
     stored = (project.labels_dir / f"{first.image_id}.png").read_bytes()
     first.paint_segment((20, 20), (30, 30), 2, 1)
-    saver.set_document(second)
 
     sources = project.root / "sources"
     sources.rename(project.root / "sources-away")
     sources.write_bytes(b"")
+    with pytest.raises(SaveError, match="could not save"):
+        saver.set_document(second)
+    assert saver.document is first
+    saver.set_document(second, fold_previous=False)  # the person moves on; the fold is retried
     saver.tick()
     assert saver.state.startswith("error: could not save")
     assert (project.labels_dir / f"{first.image_id}.png").read_bytes() == stored
