@@ -64,6 +64,7 @@ class Autosaver:
         self._state = SAVED
         self._listeners: list[Callable[[str], None]] = []
         self._document = None
+        self._listener = None  # our commit listener on the current document
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         if document is not None:
@@ -118,9 +119,12 @@ class Autosaver:
             self.fold(previous.image_id)
         else:
             self.flush()
+        if previous is not None:
+            previous.remove_commit_listener(self._listener)
         self._document = document
         if document is not None:
-            document.add_commit_listener(lambda bbox, label, source, doc=document: self._on_commit(doc, bbox, label, source))
+            self._listener = lambda bbox, label, source, doc=document: self._on_commit(doc, bbox, label, source)
+            document.add_commit_listener(self._listener)
 
     def read_masks(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
         """An image's label and source maps as they stand, journal included: open documents
@@ -249,7 +253,8 @@ class Autosaver:
     # -- lifetime ------------------------------------------------------------------------
 
     def start(self, interval: float = 0.2) -> None:
-        """Tick from a daemon thread of our own (for the CLI and tests; the GUI uses a QTimer)."""
+        """Tick from a daemon thread of our own instead of calling tick() from outside; folds of
+        big masks then never block the caller's (GUI) thread."""
         if self._thread is not None:
             return
         self._stop.clear()
@@ -268,10 +273,12 @@ class Autosaver:
             self._thread = None
 
     def close(self) -> None:
-        """Stop ticking and fold everything. SaveError leaves the journal (and memory) intact."""
+        """Stop ticking, fold everything and let go of the document. SaveError leaves the
+        journal (and memory) intact and the document followed, so closing can be retried."""
         self.stop()
         try:
             self.fold()
+            self.set_document(None)
         finally:
             with self._io_lock:
                 for writer in self._writers.values():

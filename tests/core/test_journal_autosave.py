@@ -86,12 +86,14 @@ def test_undo_and_redo_are_journaled_like_any_edit(project):
     doc.undo()
     saver.flush()
     assert _journal_records(project, doc.image_id) == 4
-    saver.close()
+    saver.fold()
     np.testing.assert_array_equal(project.read_label(doc.image_id), original)
     doc.redo()
-    saver.fold()
+    saver.close()
     np.testing.assert_array_equal(project.read_label(doc.image_id), doc.label)
     assert (project.read_source(doc.image_id) == Source.HUMAN).any()
+    doc.undo()  # after close the document is no longer followed
+    assert not saver.has_unfolded_edits
 
 
 def test_switching_images_folds_the_previous_one(project):
