@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.atomic import atomic_write_png, atomic_write_text
 from segstudio.core.errors import FormatError
-from segstudio.core.formats.base import ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, write_index_png
+from segstudio.core.formats.base import (
+    ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, write_png, write_text,
+)
 from segstudio.core.formats.polygons import label_regions, ring_points
 
 CITYSCAPES_LABELS = (
@@ -50,12 +51,12 @@ class CityscapesWriter:
         stem = root / "gtFine" / sample.split / group / f"{sample.name}_gtFine"
         label = sample.label
         ignored = label == sample.ignore
-        write_index_png(f"{stem}_labelIds.png", label)
-        write_index_png(f"{stem}_instanceIds.png", label.astype(np.uint16))
+        write_png(f"{stem}_labelIds.png", label)
+        write_png(f"{stem}_instanceIds.png", label.astype(np.uint16))
         color = self.color_lut[label]
         color[ignored] = 0
-        atomic_write_png(f"{stem}_color.png", color)
-        atomic_write_text(f"{stem}_polygons.json", json.dumps(self._polygons(label), separators=(",", ":")))
+        write_png(f"{stem}_color.png", color)
+        write_text(f"{stem}_polygons.json", json.dumps(self._polygons(label), separators=(",", ":")))
         self.groups[sample.split].add(group)
 
     def _polygons(self, label: np.ndarray) -> dict:
@@ -66,7 +67,7 @@ class CityscapesWriter:
 
     def finish(self) -> list[str]:
         lines = [f"{r} {g} {b} {c.name}" for c in self.context.classes for r, g, b in [c.color]]
-        atomic_write_text(self.context.root / LABEL_COLORS, "\n".join(lines) + "\n")
+        write_text(self.context.root / LABEL_COLORS, "\n".join(lines) + "\n")
         return ["Masks: gtFine/*_gtFine_labelIds.png hold class ids (255 = ignore); _instanceIds.png "
                 "holds the same ids (semantic labels have no instances); _color.png uses the class "
                 "colours with ignore in black; _polygons.json lists regions largest first."]

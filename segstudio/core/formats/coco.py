@@ -21,10 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segstudio.core.atomic import atomic_write_text
 from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
-    UNLABELLED, ExportContext, ExportSample, FileProblem, ImportSample, image_size, place_image,
+    UNLABELLED, ExportContext, ExportSample, FileProblem, ImportSample, image_size, place_image, write_text,
 )
 from segstudio.core.formats.safety import load_json, safe_join
 
@@ -79,7 +78,7 @@ class CocoWriter:
         for split, images in self.images.items():
             document = {"info": {"description": "exported by SegStudio"}, "licenses": [], "images": images,
                         "annotations": self.annotations[split], "categories": categories}
-            atomic_write_text(self.context.root / "annotations" / f"instances_{split}.json",
+            write_text(self.context.root / "annotations" / f"instances_{split}.json",
                               json.dumps(document, separators=(",", ":")))
         return ["Annotations: one per connected region of a class, segmentation as compressed RLE "
                 "(exact, holes included), category id = class id + 1; unlabelled pixels have no annotation."]

@@ -6,6 +6,7 @@ place at the end, so a cancelled or failed export leaves no half-written dataset
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Generator
@@ -15,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.atomic import atomic_write_text
 from segstudio.core.errors import FormatError, SaveError
-from segstudio.core.formats.base import ExportClass, ExportContext, ExportSample, safe_stem
+from segstudio.core.formats.base import ExportClass, ExportContext, ExportSample, safe_stem, write_text
 from segstudio.core.formats.card import DatasetStats, render_card
 from segstudio.core.formats.registry import FormatSpec, get_format
 from segstudio.core.formats.splits import parse_ratios, stratified_split
@@ -128,7 +128,9 @@ def export_dataset(project, out: str | Path, options: ExportOptions,
         yield Progress(len(records), len(records), "writing annotation files and dataset cards")
         for spec, writer in zip(specs, writers):
             notes = writer.finish()
-            atomic_write_text(roots[spec.name] / "README.md", _card(project, spec, stats, options, notes))
+            write_text(roots[spec.name] / "README.md", _card(project, spec, stats, options, notes))
+        if hasattr(os, "sync"):
+            os.sync()  # the files above skip fsync (see base.write_bytes); make them durable once
         if out.exists():
             out.rmdir()
         staging.rename(out)

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.atomic import atomic_write_text
 from segstudio.core.errors import FormatError
-from segstudio.core.formats.base import ExportContext, ExportSample, FileProblem, ImportSample, image_size, place_image
+from segstudio.core.formats.base import (
+    ExportContext, ExportSample, FileProblem, ImportSample, image_size, place_image, write_text,
+)
 from segstudio.core.formats.polygons import PolygonShape, label_regions, paint_polygons, ring_points
 from segstudio.core.formats.safety import decode_embedded_image, load_json, safe_join
 
@@ -43,7 +44,7 @@ class LabelmeWriter:
         height, width = sample.label.shape
         document = {"version": LABELME_VERSION, "flags": {}, "shapes": shapes, "imagePath": image_name,
                     "imageData": None, "imageHeight": height, "imageWidth": width}
-        atomic_write_text(folder / f"{sample.name}.json", json.dumps(document, indent=1))
+        write_text(folder / f"{sample.name}.json", json.dumps(document, indent=1))
 
     def finish(self) -> list[str]:
         return ["Annotations: <split>/<name>.json beside each image, one polygon per region in pixel-centre "

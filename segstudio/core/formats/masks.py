@@ -13,10 +13,9 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from segstudio.core.atomic import atomic_write_text
 from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
-    ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, write_index_png,
+    ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, write_png, write_text,
 )
 from segstudio.core.formats.safety import load_json
 
@@ -30,7 +29,7 @@ class MasksWriter:
         root = self.context.root
         place_image(sample.image_path, root / "images" / f"{sample.name}{sample.image_path.suffix.lower()}",
                     self.context.link_images)
-        write_index_png(root / "masks" / f"{sample.name}.png", sample.label)
+        write_png(root / "masks" / f"{sample.name}.png", sample.label)
         self.splits[sample.split].append(sample.name)
 
     def finish(self) -> list[str]:
@@ -39,10 +38,10 @@ class MasksWriter:
         ignore = ignore_for(len(classes))
         document = {"classes": [{"id": c.id, "name": c.name, "color": list(c.color)} for c in classes],
                     "ignore": ignore}
-        atomic_write_text(root / "classes.json", json.dumps(document, indent=2, ensure_ascii=False))
-        atomic_write_text(root / "classes.txt", "".join(f"{c.name}\n" for c in classes))
+        write_text(root / "classes.json", json.dumps(document, indent=2, ensure_ascii=False))
+        write_text(root / "classes.txt", "".join(f"{c.name}\n" for c in classes))
         for split, names in self.splits.items():
-            atomic_write_text(root / "splits" / f"{split}.txt", "".join(f"{n}\n" for n in names))
+            write_text(root / "splits" / f"{split}.txt", "".join(f"{n}\n" for n in names))
         bits = 8 if ignore == 255 else 16
         return [f"Masks: masks/*.png, {bits}-bit class ids, {ignore} = unlabelled; classes in classes.json "
                 "and classes.txt (line number = id); split lists in splits/."]

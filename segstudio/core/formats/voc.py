@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.atomic import atomic_write_bytes, atomic_write_png, atomic_write_text
 from segstudio.core.errors import FormatError
-from segstudio.core.formats.base import ExportContext, ExportSample, IndexMaskReader, find_image, place_image
+from segstudio.core.formats.base import (
+    ExportContext, ExportSample, IndexMaskReader, find_image, place_image, write_bytes, write_png, write_text,
+)
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -68,10 +69,10 @@ class VocWriter:
             place_image(sample.image_path, target, self.context.link_images)
             self.kept += suffix not in (".jpg", ".jpeg")
         else:
-            atomic_write_bytes(root / "JPEGImages" / f"{sample.name}.jpg", _jpeg_bytes(sample.image_path))
+            write_bytes(root / "JPEGImages" / f"{sample.name}.jpg", _jpeg_bytes(sample.image_path))
             self.reencoded += 1
         label = sample.label.astype(np.uint8)
-        atomic_write_png(root / "SegmentationClass" / f"{sample.name}.png", label, palette=self.palette)
+        write_png(root / "SegmentationClass" / f"{sample.name}.png", label, palette=self.palette)
         self.sets[sample.split].append(sample.name)
 
     def finish(self) -> list[str]:
@@ -80,12 +81,12 @@ class VocWriter:
         sets["trainval"] = sets.get("train", []) + sets.get("val", [])
         for name in ("train", "val", "trainval", "test"):
             lines = "".join(f"{item}\n" for item in sets.get(name, []))
-            atomic_write_text(root / SETS_DIR / f"{name}.txt", lines)
+            write_text(root / SETS_DIR / f"{name}.txt", lines)
         colors = voc_colormap(len(self.context.classes))
         lines = ["# label:color_rgb:parts:actions"]
         lines += [f"{c.name}:{r},{g},{b}::" for c, (r, g, b) in zip(self.context.classes, colors)]
         lines.append(f"{IGNORED}:{','.join(map(str, IGNORE_COLOR))}::")  # as in datumaro's VOC label map
-        atomic_write_text(root / "labelmap.txt", "\n".join(lines) + "\n")
+        write_text(root / "labelmap.txt", "\n".join(lines) + "\n")
         notes = ["Masks: SegmentationClass/*.png, palette PNGs with the VOC colour map; 255 = ignore."]
         if self.reencoded:
             notes.append(f"Images: {self.reencoded} non-JPEG originals re-encoded as JPEG (quality 95) "

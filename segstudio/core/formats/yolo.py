@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.atomic import atomic_write_text
 from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
-    ExportContext, ExportSample, FileProblem, ImportSample, find_image, image_size, place_image,
+    ExportContext, ExportSample, FileProblem, ImportSample, find_image, image_size, place_image, write_text,
 )
 from segstudio.core.formats.polygons import PolygonShape, label_regions, paint_polygons, ring_points
 
@@ -37,7 +36,7 @@ class YoloWriter:
         for region in label_regions(sample.label, [c.id for c in self.context.classes]):
             coords = " ".join(f"{x / width:.6f} {y / height:.6f}" for x, y in ring_points(region.keyhole()))
             lines.append(f"{region.class_id} {coords}\n")
-        atomic_write_text(root / "labels" / sample.split / f"{sample.name}.txt", "".join(lines))
+        write_text(root / "labels" / sample.split / f"{sample.name}.txt", "".join(lines))
         self.splits.add(sample.split)
 
     def finish(self) -> list[str]:
@@ -50,7 +49,7 @@ class YoloWriter:
                 (self.context.root / "images" / split).mkdir(parents=True, exist_ok=True)
         config["nc"] = len(self.context.classes)
         config["names"] = {c.id: c.name for c in self.context.classes}
-        atomic_write_text(self.context.root / "data.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        write_text(self.context.root / "data.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         return ["Labels: one line per region, `class x1 y1 ...` normalised, pixel-centre coordinates; "
                 "regions with holes are keyhole rings; lines are ordered largest region first."]
 
