@@ -8,12 +8,21 @@ from __future__ import annotations
 import pytest
 import torch
 
+from segstudio.core.device import torch_threads
 from segstudio.core.models import ARCHITECTURES, ModelBundle, create_model
 
 TINY = {"unet": {"depth": 2, "width": 8}, "segnet": {"depth": 2, "width": 8}}
 CLASSES = ["background", "cell", "debris"]
 
-pytestmark = pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+# the ResNet-50 models take seconds per case on a CPU
+pytestmark = pytest.mark.parametrize(
+    "arch", [pytest.param(a, marks=pytest.mark.slow) if "resnet" in a else a for a in sorted(ARCHITECTURES)])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    with torch_threads(1):  # small work gains nothing from threads; a busy machine makes them spin
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +56,11 @@ def test_any_number_of_input_channels(arch, channels):
 
 def test_a_train_step_lowers_the_loss(arch, built):
     model = built(arch).train()
-    for module in model.modules():  # frozen batch statistics: a batch of 2 makes them pure noise
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+    for module in model.modules():  # dropout off: the loss is then a function of the weights only
+        if isinstance(module, torch.nn.Dropout):
             module.eval()
     generator = torch.Generator().manual_seed(1)
-    images = torch.randn(2, 3, 64, 64, generator=generator)
+    images = torch.randn(2, 3, 40, 40, generator=generator)
     target = (images[:, 0] > 0).long() + (images[:, 1] > 1).long()  # learnable from the pixels
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-4)
     losses = []
@@ -65,10 +74,9 @@ def test_a_train_step_lowers_the_loss(arch, built):
 
 
 def test_bundle_round_trip_gives_identical_outputs(arch, built, tmp_path):
-    bundle = ModelBundle.create(arch, CLASSES, **TINY.get(arch, {}))
-    bundle.model.load_state_dict(built(arch).state_dict())
-    bundle.version, bundle.seed, bundle.metrics = "v0007", 42, {"val_miou": 0.5}
-    bundle.model.eval()
+    model = built(arch).eval()
+    bundle = ModelBundle(model=model, arch=arch, classes=CLASSES, options=model.options, version="v0007",
+                         seed=42, metrics={"val_miou": 0.5})
     x = torch.randn(1, 3, 40, 56)
     with torch.inference_mode():
         before = bundle.model(x)

@@ -1,0 +1,213 @@
+"""Proposals: a model bundle and an image in, a class map with confidence and entropy out.
+
+`predict` is a work generator (Progress events, a StopFlag, a result): large images go
+through overlapping tiles whose logits are blended and streamed band by band (see
+models/tiling.py), so memory stays bounded by the image width, not its area. When a visible
+region is given it is predicted first and yielded as a `RegionPrediction`, so the canvas can
+show it while the rest runs. On a GPU the network runs in mixed precision, channels-last.
+
+`apply_prediction` stores the image's uncertainty and applies the class map as one undoable
+edit that only touches pixels nobody has reviewed (source 0 or 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from segstudio.core.geometry import BBox
+from segstudio.core.models.bundle import ModelBundle
+from segstudio.core.models.tiling import BandAccumulator, TiledOutputs, tile_starts, window_1d
+from segstudio.core.progress import Progress, StopFlag
+from segstudio.core.errors import ModelError
+
+IGNORE = 255
+
+
+@dataclass
+class Prediction:
+    class_map: np.ndarray  # H x W uint8 (uint16 for > 255 classes): project class ids after mapping
+    confidence: np.ndarray  # H x W uint8: probability of the chosen class * 255
+    entropy: np.ndarray  # H x W uint8: normalised entropy * 255 (the uncertainty heat map)
+    uncertainty: float  # mean normalised entropy in [0, 1]: ranks images for review
+
+
+@dataclass(frozen=True)
+class RegionPrediction:
+    """The visible region's result, yielded before the whole image is done."""
+
+    bbox: BBox
+    prediction: Prediction
+
+
+def predict(bundle: ModelBundle, image: np.ndarray, *, device: torch.device | str = "cpu", tile: int | None = None,
+            overlap: int | None = None, region_first: BBox | None = None, crf: bool = False,
+            mapping: dict[int, int] | None = None, batch_size: int | None = None,
+            stop: StopFlag | None = None) -> Generator[Progress | RegionPrediction, None, Prediction | None]:
+    """Predict one image (H x W or H x W x C raw pixels); returns None when stopped.
+
+    `mapping` (model id -> project id, from `bundle.mapping_to`) renames the classes.
+    """
+    device = torch.device(device)
+    pixels = match_channels(image, bundle.in_channels)
+    height, width = pixels.shape[:2]
+    tile = int(tile or bundle.tile_size)
+    overlap = int(bundle.tile_overlap if overlap is None else overlap)
+    if tile < 16 or not 0 <= overlap < tile // 2 + 1:
+        raise ModelError(f"tile {tile} with overlap {overlap}: use tile >= 16 and overlap <= tile / 2")
+    runner = _Runner(bundle, device, batch_size)
+    areas = []
+    if region_first is not None:
+        box = region_first.clip((height, width))
+        grown = BBox(box.y0 - overlap, box.x0 - overlap, box.y1 + overlap, box.x1 + overlap).clip((height, width))
+        if not box.is_empty and (grown.height, grown.width) != (height, width):
+            areas.append(grown)
+    areas.append(BBox(0, 0, height, width))
+    total = sum(len(tile_starts(a.height, tile, overlap)) * len(tile_starts(a.width, tile, overlap)) for a in areas)
+    done = 0
+    result = None
+    for area in areas:
+        work = _predict_area(runner, bundle, pixels[area.slices], tile, overlap, crf, mapping, stop)
+        while True:
+            try:
+                next(work)
+            except StopIteration as finished:
+                result = finished.value
+                break
+            done += 1
+            yield Progress(done, total, "predicting visible region" if area is not areas[-1] else "predicting")
+        if result is None:
+            return None
+        if area is not areas[-1]:
+            yield RegionPrediction(area, result)
+    return result
+
+
+def _predict_area(runner: _Runner, bundle: ModelBundle, pixels: np.ndarray, tile: int, overlap: int, crf: bool,
+                  mapping: dict[int, int] | None, stop: StopFlag | None) -> Generator[None, None, Prediction | None]:
+    """Tiles over one H x W x C array; yields once per tile, returns the prediction."""
+    height, width = pixels.shape[:2]
+    num_classes = bundle.num_classes
+    lut = _lookup_table(mapping, num_classes)
+    class_dtype = lut.dtype if lut is not None else (np.uint8 if num_classes <= 255 else np.uint16)
+    outputs = TiledOutputs.empty(height, width, class_dtype)
+    ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
+    tile_h, tile_w = min(tile, height), min(tile, width)
+    weight = window_1d(tile_h, overlap if len(ys) > 1 else 0)[:, None] * window_1d(tile_w, overlap if len(xs) > 1 else 0)[None]
+    refine = _crf_refiner(pixels, bundle) if crf else None
+    band = BandAccumulator(num_classes, tile_h, width, outputs, lut, refine)
+    for y0 in ys:
+        band.advance(y0)
+        for start in range(0, len(xs), runner.batch_size):
+            if stop is not None and stop.is_set():
+                return None
+            group = xs[start:start + runner.batch_size]
+            logits = runner([pixels[y0:y0 + tile_h, x0:x0 + tile_w] for x0 in group])
+            for x0, tile_logits in zip(group, logits):
+                band.add(tile_logits, y0, x0, weight)
+                yield None
+    band.finish(height)
+    uncertainty = outputs.entropy_sum / max(1, height * width)
+    return Prediction(outputs.class_map, outputs.confidence, outputs.entropy, float(uncertainty))
+
+
+class _Runner:
+    """The network on its device: normalised raw tiles in, float32 logits on the CPU out."""
+
+    def __init__(self, bundle: ModelBundle, device: torch.device, batch_size: int | None):
+        self.normalisation = bundle.normalisation
+        self.device = device
+        self.gpu = device.type == "cuda"
+        model = bundle.model.eval()
+        if next(model.parameters(), torch.empty(0)).device != device:
+            model.to(device)
+        if self.gpu:
+            model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.batch_size = int(batch_size or (4 if self.gpu else 1))
+
+    def __call__(self, tiles: list[np.ndarray]) -> np.ndarray:
+        batch = torch.from_numpy(np.stack([self.normalisation.apply(t) for t in tiles])).to(self.device)
+        if self.gpu:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast("cuda", dtype=torch.float16) if self.gpu else nullcontext()
+        with torch.inference_mode(), autocast:
+            logits = self.model(batch)
+        return logits.float().cpu().numpy()
+
+
+def match_channels(image: np.ndarray, in_channels: int) -> np.ndarray:
+    """H x W x in_channels view of the image: gray repeated for RGB models, alpha dropped, RGB to gray."""
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ModelError(f"cannot predict an image of shape {image.shape}")
+    channels = image.shape[2]
+    if channels == in_channels:
+        return image
+    if channels == 1:
+        return np.repeat(image, in_channels, axis=2)
+    if channels == 4 and in_channels == 3:
+        return image[:, :, :3]
+    if channels in (3, 4) and in_channels == 1:
+        rgb = image[:, :, :3].astype(np.float32)
+        gray = rgb @ np.asarray([0.299, 0.587, 0.114], np.float32)
+        return gray.astype(image.dtype)[:, :, None]
+    raise ModelError(f"the image has {channels} channels but the model expects {in_channels}")
+
+
+def _lookup_table(mapping: dict[int, int] | None, num_classes: int) -> np.ndarray | None:
+    if mapping is None:
+        return None
+    wide = max(mapping.values(), default=0) >= IGNORE
+    unmapped = 65535 if wide else IGNORE
+    return np.asarray([mapping.get(i, unmapped) for i in range(num_classes)], np.uint16 if wide else np.uint8)
+
+
+def _crf_refiner(pixels: np.ndarray, bundle: ModelBundle):
+    from segstudio.core.crf import refine_probabilities
+
+    scale = bundle.normalisation.scale
+
+    def refine(probs: np.ndarray, y0: int) -> np.ndarray:
+        guide = pixels[y0:y0 + probs.shape[1]].astype(np.float32) * np.float32(scale * 255.0)
+        return refine_probabilities(probs, guide)
+
+    return refine
+
+
+def apply_prediction(project, document, image_id: int, prediction: Prediction):
+    """Store uncertainty and apply the class map to unreviewed pixels as one undoable step.
+
+    With an open MaskDocument the edit goes through it (undoable, journalled); otherwise the
+    project's masks are read, changed by the same rule, and written back atomically.
+    Returns the changed BBox (or None when nothing changed).
+    """
+    from segstudio.core.document import MaskDocument
+
+    project.set_uncertainty(image_id, prediction.uncertainty)
+    project.write_uncertainty_map(image_id, prediction.entropy)
+    class_map = prediction.class_map
+    if document is not None:
+        return document.apply_proposal(_as_label_dtype(class_map, document.label.dtype))
+    label, source = project.read_label(image_id), project.read_source(image_id)
+    offline = MaskDocument(image_id, label, source, undo_limit_bytes=0)
+    changed = offline.apply_proposal(_as_label_dtype(class_map, label.dtype))
+    if changed is not None:
+        project.write_masks(image_id, offline.label, offline.source)
+    return changed
+
+
+def _as_label_dtype(class_map: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """uint8 maps mark unmapped classes with 255; uint16 label maps use 65535 for that."""
+    if class_map.dtype == dtype:
+        return class_map
+    if np.dtype(dtype) == np.uint16:
+        widened = class_map.astype(np.uint16)
+        widened[class_map == IGNORE] = 65535
+        return widened
+    raise ModelError(f"the model predicts class ids beyond what the project's {np.dtype(dtype)} masks hold")

@@ -1,0 +1,132 @@
+"""Sliding-window tiling with blended logits, streamed one band of tile rows at a time.
+
+A 16k x 16k image never has full-resolution float logits in memory: tiles of one row are
+added (weighted by a smooth window) into a band buffer of K x tile x W floats; once the next
+tile row starts below a band's first rows, those rows are final and leave the buffer as
+compact outputs (class index, confidence and entropy in 8 bits). Overlapping tiles fade into
+each other, so tile seams do not show in the class map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+FINAL_ROWS_PER_CHUNK = 32  # finalise in chunks to bound the softmax temporaries
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Starts of windows of size min(tile, length) covering [0, length); the last one ends flush."""
+    if length <= tile:
+        return [0]
+    step = max(1, tile - overlap)
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def window_1d(size: int, overlap: int) -> np.ndarray:
+    """1 in the middle, a smoothstep fall towards both ends over `overlap` pixels (never 0)."""
+    weight = np.ones(size, np.float32)
+    ramp = min(overlap, size // 2)
+    if ramp > 0:
+        t = (np.arange(ramp, dtype=np.float32) + 0.5) / ramp
+        smooth = np.maximum(t * t * (3 - 2 * t), 1e-3)
+        weight[:ramp] = smooth
+        weight[size - ramp:] = np.minimum(weight[size - ramp:], smooth[::-1])
+    return weight
+
+
+@dataclass
+class TiledOutputs:
+    """Compact per-pixel outputs, filled band by band."""
+
+    class_map: np.ndarray  # H x W uint8/uint16
+    confidence: np.ndarray  # H x W uint8: max probability * 255
+    entropy: np.ndarray  # H x W uint8: entropy / log(K) * 255
+    entropy_sum: float = 0.0  # of the normalised entropy, for the image-level mean
+
+    @classmethod
+    def empty(cls, height: int, width: int, class_dtype: np.dtype) -> TiledOutputs:
+        return cls(np.zeros((height, width), class_dtype), np.zeros((height, width), np.uint8),
+                   np.zeros((height, width), np.uint8))
+
+
+# finalise(probabilities K x h x W, y0) -> probabilities (the CRF hook) ; identity when None
+Refiner = Callable[[np.ndarray, int], np.ndarray]
+
+
+class BandAccumulator:
+    """Weighted logit sums for the rows of the current tile row, finalised as the band moves."""
+
+    def __init__(self, num_classes: int, tile_height: int, width: int, outputs: TiledOutputs,
+                 lut: np.ndarray | None = None, refine: Refiner | None = None):
+        self.sums = np.zeros((num_classes, tile_height, width), np.float32)
+        self.weights = np.zeros((tile_height, width), np.float32)
+        self.top = 0  # image row of buffer row 0
+        self.outputs = outputs
+        self.lut = lut
+        self.refine = refine
+        self.log_k = float(np.log(num_classes)) if num_classes > 1 else 1.0
+
+    def add(self, logits: np.ndarray, y0: int, x0: int, weight: np.ndarray) -> None:
+        """Add one tile's K x h x w logits at image position (y0, x0)."""
+        h, w = logits.shape[1:]
+        rows = slice(y0 - self.top, y0 - self.top + h)
+        self.sums[:, rows, x0:x0 + w] += logits * weight
+        self.weights[rows, x0:x0 + w] += weight
+
+    def advance(self, new_top: int) -> None:
+        """Rows above `new_top` are final: write them out and shift the buffer."""
+        shift = new_top - self.top
+        if shift <= 0:
+            return
+        self._finalise(0, shift)
+        keep = self.weights.shape[0] - shift
+        self.sums[:, :keep] = self.sums[:, shift:]
+        self.sums[:, keep:] = 0
+        self.weights[:keep] = self.weights[shift:]
+        self.weights[keep:] = 0
+        self.top = new_top
+
+    def finish(self, height: int) -> None:
+        self._finalise(0, height - self.top)
+
+    def _finalise(self, start: int, stop: int) -> None:
+        chunk = stop - start if self.refine is not None else FINAL_ROWS_PER_CHUNK
+        for a in range(start, stop, chunk):
+            b = min(stop, a + chunk)
+            probs = softmax(self.sums[:, a:b] / self.weights[None, a:b])
+            if self.refine is not None:
+                probs = self.refine(probs, self.top + a)
+            self._store(self.top + a, summarise(probs, self.log_k, self.lut))
+
+    def _store(self, y: int, out: tuple[np.ndarray, np.ndarray, np.ndarray, float]) -> None:
+        classes, confidence, entropy, entropy_sum = out
+        rows = slice(y, y + classes.shape[0])
+        self.outputs.class_map[rows] = classes
+        self.outputs.confidence[rows] = confidence
+        self.outputs.entropy[rows] = entropy
+        self.outputs.entropy_sum += entropy_sum
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    probs = np.exp(logits - logits.max(axis=0, keepdims=True))
+    probs /= probs.sum(axis=0, keepdims=True)
+    return probs
+
+
+def summarise(probs: np.ndarray, log_k: float, lut: np.ndarray | None) -> tuple:
+    """(class index, confidence u8, normalised entropy u8, entropy sum) of K x h x W probabilities."""
+    best = probs.argmax(axis=0)
+    confidence = np.take_along_axis(probs, best[None], axis=0)[0]
+    entropy = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(axis=0) / np.float32(log_k)
+    entropy = np.clip(entropy, 0.0, 1.0)
+    classes = lut[best] if lut is not None else best
+    return classes, _to_u8(confidence), _to_u8(entropy), float(entropy.sum(dtype=np.float64))
+
+
+def _to_u8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
