@@ -269,6 +269,8 @@ class MaskDocument:
         """
         if class_map.shape != self.shape or (region_mask is not None and region_mask.shape != self.shape):
             raise ValueError(f"proposal {class_map.shape} does not match the mask {self.shape}")
+        if class_map.dtype.kind not in "ui" or (class_map.size and int(class_map.max()) > self.unlabelled):
+            raise ValueError(f"a proposal holds class ids from 0 to {self.unlabelled - 1}, not {class_map.dtype} values")
         boxes = []
         with self.step("proposal"):
             for tile in self._tiles(BBox.from_shape(self.shape)):

@@ -106,9 +106,13 @@ def test_apply_proposal_in_a_region_and_accept_in_a_box():
     assert (doc.source[:, :4] == 2).all() and (doc.label[:, :4] == 2).all()
 
 
-def test_apply_proposal_rejects_a_map_of_another_size():
+def test_apply_proposal_rejects_a_map_of_another_size_or_kind():
     with pytest.raises(ValueError, match="does not match"):
         blank(8, 8).apply_proposal(np.zeros((8, 9), np.uint8))
+    with pytest.raises(ValueError, match="class ids"):
+        blank(8, 8).apply_proposal(np.full((8, 8), 300, np.int64))  # would wrap around in uint8
+    with pytest.raises(ValueError, match="class ids"):
+        blank(8, 8).apply_proposal(np.zeros((8, 8), np.float32))
 
 
 def test_clear_is_one_undoable_step():
