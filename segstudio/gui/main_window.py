@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from segstudio.core.errors import SegStudioError
-from segstudio.gui import optional_panels, review
+from segstudio.gui import optional_panels, review, window_settings
 from segstudio.gui.canvas.tool_input import ToolInput
 from segstudio.gui.canvas.view import CanvasView
 from segstudio.gui.class_panel import ClassPanel
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._connect()
-        self._restore_settings()
+        window_settings.restore(self)
         self._update_enabled()
         QTimer.singleShot(0, self._add_optional_panels)  # after the window shows (launch budget)
 
@@ -364,33 +364,6 @@ class MainWindow(QMainWindow):
                     "memory. Fix the problem and close again, or close again to quit anyway.")
                 event.ignore()
                 return
-        self._save_settings()
+        window_settings.save(self)
         optional_panels.shutdown(self)
         event.accept()
-
-    def _restore_settings(self) -> None:
-        settings = QSettings()
-        geometry = settings.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
-        window_state = settings.value("window/state")
-        if isinstance(window_state, QByteArray):
-            self.restoreState(window_state)
-        self.brush_size.setValue(int(settings.value("canvas/brush_size", self.tools.brush_size)))
-        self.opacity.setValue(int(settings.value("canvas/opacity", self.opacity.value())))
-        self.actions.toggle_overlay.setChecked(settings.value("canvas/overlay", "true") in (True, "true"))
-        self.actions.toggle_outline.setChecked(settings.value("canvas/outline", "false") in (True, "true"))
-        tool = str(settings.value("canvas/tool", "brush"))
-        getattr(self.actions, f"tool_{tool}", self.actions.tool_brush).trigger()
-
-    def _save_settings(self) -> None:
-        settings = QSettings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState())
-        settings.setValue("canvas/brush_size", self.brush_size.value())
-        settings.setValue("canvas/opacity", self.opacity.value())
-        settings.setValue("canvas/overlay", self.actions.toggle_overlay.isChecked())
-        settings.setValue("canvas/outline", self.actions.toggle_outline.isChecked())
-        settings.setValue("canvas/tool", self.tools.tool_name)

@@ -63,7 +63,9 @@ def _add_dock(window, spec: PanelSpec, widget) -> None:
     dock.setObjectName(f"dock_{spec.cls}")
     dock.setWidget(widget)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    window.restoreDockWidget(dock)
+    if not window.restoreDockWidget(dock):  # first run: share the history's place, as a tab
+        window.tabifyDockWidget(window.docks["history"], dock)
+        dock.show()  # widgets added to a window that is already shown start hidden
     window.menus["&View"].addAction(dock.toggleViewAction())
     window.optional[spec.cls] = widget
 
@@ -74,13 +76,15 @@ def _add_dialog_action(window, spec: PanelSpec, factory) -> None:
 
     def open_dialog() -> None:
         try:
-            dialog = factory(window.state) if spec.cls != "AboutDialog" else factory(window, window.state.device_preference)
+            if spec.cls == "AboutDialog":
+                dialog = factory(window, window.state.device_preference)
+            else:
+                dialog = factory(window.state, window)
         except Exception as exc:  # noqa: BLE001 - show it, keep working
             traceback.print_exc()
             window.message_bar.show_message(f"Could not open {spec.title.replace('&', '')}: {exc}")
             return
-        if dialog.parent() is None:
-            dialog.setParent(window, dialog.windowFlags())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
     action.triggered.connect(open_dialog)

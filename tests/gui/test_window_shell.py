@@ -1,0 +1,103 @@
+"""The window around the canvas: zoom and pan input, remembered settings, bad images, other panels."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from gui_helpers import at, key, stroke
+from segstudio.core.project import Project
+from segstudio.gui import optional_panels
+
+
+def wheel(canvas, pos: QPoint, delta: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    event = QWheelEvent(QPointF(pos), QPointF(canvas.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, delta),
+                        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas, event)
+
+
+def test_wheel_zooms_about_the_cursor_and_middle_drag_pans(opened, qtbot):
+    canvas = opened.canvas
+    anchor = at(opened, 30, 20)
+    before = canvas.to_image(QPointF(anchor))
+    scale = canvas.scale
+    wheel(canvas, anchor, 120)
+    assert canvas.scale > scale
+    after = canvas.to_image(QPointF(anchor))
+    assert abs(after[0] - before[0]) < 0.01 and abs(after[1] - before[1]) < 0.01  # same pixel under the cursor
+
+    offset = canvas.offset
+    qtbot.mousePress(canvas, Qt.MouseButton.MiddleButton, pos=QPoint(100, 100))
+    qtbot.mouseMove(canvas, QPoint(140, 90))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.MiddleButton, pos=QPoint(140, 90))
+    assert (canvas.offset - offset).toPoint() == QPoint(40, -10)
+    assert (opened.state.document.label == 255).all()  # panning never paints
+
+
+def test_ctrl_wheel_sizes_the_brush(opened):
+    opened.brush_size.setValue(16)
+    wheel(opened.canvas, at(opened, 10, 10), 120, Qt.KeyboardModifier.ControlModifier)
+    assert opened.brush_size.value() == 20
+
+
+def test_settings_survive_a_restart(qtbot, opened):
+    from segstudio.gui.main_window import MainWindow
+
+    opened.brush_size.setValue(40)
+    opened.opacity.setValue(30)
+    key(qtbot, opened, Qt.Key.Key_E)
+    opened.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.brush_size.value() == 40 and again.opacity.value() == 30
+    assert again.tools.tool_name == "eraser"
+    assert again.welcome.recent.count() == 1
+
+
+def test_an_unreadable_image_gives_a_message_and_work_goes_on(opened, qtbot):
+    window = opened
+    first = window.state.image_id
+    stroke(qtbot, window, [(10, 10), (20, 10)])
+    broken = window.state.project.images()[1]
+    broken.path.write_bytes(b"this is not a png")
+    window.go_to(broken.id)
+    assert window.state.image_id == first
+    assert broken.name in window.message_bar.text()
+    stroke(qtbot, window, [(10, 30), (20, 30)])
+    assert window.state.document.label[30, 15] == 1
+
+
+def test_crash_leftovers_are_recovered_with_a_notice(window, project_root, qtbot):
+    from segstudio.core.autosave import Autosaver
+    from segstudio.core.document import MaskDocument
+
+    with Project.open(project_root) as project:  # an earlier session that died before folding
+        first = project.images()[0]
+        doc = MaskDocument(first.id, project.read_label(first.id), project.read_source(first.id))
+        saver = Autosaver(project, doc)
+        doc.paint_segment((5, 5), (25, 5), 2, 1)
+        saver.flush()
+    assert window.open_project(project_root)
+    assert "Recovered" in window.message_bar.text()
+    assert window.state.document.label[5, 15] == 1
+
+
+def test_a_broken_optional_panel_does_not_stop_the_window(qtbot, tmp_path, monkeypatch):
+    from segstudio.gui.main_window import MainWindow
+
+    (tmp_path / "broken_panel.py").write_text("raise RuntimeError('half written')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(optional_panels, "PANELS", (
+        optional_panels.PanelSpec("broken_panel", "BrokenPanel", "Broken", "dock"),
+        optional_panels.PanelSpec("segstudio.gui.about", "AboutDialog", "&About SegStudio", "dialog", "&Help"),
+    ))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: hasattr(window, "optional"))
+    assert "Broken is not available" in window.status.currentMessage()
+    assert "AboutDialog" in window.optional
+    sys.modules.pop("broken_panel", None)
