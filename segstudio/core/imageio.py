@@ -199,6 +199,8 @@ def _read_png16(path: Path) -> np.ndarray:
     array = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ValueError("damaged PNG data")
+    if _png_colour_type(path) == 4 and array.ndim == 3 and array.shape[2] == 4:
+        return np.ascontiguousarray(array[:, :, [0, 3]])  # OpenCV widens grey + alpha to BGRA
     if array.ndim == 3 and array.shape[2] >= 3:
         array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return array
@@ -299,10 +301,21 @@ def _is_tiff(path: Path) -> bool:
         return handle.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
-def _png_bit_depth(path: Path) -> int:
+def _png_header(path: Path) -> bytes:
+    """The 13 bytes of a PNG's IHDR chunk (width, height, bit depth, colour type...), or b""."""
     with open(path, "rb") as handle:
-        header = handle.read(26)
-    return header[24] if len(header) == 26 and header[12:16] == b"IHDR" else 8
+        start = handle.read(29)
+    return start[16:29] if len(start) == 29 and start[12:16] == b"IHDR" else b""
+
+
+def _png_bit_depth(path: Path) -> int:
+    header = _png_header(path)
+    return header[8] if header else 8
+
+
+def _png_colour_type(path: Path) -> int:
+    header = _png_header(path)
+    return header[9] if header else -1
 
 
 def _format_name(image: Image.Image) -> str:
@@ -318,7 +331,7 @@ def _note_format(path: Path, actual: str, notes: list[str]) -> None:
 def _pil_layout(image: Image.Image, path: Path) -> tuple[int, str]:
     """Channels and dtype `read_image` will return for this Pillow image."""
     if image.format == "PNG" and _png_bit_depth(path) == 16:
-        return len(image.getbands()) if image.mode != "RGB" else 3, "uint16"
+        return {0: 1, 2: 3, 4: 2, 6: 4}.get(_png_colour_type(path), 1), "uint16"
     mode = image.mode
     if mode in ("P", "PA"):
         return (4 if "transparency" in image.info or mode == "PA" else 3), "uint8"

@@ -75,16 +75,26 @@ def jpeg_bytes(array: np.ndarray, **options) -> bytes:
     return buffer.getvalue()
 
 
+def _chunk(kind: bytes, payload: bytes, declared: int | None = None) -> bytes:
+    length = len(payload) if declared is None else declared
+    return struct.pack(">I", length) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _ihdr(width: int, height: int, bit_depth: int, colour_type: int) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0))
+
+
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG of a huge grey image whose pixel data stops a few bytes in."""
-
-    def chunk(kind: bytes, payload: bytes, declared: int | None = None) -> bytes:
-        length = len(payload) if declared is None else declared
-        return struct.pack(">I", length) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     idat = zlib.compress(bytes(4096))[:16]
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat, declared=100_000)[:-4]
+    return _ihdr(width, height, 8, 0) + _chunk(b"IDAT", idat, declared=100_000)[:-4]
+
+
+def png_grey_alpha_16(array: np.ndarray) -> bytes:
+    """A 16-bit grey + alpha PNG (Pillow cannot write one), from an H x W x 2 uint16 array."""
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in array)
+    height, width = array.shape[:2]
+    return _ihdr(width, height, 16, 4) + _chunk(b"IDAT", zlib.compress(rows)) + _chunk(b"IEND", b"")
 
 
 def make_corpus(folder: Path) -> list[AwkwardCase]:
@@ -117,6 +127,10 @@ def make_corpus(folder: Path) -> list[AwkwardCase]:
     rgb16 = (gradient(10, 14).astype(np.uint16) * 257 + 3).astype(np.uint16)
     cv2.imwrite(str(folder / "rgb16.png"), rgb16[:, :, ::-1])
     cases.append(AwkwardCase("16-bit rgb png", folder / "rgb16.png", raw=rgb16))
+
+    grey_alpha = np.stack([gray16[:5, :7], np.full((5, 7), 40000, np.uint16)], axis=-1)
+    cases.append(AwkwardCase("16-bit grey+alpha png", write("grey_alpha16.png", png_grey_alpha_16(grey_alpha)),
+                             raw=grey_alpha))
 
     floats = np.linspace(-1.5, 3.0, 20 * 25, dtype=np.float32).reshape(20, 25)
     floats[0, 0] = np.nan
