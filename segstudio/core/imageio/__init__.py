@@ -1,0 +1,80 @@
+"""Reading images from disk into arrays, whatever their bit depth, colour model or orientation.
+
+`read_image` gives two arrays: `raw`, the pixel values as stored (16-bit, float, alpha kept) for
+a model's own normalisation, and `display`, an H x W x 3 uint8 RGB picture for the screen and for
+models trained on ordinary photos (for 8-bit RGB images the two share memory). EXIF orientation
+is applied to both. Qt's reader is never used (it refuses images over 256 MB). Anything
+unreadable raises `ImageReadError` with the file and a reason written for a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segstudio.core.errors import ImageReadError
+from segstudio.core.imageio import decoders
+from segstudio.core.imageio.decoders import MAX_PIXELS, ImageInfo
+from segstudio.core.imageio.display import apply_orientation, to_display
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+@dataclass
+class LoadedImage:
+    path: Path
+    display: np.ndarray  # H x W x 3 uint8 RGB
+    raw: np.ndarray  # H x W x C, the stored values and dtype
+    notes: list[str] = field(default_factory=list)  # what was done to show it, for the person
+
+    @property
+    def height(self) -> int:
+        return self.display.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.display.shape[1]
+
+
+def probe_image(path: str | Path) -> ImageInfo:
+    """Size (upright), channels, dtype and format from the header; the pixels are not decoded."""
+    path = decoders.check_file(path)
+    try:
+        info, orientation = decoders.probe_tiff(path) if decoders.is_tiff(path) else decoders.probe_pil(path)
+    except ImageReadError:
+        raise
+    except Exception as exc:  # every decoder failure becomes the same typed, explained error
+        raise ImageReadError(path, decoders.reason(exc, path)) from exc
+    decoders.check_size(path, info.width, info.height)
+    if orientation in (5, 6, 7, 8):  # read_image turns these by 90 degrees
+        info = ImageInfo(info.height, info.width, info.channels, info.dtype, info.format, info.pages)
+    return info
+
+
+def read_image(path: str | Path) -> LoadedImage:
+    """Decode the first page of an image, upright; see the module docstring."""
+    path = decoders.check_file(path)
+    notes: list[str] = []
+    try:
+        read = decoders.read_tiff if decoders.is_tiff(path) else decoders.read_pil
+        raw, orientation = read(path, notes)
+    except ImageReadError:
+        raise
+    except Exception as exc:
+        raise ImageReadError(path, decoders.reason(exc, path)) from exc
+    if raw.ndim == 2:
+        raw = raw[:, :, None]
+    if raw.size == 0:
+        raise ImageReadError(path, "the image has no pixels")
+    raw = np.ascontiguousarray(apply_orientation(raw, orientation))
+    if orientation != 1:
+        notes.append(f"turned upright from EXIF orientation {orientation}")
+    return LoadedImage(path, to_display(raw, notes), raw, notes)
+
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "MAX_PIXELS", "ImageInfo", "ImageReadError", "LoadedImage", "apply_orientation",
+    "probe_image", "read_image", "to_display",
+]
