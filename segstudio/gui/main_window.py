@@ -298,8 +298,7 @@ class MainWindow(QMainWindow):
         self.canvas.update()
 
     def _set_opacity(self, value: int) -> None:
-        self.canvas.overlay_opacity = value / 100
-        self.canvas.update()
+        self.canvas.set_opacity(value / 100)
 
     def _set_heatmap(self, visible: bool) -> None:
         values = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint
 
 from segstudio.core.project import Project, Source
@@ -14,7 +15,8 @@ def blend(under: np.ndarray, over: tuple[int, int, int], opacity: float) -> np.n
     return under * (1 - opacity) + np.array(over) * opacity
 
 
-def test_window_grab_shows_overlay_where_the_mask_is(window, project_root, qtbot):
+@pytest.mark.parametrize("zoom", ["fit", 1.0], ids=["magnified", "one-to-one"])
+def test_window_grab_shows_overlay_where_the_mask_is(window, project_root, qtbot, zoom):
     with Project.open(project_root) as project:
         first = project.images()[0]
         project.recolor_class(1, BLUE)
@@ -24,6 +26,8 @@ def test_window_grab_shows_overlay_where_the_mask_is(window, project_root, qtbot
         project.write_masks(first.id, label, source)
     assert window.open_project(project_root)
     window.opacity.setValue(60)
+    if zoom != "fit":
+        window.canvas.set_view(zoom, (first.width / 2, first.height / 2))
     image = window.session.image.display
     shot = window.grab().toImage()
     canvas_origin = window.canvas.mapTo(window, QPoint(0, 0))

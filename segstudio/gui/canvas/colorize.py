@@ -33,19 +33,26 @@ class Palette:
     pixels look flat.
     """
 
-    def __init__(self, colors: Sequence[tuple[int, int, int]], hidden: Sequence[int] = ()):
+    def __init__(self, colors: Sequence[tuple[int, int, int]], hidden: Sequence[int] = (), opacity: float = 1.0):
         size = 256 if len(colors) < 256 else 65536
         self.colors = [tuple(int(c) for c in rgb) for rgb in colors]
+        self.hidden = tuple(hidden)
+        self.opacity = float(opacity)
         self.solid = np.zeros(size * 4, dtype=np.uint32)
         self.light = np.zeros(size * 4, dtype=np.uint32)
         hidden_ids = set(hidden)
         for class_id, rgb in enumerate(self.colors):
             if class_id == IGNORE or class_id in hidden_ids:
                 continue
-            full = _premultiplied(rgb, 1.0)
+            full = _premultiplied(rgb, self.opacity)
             self.solid[class_id * 4 : class_id * 4 + 4] = full
             self.light[class_id * 4 : class_id * 4 + 4] = full
-            self.light[class_id * 4 + PROPOSAL] = _premultiplied(rgb, PROPOSAL_ALPHA)
+            self.light[class_id * 4 + PROPOSAL] = _premultiplied(rgb, PROPOSAL_ALPHA * self.opacity)
+
+    def with_opacity(self, opacity: float) -> Palette:
+        """The same colours at another mask opacity (baked into the pixels: Qt's scaled drawing
+        with a painter opacity is several times slower than plain alpha blending)."""
+        return self if opacity == self.opacity else Palette(self.colors, self.hidden, opacity)
 
     def colorize(self, label: np.ndarray, source: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
         """ARGB32 premultiplied pixels (h, w) uint32 for a label patch whose top-left pixel is `origin` (y, x).
