@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self._connect()
         window_settings.restore(self)
         self._update_enabled()
-        QTimer.singleShot(0, self._add_optional_panels)  # after the window shows (launch budget)
+        self._optional_pending = True  # the other areas' panels load after the first paint
 
     # ----- construction ----------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -180,8 +180,12 @@ class MainWindow(QMainWindow):
         c.cursor_moved.connect(self._cursor_moved)
         c.zoom_changed.connect(self.status.show_zoom)
 
-    def _add_optional_panels(self) -> None:
-        optional_panels.install(self)
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and self._optional_pending:
+            # They may import torch or pyqtgraph (a second or more): the window shows first.
+            self._optional_pending = False
+            QTimer.singleShot(0, lambda: optional_panels.install(self))
+        return super().event(event)
 
     # ----- project ---------------------------------------------------------------------------
     def _guarded(self, action, success: str = "") -> bool:
