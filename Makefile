@@ -26,11 +26,21 @@ $(TEST_STAMP): pyproject.toml $(APP_STAMP)
 
 ## run: install (first time only) and open the app on the bundled demo project
 run: $(APP_STAMP)
-	$(BIN)/segstudio
+	$(BIN)/segstudio demo
 
 ## test: install with the test extra (first time only) and run the whole suite offscreen
 test: $(TEST_STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## screenshots: run the real app on the demo and rewrite resources/screenshots/*.png (look at them!)
+screenshots: $(APP_STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/tools/screenshots.py
+
+## package: wheel + sdist, and a one-folder app in dist/SegStudio (PyInstaller; see packaging/README.md)
+package: $(APP_STAMP)
+	$(BIN)/python -m pip install --quiet build pyinstaller
+	$(BIN)/python -m build --outdir dist
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/segstudio.spec
 
 lint: $(TEST_STAMP)
 	$(BIN)/lint-imports
