@@ -204,3 +204,12 @@ def test_models_settings_and_history(project):
     assert project.get_setting("nothing", 3) == 3
     project.log_event("opened", note="x")
     assert project.history(limit=1)[0] == {**project.history(limit=1)[0], "kind": "opened", "note": "x"}
+
+
+def test_non_ascii_names_and_paths_work_end_to_end(project, tmp_path):
+    path = _png(tmp_path / "données" / "cellule ünï 細胞.png", value=90)
+    (record,) = project.add_images([path.parent]).added
+    assert record.name == "cellule ünï 細胞.png" and record.path == path
+    assert project.images(search="細胞") == [record]
+    project.write_masks(record.id, np.ones((12, 16), np.uint8), np.full((12, 16), 3, np.uint8))
+    assert (project.read_label(record.id) == 1).all()
