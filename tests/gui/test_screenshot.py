@@ -41,3 +41,34 @@ def test_window_grab_shows_overlay_where_the_mask_is(window, project_root, qtbot
         np.testing.assert_allclose(pixel(x, y), blend(image[y, x], BLUE, 0.6), atol=6)
     for x, y in ((20, 40), (45, 20), (2, 50)):  # outside: the photo itself
         np.testing.assert_allclose(pixel(x, y), image[y, x], atol=3)
+
+
+def test_outline_mode_and_uncertainty_map_change_what_is_drawn(window, project_root, qtbot):
+    from gui_helpers import key
+
+    with Project.open(project_root) as project:
+        first = project.images()[0]
+        label = np.full((first.height, first.width), 255, np.uint8)
+        label[10:40, 10:40] = 1
+        project.write_masks(first.id, label, np.where(label == 1, Source.HUMAN, Source.NONE).astype(np.uint8))
+        heat = np.zeros((first.height, first.width), np.uint8)
+        heat[:, 60:] = 255  # the model is unsure about the right part only
+        project.write_uncertainty_map(first.id, heat)
+    assert window.open_project(project_root)
+    image = window.session.image.display
+
+    def pixel(x: int, y: int) -> np.ndarray:
+        color = window.canvas.grab().toImage().pixelColor(window.canvas.widget_point((x + 0.5, y + 0.5)))
+        return np.array([color.red(), color.green(), color.blue()], float)
+
+    inside, border = (25, 25), (10, 25)
+    assert np.abs(pixel(*inside) - image[25, 25]).max() > 20
+    key(qtbot, window, "O")  # outline only: the inside shows the photo, the border stays coloured
+    np.testing.assert_allclose(pixel(*inside), image[25, 25], atol=3)
+    assert np.abs(pixel(*border) - image[25, 10]).max() > 20
+    unsure, sure = (80, 30), (45, 50)
+    key(qtbot, window, "U")
+    assert np.abs(pixel(*unsure) - image[30, 80]).max() > 40
+    np.testing.assert_allclose(pixel(*sure), image[50, 45], atol=3)
+    key(qtbot, window, "V")  # the mask can be hidden altogether
+    np.testing.assert_allclose(pixel(*border), image[25, 10], atol=3)

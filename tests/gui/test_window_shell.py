@@ -101,3 +101,19 @@ def test_a_broken_optional_panel_does_not_stop_the_window(qtbot, tmp_path, monke
     assert "Broken is not available" in window.status.currentMessage()
     assert "AboutDialog" in window.optional
     sys.modules.pop("broken_panel", None)
+
+
+def test_space_drag_pans_and_the_status_bar_follows_the_cursor(opened, qtbot):
+    canvas = opened.canvas
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    offset = canvas.offset
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(200, 200))
+    qtbot.mouseMove(canvas, QPoint(230, 220))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(230, 220))
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    assert (canvas.offset - offset).toPoint() == QPoint(30, 20)
+    assert (opened.state.document.label == 255).all()
+    qtbot.mouseMove(canvas, at(opened, 12, 7))
+    assert opened.status.position.text() == "x 12  y 7"
+    assert opened.status.class_under.text() == "unlabelled"
+    assert opened.status.autosave.text() == "All changes saved"
