@@ -16,6 +16,7 @@ BENCHES: dict[str, str] = {
     "ui": "segstudio.gui.bench_ui",
     "hitl": "segstudio.bench.hitl",
     "make-dataset": "segstudio.bench.shapes_dataset",
+    "edits": "segstudio.bench.edits",
 }
 
 
