@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from segstudio.core.errors import SaveError
+from segstudio.core.errors import SaveError, SegStudioError
 from segstudio.core.geometry import BBox
 from segstudio.core.journal import JournalError, JournalWriter, ProjectJournal, encode_record
 
@@ -167,7 +167,7 @@ class Autosaver:
                 self.flush()
             for image_id in fold_due:
                 self.fold(image_id)
-        except SaveError:
+        except SegStudioError:  # the state already says what went wrong
             with self._lock:
                 self._retry_at = now + self.retry_after
 
@@ -243,7 +243,11 @@ class Autosaver:
             self._set_state(SAVING)
             try:
                 self.journal.fold(image_id, up_to=files[-1][0])
-            except SaveError as exc:
+            except JournalError as exc:  # it will never fit: keep it for a person, unblock saving
+                kept = self.journal.set_aside(image_id)
+                self._set_state(f"error: {exc}; kept as {', '.join(p.name for p in kept)}")
+                raise
+            except SegStudioError as exc:
                 self._set_state(f"error: {exc}")
                 raise
         with self._io_lock, self._lock:
@@ -261,7 +265,10 @@ class Autosaver:
 
         def run() -> None:
             while not self._stop.wait(interval):
-                self.tick()
+                try:
+                    self.tick()
+                except Exception as exc:  # noqa: BLE001 - a dead saver thread would lose work silently
+                    self._set_state(f"error: {exc}")
 
         self._thread = threading.Thread(target=run, name="segstudio-autosave", daemon=True)
         self._thread.start()

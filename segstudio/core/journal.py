@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.core.atomic import _fsync_dir
-from segstudio.core.errors import SaveError, SegStudioError
+from segstudio.core.errors import ProjectError, SaveError, SegStudioError
 from segstudio.core.geometry import BBox
 
 MAGIC = b"SSJ1"
@@ -137,6 +137,19 @@ def apply_records(records: list[JournalRecord], label: np.ndarray, source: np.nd
         source[record.bbox.slices] = record.source
 
 
+def _check_class_ids(records: list[JournalRecord], num_classes: int) -> None:
+    """Refuse edits with class ids the project no longer has (a class removed while they
+    were unsaved): written as they are, they would turn into another class."""
+    for record in records:
+        unlabelled = np.iinfo(record.label.dtype).max
+        bad = record.label[(record.label >= num_classes) & (record.label != unlabelled)]
+        if bad.size:
+            raise JournalError(
+                f"journal edits use class ids {np.unique(bad)[:5].tolist()} but the project has "
+                f"{num_classes} classes now (a class was removed while they were unsaved)"
+            )
+
+
 def _widened(patch: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """A patch written before the project's label maps changed width (past 254 classes):
     converted, with the unlabelled value mapped (255 <-> 65535)."""
@@ -227,6 +240,7 @@ class ProjectJournal:
         label = self.project.read_label(image_id)  # fresh arrays: the records go straight in
         source = self.project.read_source(image_id)
         read = self.read(image_id, up_to)
+        _check_class_ids(read.records, self.project.num_classes)
         apply_records(read.records, label, source)
         return label, source, read
 
@@ -234,13 +248,20 @@ class ProjectJournal:
         """Replay, write the masks atomically, then delete the folded journal files.
 
         The files go only after the masks are durable; if writing fails (SaveError), the
-        journal stays and nothing stored changes.
+        journal stays and nothing stored changes. The journal of an image removed from the
+        project is deleted unapplied.
         """
         files = [(g, p) for g, p in self.files(image_id) if up_to is None or g <= up_to]
         if not files:
             return JournalRead([], 0)
         up_to = files[-1][0]
-        label, source, read = self.replay(image_id, up_to)
+        try:
+            label, source, read = self.replay(image_id, up_to)
+        except ProjectError:
+            if any(record.id == image_id for record in self.project.images()):
+                raise
+            self.discard(image_id)
+            return JournalRead([], 0)
         if read.records:
             self.project.write_masks(image_id, label, source)
         for _, path in files:

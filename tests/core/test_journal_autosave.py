@@ -13,7 +13,7 @@ from segstudio.core.autosave import Autosaver, recover
 from segstudio.core.document import MaskDocument
 from segstudio.core.errors import SaveError
 from segstudio.core.geometry import BBox
-from segstudio.core.journal import JournalWriter, ProjectJournal, encode_record, read_journal_file
+from segstudio.core.journal import JournalError, JournalWriter, ProjectJournal, encode_record, read_journal_file
 from segstudio.core.project import Project, Source
 
 SHAPE = (40, 56)
@@ -238,3 +238,28 @@ def test_recover_sets_aside_a_journal_that_does_not_fit_and_drops_orphans(projec
     names = sorted(p.name for p in project.journal_dir.iterdir())
     assert names == [f"{image_id}.000001.journal.unusable"]
     assert not project.has_masks(image_id)
+
+
+def test_edits_of_a_removed_class_are_set_aside_not_written_as_another_class(project):
+    doc = _document(project)
+    saver = Autosaver(project, doc)
+    doc.paint_segment((5, 5), (30, 5), 3, 1)
+    saver.flush()  # unsaved in labels/ when the class goes (the GUI should fold first)
+    project.remove_class(0)  # "cell" becomes id 0; the journal still says 1
+    with pytest.raises(JournalError, match=r"class ids \[1\] but the project has 1 classes"):
+        saver.fold()
+    assert saver.state.startswith("error: journal edits use class ids")
+    assert not project.has_masks(doc.image_id)
+    assert [p.suffix for p in project.journal_dir.iterdir()] == [".unusable"]
+    saver.fold()  # nothing left to fold: saving is not blocked
+    assert not saver.has_unfolded_edits
+
+
+def test_edits_of_an_image_removed_meanwhile_are_dropped_quietly(project):
+    doc = _document(project)
+    saver = Autosaver(project, doc)
+    doc.paint_segment((5, 5), (30, 5), 3, 1)
+    project.remove_image(doc.image_id)
+    saver.close()
+    assert saver.state == "saved"
+    assert list(project.journal_dir.iterdir()) == []
