@@ -85,24 +85,26 @@ class MainWindow(QMainWindow):
 
     def _build_toolbar(self) -> None:
         a = self.actions
-        bar = self.addToolBar("Tools")
-        bar.setObjectName("toolbar_tools")
+        tools = self.addToolBar("Tools")
+        tools.setObjectName("toolbar_tools")
         for action in a.tool_actions():
-            bar.addAction(action)
-        bar.addSeparator()
-        bar.addWidget(QLabel(" Size "))
+            tools.addAction(action)
+        view = self.addToolBar("Brush and mask")
+        view.setObjectName("toolbar_view")
+        view.addWidget(QLabel(" Size "))
         self.brush_size = QSpinBox(minimum=1, maximum=500, value=self.tools.brush_size, toolTip="Brush size in image pixels ([ and ])")
-        bar.addWidget(self.brush_size)
-        bar.addWidget(QLabel(" Mask "))
+        view.addWidget(self.brush_size)
+        view.addWidget(QLabel(" Mask "))
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, toolTip="Mask opacity")
         self.opacity.setValue(round(self.canvas.overlay_opacity * 100))
         self.opacity.setMaximumWidth(120)
-        bar.addWidget(self.opacity)
+        view.addWidget(self.opacity)
         for action in (a.toggle_overlay, a.toggle_outline, a.toggle_heatmap):
-            bar.addAction(action)
-        bar.addSeparator()
+            view.addAction(action)
+        review = self.addToolBar("Review")
+        review.setObjectName("toolbar_review")
         for action in (a.undo, a.redo, a.previous_image, a.done, a.next_image):
-            bar.addAction(action)
+            review.addAction(action)
 
     def _build_menus(self) -> None:
         a = self.actions

@@ -115,3 +115,5 @@ def test_f1_shows_the_shortcut_sheet(window, qtbot):
     text = sheets[0].findChild(QTextBrowser).toPlainText()
     assert "Ctrl+Shift+Z" in text and "Mark done" in text and "Space + drag" in text
     sheets[0].close()
+    qtbot.keyClicks(window.canvas, "?")
+    assert any(isinstance(w, ShortcutsSheet) and w.isVisible() for w in QApplication.topLevelWidgets())
