@@ -262,11 +262,7 @@ def test_past_254_classes_the_label_maps_become_16_bit(tmp_path):
 # ------------------------------------------------------------------ damage and moves
 
 
-@pytest.mark.parametrize("readonly", [
-    False,
-    pytest.param(True, marks=pytest.mark.xfail(strict=True, raises=sqlite3.DatabaseError,
-                                                reason="store bug 5 in /work/team/notes/store-bugs.md")),
-], ids=["writable", "readonly"])
+@pytest.mark.parametrize("readonly", [False, True], ids=["writable", "readonly"])
 def test_a_damaged_database_is_reported_as_a_project_error(project, readonly):
     root = project.root
     project.close()
@@ -305,7 +301,6 @@ def test_the_store_can_be_used_from_several_threads_at_once(project):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-@pytest.mark.xfail(strict=True, raises=SaveError, reason="store bug 4 in /work/team/notes/store-bugs.md")
 def test_masks_written_from_several_threads_at_once_never_collide(project):
     """The autosave thread folds while a worker refreshes proposals: both write masks."""
     image_id = project.images()[0].id

@@ -181,9 +181,10 @@ class ImagesMixin:
         record = self.image(image_id)
         masks.check_masks(label, source, (record.height, record.width), self.label_dtype,
                           self.num_classes, self.ignore_value)
-        self._write_masks_unchecked(record, label, source)
-        if record.status == Status.NEW and (source >= Source.ACCEPTED).any():
-            self.set_status(image_id, Status.IN_PROGRESS)
+        with self._masks_mutex:
+            self._write_masks_unchecked(record, label, source)
+            if self.image(image_id).status == Status.NEW and (source >= Source.ACCEPTED).any():
+                self.set_status(image_id, Status.IN_PROGRESS)
 
     def _write_masks_unchecked(self, record: ImageRecord, label: np.ndarray, source: np.ndarray) -> None:
         masks.write_pair(self._label_path(record.id), label, self._source_path(record.id), source)
@@ -191,6 +192,11 @@ class ImagesMixin:
 
     def mark_done(self, image_id: int) -> None:
         """Headless 'done': accept the remaining proposals (1 -> 2) and set the status."""
+        with self._masks_mutex:
+            self._accept_stored_proposals(image_id)
+        self.set_status(image_id, Status.DONE)
+
+    def _accept_stored_proposals(self, image_id: int) -> None:
         if self.has_masks(image_id):
             source = self.read_source(image_id)
             if (source == Source.PROPOSAL).any():

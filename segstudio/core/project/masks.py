@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +54,9 @@ def write_pair(label_path: Path, label: np.ndarray, source_path: Path, source: n
     try:
         for path, array in ((label_path, label), (source_path, source)):
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.segstudio-tmp")
-            with open(tmp, "wb") as handle:
-                temps.append(tmp)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".segstudio-tmp", dir=path.parent)
+            temps.append(Path(tmp))
+            with os.fdopen(fd, "wb") as handle:
                 handle.write(encode_png(array))
                 handle.flush()
                 os.fsync(handle.fileno())

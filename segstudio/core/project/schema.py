@@ -87,8 +87,8 @@ def connect(db_path: Path, *, readonly: bool) -> sqlite3.Connection:
         raise ProjectError(f"{db_path} is not a readable SegStudio database: {exc}") from exc
 
 
-def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+def check_version(conn: sqlite3.Connection, db_path: Path) -> int:
+    """The schema version of a readable database this code understands; ProjectError otherwise."""
     try:
         found = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:
@@ -98,6 +98,12 @@ def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
             f"{db_path} was written by a newer SegStudio (schema {found}, this version reads up to "
             f"{SCHEMA_VERSION}); update SegStudio to open it. Nothing was changed."
         )
+    return found
+
+
+def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    found = check_version(conn, db_path)
     for version in range(found, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:

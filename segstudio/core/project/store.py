@@ -33,7 +33,8 @@ class Project(ImagesMixin, CatalogMixin):
         self.readonly = readonly
         self._conn = conn
         self._lock = lock
-        self._mutex = threading.RLock()
+        self._mutex = threading.RLock()  # the database connection
+        self._masks_mutex = threading.RLock()  # mask files: one writer at a time (autosave vs workers)
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -73,10 +74,14 @@ class Project(ImagesMixin, CatalogMixin):
             lock.acquire()
         try:
             conn = schema.connect(db_path, readonly=readonly)
-            if not readonly:
-                schema.migrate(conn, db_path)
-            elif conn.execute("PRAGMA user_version").fetchone()[0] > schema.SCHEMA_VERSION:
-                raise ProjectError(f"{db_path} was written by a newer SegStudio; update to open it")
+            try:
+                if readonly:
+                    schema.check_version(conn, db_path)
+                else:
+                    schema.migrate(conn, db_path)
+            except BaseException:
+                conn.close()
+                raise
         except BaseException:
             if lock is not None:
                 lock.release()
