@@ -34,7 +34,7 @@ class ClassPanel(QWidget):
         self.list = QListWidget()
         self.list.setToolTip("Double-click to rename; untick to hide; keys 1-9 and 0 pick a class")
         buttons = QHBoxLayout()
-        self._buttons = {}
+        self.buttons = {}
         for name, text, tip, slot in (
             ("add", "+", "add a class", self.add_class),
             ("rename", "Aa", "rename the class", self.rename_current),
@@ -45,7 +45,7 @@ class ClassPanel(QWidget):
             button = QToolButton(text=text, toolTip=tip)
             button.clicked.connect(slot)
             buttons.addWidget(button)
-            self._buttons[name] = button
+            self.buttons[name] = button
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
