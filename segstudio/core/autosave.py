@@ -55,7 +55,7 @@ class Autosaver:
         self._retry_at = float("-inf")  # after a failed write, tick() waits until then
         self._lock = threading.Lock()  # buffers and timestamps; held only briefly
         self._io_lock = threading.RLock()  # one journal writer at a time
-        self._fold_lock = threading.Lock()  # one fold at a time
+        self._fold_locks: dict[int, threading.Lock] = {}  # one fold (or read_masks) per image at a time
         self._buffer: dict[int, list[_Edit]] = {}
         self._first_unwritten_at: float | None = None
         self._last_change_at: float | None = None
@@ -130,7 +130,7 @@ class Autosaver:
         """An image's label and source maps as they stand, journal included: open documents
         with this, since a fold of that image may still be pending."""
         self.flush()
-        with self._fold_lock, self._io_lock:
+        with self._fold_lock(image_id), self._io_lock:
             label, source, _ = self.journal.replay(image_id)
         return label, source
 
@@ -226,12 +226,16 @@ class Autosaver:
         New edits keep flowing into a fresh journal generation while the fold writes the masks.
         """
         self.flush()
-        with self._fold_lock:
-            with self._lock:
-                targets = sorted(self._unfolded) if image_id is None else [i for i in self._unfolded if i == image_id]
-            for target in targets:
+        with self._lock:
+            targets = sorted(self._unfolded) if image_id is None else [i for i in self._unfolded if i == image_id]
+        for target in targets:
+            with self._fold_lock(target):
                 self._fold_one(target)
-            self._set_state(self._settled_state())
+        self._set_state(self._settled_state())
+
+    def _fold_lock(self, image_id: int) -> threading.Lock:
+        with self._lock:
+            return self._fold_locks.setdefault(image_id, threading.Lock())
 
     def _fold_one(self, image_id: int) -> None:
         with self._io_lock:

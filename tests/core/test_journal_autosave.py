@@ -263,3 +263,20 @@ def test_edits_of_an_image_removed_meanwhile_are_dropped_quietly(project):
     saver.close()
     assert saver.state == "saved"
     assert list(project.journal_dir.iterdir()) == []
+
+
+def test_read_masks_sees_the_edits_whether_or_not_the_thread_has_folded_them(project):
+    first, second = _document(project, 0), _document(project, 1)
+    saver = Autosaver(project, first, flush_delay=0.01)
+    saver.start(interval=0.001)
+    try:
+        for round_no in range(15):
+            first.paint_segment((2 * round_no, 0), (2 * round_no, 39), 1, round_no % 2)
+            saver.set_document(second, fold_previous=False)  # the thread folds `first` meanwhile
+            label, source = saver.read_masks(first.image_id)
+            np.testing.assert_array_equal(label, first.label)
+            np.testing.assert_array_equal(source, first.source)
+            saver.set_document(first, fold_previous=False)
+    finally:
+        saver.close()
+    np.testing.assert_array_equal(project.read_label(first.image_id), first.label)
