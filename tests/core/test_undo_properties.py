@@ -75,7 +75,7 @@ def snapshot(doc: MaskDocument) -> tuple[bytes, bytes]:
     return doc.label.tobytes(), doc.source.tobytes()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**16), ops=st.lists(edit, min_size=1, max_size=8))
 def test_undo_all_restores_and_redo_all_replays(seed, ops):
     doc = make_document(seed, limit=2**30)
@@ -114,7 +114,7 @@ def test_undo_all_restores_and_redo_all_replays(seed, ops):
     assert np.array_equal(journal_label, doc.label) and np.array_equal(journal_source, doc.source)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**16),
     ops=st.lists(edit, min_size=1, max_size=12),
