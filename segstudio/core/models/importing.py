@@ -9,6 +9,7 @@ are opened without unpickling arbitrary objects: state dicts with `torch.load(we
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -44,7 +45,9 @@ class ScriptedModel(nn.Module):
 
 def load_torchscript(path: str | Path) -> ScriptedModel:
     try:
-        script = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated upstream, still the format
+            script = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, OSError, ValueError) as exc:
         raise ModelError(f"cannot load TorchScript model {path}: {exc}") from exc
     return ScriptedModel(script.eval())
