@@ -161,16 +161,18 @@ def _widened(patch: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 class JournalWriter:
-    """Append-only writer of one journal file; `sync()` makes everything appended durable."""
+    """Append-only writer of a new journal file; `write()` returns once the records are durable.
+
+    The file must not exist yet: appending behind a torn tail left by a crash would hide every
+    new record from readers, so each writer starts a fresh generation instead.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        created = not path.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "ab")  # noqa: SIM115 - kept open across appends
-            if created:
-                _fsync_dir(path.parent)
+            self._file = open(path, "xb", buffering=0)  # noqa: SIM115 - unbuffered: a failure stays a failure
+            _fsync_dir(path.parent)
         except OSError as exc:
             raise SaveError(f"could not open the edit journal {path}: {exc.strerror or exc}") from exc
 
@@ -179,8 +181,9 @@ class JournalWriter:
         this one may end in a torn record, which readers drop."""
         try:
             for data in records:
-                self._file.write(data)
-            self._file.flush()
+                view = memoryview(data)
+                while view:
+                    view = view[self._file.write(view):]
             os.fsync(self._file.fileno())
         except OSError as exc:
             raise SaveError(f"could not write the edit journal {self.path}: {exc.strerror or exc}") from exc

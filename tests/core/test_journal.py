@@ -3,7 +3,6 @@ failed write leaves what was on disk as it was."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +52,12 @@ def _write(path: Path, edits) -> None:
 
 def test_records_survive_a_round_trip_through_the_file(tmp_path, edits):
     path = tmp_path / "1.000001.journal"
-    _write(path, edits[:3])
-    _write(path, edits[3:])  # a second writer appends
+    writer = JournalWriter(path)
+    writer.write([encode_record(box, SHAPE, lab, src) for box, lab, src in edits[:3]])
+    writer.write([encode_record(box, SHAPE, lab, src) for box, lab, src in edits[3:]])
+    writer.close()
+    with pytest.raises(SaveError, match="could not open"):
+        JournalWriter(path)  # never appends behind what may be a torn tail
     read = read_journal_file(path)
     assert read.dropped_bytes == 0
     assert [r.bbox for r in read.records] == [box for box, _, _ in edits]
@@ -111,15 +114,27 @@ def test_patches_that_do_not_fit_their_box_are_refused():
         encode_record(BBox(0, 0, 2, 2), SHAPE, np.zeros((3, 2), np.uint8), np.zeros((2, 2), np.uint8))
 
 
-def test_a_full_disk_raises_save_error(tmp_path, edits):
-    if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full")
+def test_a_write_the_disk_refuses_raises_save_error_and_leaves_a_droppable_tail(tmp_path, edits):
+    """A real kernel refusal mid-record (EFBIG from a file size limit, like a full disk)."""
+    resource = pytest.importorskip("resource")
+    import signal
+
     path = tmp_path / "1.000001.journal"
-    path.symlink_to("/dev/full")
     writer = JournalWriter(path)
-    with pytest.raises(SaveError, match="No space left"):
-        writer.write([encode_record(box, SHAPE, lab, src) for box, lab, src in edits])
-    writer.close()
+    writer.write([encode_record(box, SHAPE, lab, src) for box, lab, src in edits[:2]])
+    good_size = path.stat().st_size
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (good_size + 100, limits[1]))
+    try:
+        with pytest.raises(SaveError, match="could not write the edit journal .* File too large"):
+            writer.write([encode_record(box, SHAPE, lab, src) for box, lab, src in edits[2:]])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, old_handler)
+        writer.close()
+    read = read_journal_file(path)
+    assert len(read.records) == 2 and read.dropped_bytes == 100
 
 
 # ------------------------------------------------------------------ with a project
