@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segstudio.commands.exchange",
     "segstudio.commands.train",
     "segstudio.commands.demo",
+    "segstudio.commands.predict",
 )
 
 
