@@ -174,6 +174,14 @@ def make_corpus(folder: Path) -> list[AwkwardCase]:
     composited = (rgba[..., :3].astype(np.uint16) * rgba[..., 3:].astype(np.uint16) // 255).astype(np.uint8)
     cases.append(AwkwardCase("rgba png", folder / "rgba.png", raw=rgba, display=composited, note="black"))
 
+    grey_alpha = np.stack([np.arange(12, dtype=np.uint8).reshape(3, 4) * 20, np.full((3, 4), 128, np.uint8)], -1)
+    Image.fromarray(grey_alpha, "LA").save(folder / "grey_alpha.png")
+    on_black = (grey_alpha[:, :, :1].astype(np.uint16) * 128 // 255).astype(np.uint8)  # alpha 128 over black
+    cases.append(AwkwardCase("grey+alpha png", folder / "grey_alpha.png", raw=grey_alpha,
+                             display=np.repeat(on_black, 3, axis=2)))
+    Image.fromarray(rgb).save(folder / "transparent_colour.png", transparency=(int(rgb[0, 0, 0]), int(rgb[0, 0, 1]), int(rgb[0, 0, 2])))
+    cases.append(AwkwardCase("rgb png with a transparent colour", folder / "transparent_colour.png", raw=rgb, display=rgb))
+
     grey = np.arange(48, dtype=np.uint8).reshape(6, 8) * 5
     Image.fromarray(grey, "L").save(folder / "grey.bmp")
     cases.append(AwkwardCase("grey bmp", folder / "grey.bmp", raw=grey[:, :, None], display=np.repeat(grey[:, :, None], 3, 2)))
