@@ -44,7 +44,7 @@ class Autosaver:
     whichever thread runs `tick()`; a GUI re-posts it to its own thread.
     """
 
-    def __init__(self, project, document=None, *, flush_delay: float = 1.0, idle_fold_after: float = 10.0,
+    def __init__(self, project, document=None, *, flush_delay: float = 0.5, idle_fold_after: float = 10.0,
                  retry_after: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.project = project
         self.journal = ProjectJournal(project)
