@@ -204,11 +204,11 @@ class ImageListPanel(QWidget):
         if image_id is not None and image_id != self.state.image_id:
             self.image_chosen.emit(image_id)
 
-    def neighbour(self, step: int) -> int | None:
-        """Id of the image `step` rows away from the current one in the list as shown."""
+    def neighbour(self, step: int, from_id: int | None = None) -> int | None:
+        """Id of the image `step` rows away from `from_id` (default: the current image) as listed."""
         records = self.model.records
         if not records:
             return None
-        row = self.model.row_of(self.state.image_id)
+        row = self.model.row_of(self.state.image_id if from_id is None else from_id)
         row = 0 if row < 0 else row + step
         return records[row].id if 0 <= row < len(records) else None

@@ -152,8 +152,8 @@ class MainWindow(QMainWindow):
         a.toggle_heatmap.toggled.connect(self._set_heatmap)
         self.opacity.valueChanged.connect(self._set_opacity)
         a.done.triggered.connect(self.mark_done)
-        a.next_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(+1)))
-        a.previous_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(-1)))
+        a.next_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(+1, self.session.loading)))
+        a.previous_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(-1, self.session.loading)))
         a.next_unreviewed.triggered.connect(lambda: self.go_to(review.next_unreviewed(self.state)))
         a.next_uncertain.triggered.connect(lambda: self.go_to(review.most_uncertain(self.state)))
         a.shortcuts.triggered.connect(self.show_shortcuts)
@@ -178,6 +178,8 @@ class MainWindow(QMainWindow):
         self.tools.class_picked.connect(self.class_panel.select_class)
         s.document_replaced.connect(self._show_document)
         s.autosave_state.connect(self._autosave_state)
+        s.loading_changed.connect(self._loading_changed)
+        s.load_failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         s.history_changed.connect(lambda *_: self._update_enabled())
         c.cursor_moved.connect(self._cursor_moved)
         c.zoom_changed.connect(self.status.show_zoom)
@@ -265,14 +267,13 @@ class MainWindow(QMainWindow):
                 self.go_to(first)
 
     # ----- images ----------------------------------------------------------------------------
-    def go_to(self, image_id: int | None) -> bool:
-        if image_id is None or self.state.project is None:
-            return False
-        self.canvas.setCursor(Qt.CursorShape.WaitCursor)
-        try:
-            return self._guarded(lambda: self.session.load_image(image_id))
-        finally:
-            self.canvas.setCursor(Qt.CursorShape.CrossCursor)
+    def go_to(self, image_id: int | None) -> None:
+        """Open an image (read in the background; the canvas switches when it is ready)."""
+        if image_id is not None and self.state.project is not None:
+            self._guarded(lambda: self.session.load_image(image_id))
+
+    def _loading_changed(self, image_id) -> None:
+        self.canvas.setCursor(Qt.CursorShape.BusyCursor if image_id is not None else Qt.CursorShape.CrossCursor)
 
     def mark_done(self) -> None:
         if self._guarded(self.session.mark_done):

@@ -1,25 +1,31 @@
 """The open project, the current image's document and its autosave: where work is kept safe.
 
 The window asks the session to open, switch and close; the session does it in an order that
-never drops an edit: the next image is read before anything changes, the previous one is
-folded into labels/ before the switch, and a failed save keeps the person on the image whose
-edits are still only in the journal or in memory. Errors are raised as SegStudioError for the
-window to show; the session itself never shows dialogs.
+never drops an edit: the next image is read (in a worker thread) before anything changes, the
+previous one is folded into labels/ before the switch, and a failed save keeps the person on
+the image whose edits are still only in the journal or in memory. Errors are raised as
+SegStudioError (or sent as `load_failed`) for the window to show; the session never shows dialogs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
+from segstudio.core.errors import SegStudioError
+from segstudio.core.progress import Progress, StopFlag, drive
 from segstudio.gui.state import AppState
+from segstudio.gui.workers import GeneratorWorker
 
 AUTOSAVE_TICK_MS = 200
+BACKGROUND_READ_PIXELS = 16 * 2**20  # images from 16 megapixels on are read in a worker thread
 
 
 class Session(QObject):
     autosave_state = Signal(str)  # "saved", "pending", "saving", "error: ..."
+    loading_changed = Signal(object)  # id of the image being read, or None when done
+    load_failed = Signal(str)  # why an image could not be opened (the previous one stays)
     history_changed = Signal(list, int)  # step names of this image, how many are done
     document_replaced = Signal(object)  # the new MaskDocument (or None)
 
@@ -31,6 +37,8 @@ class Session(QObject):
         self._steps: list[str] = []
         self._done = 0
         self._replaying = False
+        self._loading_id: int | None = None
+        self._workers: list[GeneratorWorker] = []
         self._timer = QTimer(self)
         self._timer.setInterval(AUTOSAVE_TICK_MS)
         self._timer.timeout.connect(self._tick)
@@ -75,6 +83,8 @@ class Session(QObject):
         """Fold every edit into the project and close it. SaveError leaves it open."""
         if self.project is None:
             return
+        self._loading_id = None
+        self.wait_for_loading()
         self._timer.stop()
         try:
             self.autosaver.close()
@@ -99,17 +109,76 @@ class Session(QObject):
         return report.summary()
 
     # ----- images ----------------------------------------------------------------------------
-    def load_image(self, image_id: int) -> None:
-        """Show another image. On ImageReadError or SaveError nothing changes."""
-        from segstudio.core.document import MaskDocument
-        from segstudio.core.imageio import read_image
+    @property
+    def loading(self) -> int | None:
+        """Id of the image being read in the background, or None."""
+        return self._loading_id
 
-        if image_id == self.state.image_id:
+    def load_image(self, image_id: int) -> None:
+        """Show another image; big ones are read in a worker thread and shown once read.
+
+        Decoding a 16k image takes seconds; meanwhile the window stays usable (painting on the
+        current image included), and a newer request supersedes an older one. Smaller images
+        are read at once, which is quicker than a thread hop. On ImageReadError or SaveError
+        nothing changes and `load_failed` says why.
+        """
+        if image_id == self.state.image_id and self._loading_id is None:
             return
         record = self.project.image(image_id)
-        loaded = read_image(record.path)
-        document = MaskDocument(image_id, self.project.read_label(image_id), self.project.read_source(image_id))
-        self.autosaver.set_document(document)  # folds the previous image first
+        read = _mask_and_image_reader(self.project, image_id)
+        self._loading_id = image_id
+        if record.width * record.height < BACKGROUND_READ_PIXELS:
+            try:
+                result = drive(read(StopFlag()))
+            except Exception as exc:  # noqa: BLE001 - reported like a failed background read
+                self._load_error(exc)
+                return
+            self._loaded(result)
+            return
+        worker = GeneratorWorker(read, name="load-image", parent=self)
+        worker.yielded.connect(self._load_progress)
+        worker.returned.connect(self._loaded)
+        worker.failed.connect(self._load_error)
+        worker.finished.connect(self._forget_finished_workers)
+        self._workers.append(worker)
+        self.loading_changed.emit(image_id)
+        worker.start()
+
+    def wait_for_loading(self, msecs: int = 30_000) -> None:
+        """Block until every image read has finished (closing, tests)."""
+        for worker in list(self._workers):
+            worker.wait(msecs)
+        QCoreApplication.sendPostedEvents()
+
+    def _load_progress(self, progress: Progress) -> None:
+        self.state.message.emit(progress.message)
+
+    def _loaded(self, result) -> None:
+        image_id, loaded, label, source = result
+        if image_id != self._loading_id or self.project is None:
+            return  # superseded by a newer request, or the project closed meanwhile
+        self._loading_id = None
+        try:
+            self._switch(image_id, loaded, label, source)
+        except SegStudioError as exc:
+            self.load_failed.emit(str(exc))
+        finally:
+            self.loading_changed.emit(None)
+
+    def _load_error(self, exc: Exception) -> None:
+        self._loading_id = None
+        self.loading_changed.emit(None)
+        message = str(exc) if isinstance(exc, SegStudioError) else f"Could not open the image: {exc!r}"
+        self.load_failed.emit(message)
+
+    def _forget_finished_workers(self) -> None:
+        self._workers = [w for w in self._workers if w.is_running()]
+
+    def _switch(self, image_id: int, loaded, label, source) -> None:
+        from segstudio.core.document import MaskDocument
+
+        document = MaskDocument(image_id, label, source)
+        self.autosaver.set_document(document)  # folds the previous image first; SaveError stops here
         document.add_commit_listener(self._on_commit)
         self.image = loaded
         self.state.document = document
@@ -180,3 +249,18 @@ class Session(QObject):
     def _tick(self) -> None:
         if self.autosaver is not None:
             self.autosaver.tick()
+
+
+def _mask_and_image_reader(project, image_id: int):
+    """A work generator (see segstudio.core.progress) that reads an image and its masks."""
+
+    def read(stop: StopFlag):
+        from segstudio.core.imageio import read_image
+
+        record = project.image(image_id)
+        yield Progress(0, 2, f"Opening {record.name}...")
+        loaded = read_image(record.path)
+        yield Progress(1, 2, f"Reading the mask of {record.name}...")
+        return image_id, loaded, project.read_label(image_id), project.read_source(image_id)
+
+    return read

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gui_helpers import make_image
+from gui_helpers import make_image, settle
 from PySide6.QtCore import QCoreApplication, QSettings
 
 
@@ -62,6 +62,7 @@ def window(qtbot):
 def opened(window, project_root, qtbot):
     """The window with the tiny project open and its first image on the canvas."""
     assert window.open_project(project_root)
-    qtbot.waitUntil(lambda: window.state.document is not None)
+    settle(qtbot, window)
+    assert window.state.document is not None
     window.canvas.fit()
     return window

@@ -37,3 +37,8 @@ def stroke(qtbot, window, points) -> None:
 
 def key(qtbot, window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     qtbot.keyClick(window.canvas, key, modifier)
+
+
+def settle(qtbot, window) -> None:
+    """Wait until the image being read in the background (if any) is on the canvas."""
+    qtbot.waitUntil(lambda: window.session.loading is None, timeout=15_000)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from gui_helpers import IGNORE, key, make_image, stroke
+from gui_helpers import IGNORE, key, make_image, settle, stroke
 from segstudio.core.project import Project, Source, Status
 
 
@@ -19,10 +19,12 @@ def test_switching_images_saves_and_coming_back_shows_the_edit(opened, qtbot, pr
     window.brush_size.setValue(3)
     stroke(qtbot, window, [(10, 10), (30, 10)])
     key(qtbot, window, Qt.Key.Key_N)
+    settle(qtbot, window)
     assert window.state.image_id != first
     assert (window.state.project.read_label(first)[10, 10:31] == 1).all()  # folded into labels/
     assert window.state.project.image(first).status == Status.IN_PROGRESS
     key(qtbot, window, Qt.Key.Key_Left)
+    settle(qtbot, window)
     assert window.state.image_id == first
     assert (window.state.document.label[10, 10:31] == 1).all()
 
@@ -35,8 +37,10 @@ def test_mark_done_accepts_proposals_and_moves_on(window, project_root, qtbot):
         source = np.where(label == 1, Source.PROPOSAL, Source.NONE).astype(np.uint8)
         project.write_masks(first.id, label, source)
     assert window.open_project(project_root)
+    settle(qtbot, window)
     assert window.state.image_id == first.id
     key(qtbot, window, Qt.Key.Key_D)
+    settle(qtbot, window)
     assert window.state.image_id != first.id  # on to the next unreviewed image
     project = window.state.project
     assert project.image(first.id).status == Status.DONE
@@ -68,6 +72,7 @@ def test_close_and_reopen_from_the_welcome_page(opened, project_root, qtbot):
     assert window.pages.currentWidget() is window.welcome
     assert window.welcome.recent.count() == 1
     window.welcome.recent.itemActivated.emit(window.welcome.recent.item(0))
+    settle(qtbot, window)
     assert window.state.project is not None and window.state.document is not None
 
 
@@ -80,12 +85,14 @@ def test_a_failing_save_shows_a_message_and_keeps_the_image(opened, qtbot):
     shutil.rmtree(labels)
     labels.write_text("not a folder")  # every write below labels/ now fails, even as root
     key(qtbot, window, Qt.Key.Key_N)
+    settle(qtbot, window)
     assert window.state.image_id == first  # the edit is not lost behind a switch
     assert "could not" in window.message_bar.text().lower() or "cannot" in window.message_bar.text().lower()
     assert (window.state.document.label[10, 10:31] == 1).all()
     labels.unlink()
     labels.mkdir()
     key(qtbot, window, Qt.Key.Key_N)
+    settle(qtbot, window)
     assert window.state.image_id != first
     assert (window.state.project.read_label(first)[10, 10:31] == 1).all()
 
@@ -117,3 +124,19 @@ def test_f1_shows_the_shortcut_sheet(window, qtbot):
     sheets[0].close()
     qtbot.keyClicks(window.canvas, "?")
     assert any(isinstance(w, ShortcutsSheet) and w.isVisible() for w in QApplication.topLevelWidgets())
+
+
+def test_big_images_are_read_in_the_background_while_painting_goes_on(opened, qtbot, monkeypatch):
+    from segstudio.gui import session
+
+    window = opened
+    monkeypatch.setattr(session, "BACKGROUND_READ_PIXELS", 0)  # treat the test images as big
+    first = window.state.image_id
+    key(qtbot, window, Qt.Key.Key_N)
+    target = window.session.loading
+    assert target is not None and target != first and window.state.image_id == first
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 10), (30, 10)])  # the current image stays editable meanwhile
+    settle(qtbot, window)
+    assert window.state.image_id == target
+    assert (window.state.project.read_label(first)[10, 10:31] == 1).all()

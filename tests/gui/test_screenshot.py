@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gui_helpers import key, settle
 from PySide6.QtCore import QPoint
 
 from segstudio.core.project import Project, Source
@@ -25,6 +26,7 @@ def test_window_grab_shows_overlay_where_the_mask_is(window, project_root, qtbot
         source = np.where(label == 1, Source.HUMAN, Source.NONE).astype(np.uint8)
         project.write_masks(first.id, label, source)
     assert window.open_project(project_root)
+    settle(qtbot, window)
     window.opacity.setValue(60)
     if zoom != "fit":
         window.canvas.set_view(zoom, (first.width / 2, first.height / 2))
@@ -44,8 +46,6 @@ def test_window_grab_shows_overlay_where_the_mask_is(window, project_root, qtbot
 
 
 def test_outline_mode_and_uncertainty_map_change_what_is_drawn(window, project_root, qtbot):
-    from gui_helpers import key
-
     with Project.open(project_root) as project:
         first = project.images()[0]
         label = np.full((first.height, first.width), 255, np.uint8)
@@ -55,6 +55,7 @@ def test_outline_mode_and_uncertainty_map_change_what_is_drawn(window, project_r
         heat[:, 60:] = 255  # the model is unsure about the right part only
         project.write_uncertainty_map(first.id, heat)
     assert window.open_project(project_root)
+    settle(qtbot, window)
     image = window.session.image.display
 
     def pixel(x: int, y: int) -> np.ndarray:

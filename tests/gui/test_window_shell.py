@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from gui_helpers import at, key, stroke
+from gui_helpers import at, key, settle, stroke
 from segstudio.core.project import Project
 from segstudio.gui import optional_panels
 
@@ -64,6 +64,7 @@ def test_an_unreadable_image_gives_a_message_and_work_goes_on(opened, qtbot):
     broken = window.state.project.images()[1]
     broken.path.write_bytes(b"this is not a png")
     window.go_to(broken.id)
+    settle(qtbot, window)
     assert window.state.image_id == first
     assert broken.name in window.message_bar.text()
     stroke(qtbot, window, [(10, 30), (20, 30)])
@@ -81,6 +82,7 @@ def test_crash_leftovers_are_recovered_with_a_notice(window, project_root, qtbot
         doc.paint_segment((5, 5), (25, 5), 2, 1)
         saver.flush()
     assert window.open_project(project_root)
+    settle(qtbot, window)
     assert "Recovered" in window.message_bar.text()
     assert window.state.document.label[5, 15] == 1
 

@@ -56,18 +56,23 @@ class ImageLayer:
 class LabelLayer:
     """Class colours of a mask and its provenance.
 
-    Level 0 is the document's live arrays; coarser levels are sampled copies kept in step by
-    `changed(box)`, so drawing a zoomed-out tile reads contiguous memory.
+    Level 0 is the document's live arrays; coarser levels are sampled copies, made when first
+    drawn and kept in step by `changed(box)`, so drawing a zoomed-out tile reads contiguous memory.
     """
 
     def __init__(self, label: np.ndarray, source: np.ndarray, palette: Palette, outline: bool = False):
         self.shape = label.shape[:2]
         self.palette = palette
         self.outline = outline
-        self.levels = [(label, source)]
-        for _ in range(1, level_count(self.shape)):
-            prev_label, prev_source = self.levels[-1]
-            self.levels.append((prev_label[::2, ::2].copy(), prev_source[::2, ::2].copy()))
+        self.levels: list[tuple[np.ndarray, np.ndarray] | None] = [(label, source)]
+        self.levels += [None] * (level_count(self.shape) - 1)
+
+    def level(self, level: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.levels[level] is None:
+            f = 1 << level
+            label, source = self.levels[0]
+            self.levels[level] = (label[::f, ::f].copy(), source[::f, ::f].copy())
+        return self.levels[level]
 
     @property
     def halo(self) -> int:
@@ -80,7 +85,7 @@ class LabelLayer:
         for level in range(1, len(self.levels)):
             f = 1 << level
             part = to_level(box, level).clip(level_shape(self.shape, level))
-            if part.is_empty:
+            if part.is_empty or self.levels[level] is None:
                 continue
             rows = slice(part.y0 * f, part.y1 * f, f)
             cols = slice(part.x0 * f, part.x1 * f, f)
@@ -89,7 +94,7 @@ class LabelLayer:
             level_source[part.slices] = source[rows, cols]
 
     def render(self, level: int, box: BBox) -> np.ndarray:
-        label, source = self.levels[level]
+        label, source = self.level(level)
         if not self.outline:
             return self.palette.colorize(label[box.slices], source[box.slices], (box.y0, box.x0))
         grown = box.grow(1).clip(label.shape)
