@@ -107,3 +107,27 @@ def test_preview_writes_nothing_and_import_follows_the_mapping(project, tmp_path
     assert (label[exported == 1] == 1).all() and (label[exported == 2] == 2).all()
     assert (target.read_source(record.id)[label != 255] == Source.HUMAN).all()
     target.close()
+
+
+def test_projects_with_more_than_254_classes_export_16_bit_masks(tmp_path):
+    from core.test_formats_data import write_images
+
+    names = [f"class{i}" for i in range(300)]
+    source = Project.create(tmp_path / "big", names)
+    (record,) = source.add_images(write_images(tmp_path / "pictures", 1)).added
+    label = np.full((48, 64), source.ignore_value, np.uint16)
+    label[:20] = 299
+    label[20:30] = 7
+    source.write_masks(record.id, label, np.where(label == source.ignore_value, 0, 3).astype(np.uint8))
+    source.set_status(record.id, Status.DONE)
+    drive(export_dataset(source, tmp_path / "out", ExportOptions(formats=("masks", "cityscapes"))))
+    with pytest.raises(FormatError, match="at most 254 classes"):
+        drive(export_dataset(source, tmp_path / "voc", ExportOptions(formats=("voc",))))
+    assert not (tmp_path / "voc").exists()
+    for name in ("masks", "cityscapes"):
+        target = Project.create(tmp_path / f"target-{name}", names)
+        report = drive(import_dataset(target, name, tmp_path / "out" / name))
+        assert not report.problems
+        np.testing.assert_array_equal(target.read_label(target.images()[0].id), label)
+        target.close()
+    source.close()

@@ -138,18 +138,10 @@ def write_text(path: Path | str, text: str) -> None:
 
 
 def write_png(path: Path | str, array: np.ndarray, palette: list[int] | None = None) -> None:
-    """An RGB or class-index PNG; 16-bit index maps through OpenCV (Pillow 13 refuses I;16 arrays)."""
-    import cv2
-
+    """An RGB, palette or class-index (8- or 16-bit grey) PNG."""
     from segstudio.core.atomic import encode_png
 
-    if array.dtype == np.uint16:
-        ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-        if not ok:
-            raise SaveError(f"could not encode {path} as a 16-bit PNG")
-        write_bytes(path, encoded.tobytes())
-    else:
-        write_bytes(path, encode_png(array, palette))
+    write_bytes(path, encode_png(array, palette))
 
 
 def find_image(folder: Path, stem: str) -> Path | None:
