@@ -164,9 +164,28 @@ class ExportDialog(_WorkDialog):
         except SegStudioError as exc:
             self.status.setText(str(exc))
             return
+        if not self._save_open_image():
+            return
         out = Path(self.out_edit.text()).expanduser()
         self.status.setText(f"Exporting to {out}...")
         self._run(lambda stop: export_dataset(project, out, options, stop), "export")
+
+
+    def _save_open_image(self) -> bool:
+        """Fold the image being painted into labels/ first, so the export has the latest strokes.
+
+        Opened from the File menu, the dialog's parent is the main window, whose session owns
+        the autosave; a dialog without one (tests, other hosts) exports what is on disk.
+        """
+        session = getattr(self.parent(), "session", None)
+        if session is None:
+            return True
+        try:
+            session.save()
+        except SegStudioError as exc:
+            self.status.setText(f"Could not save the open image first, so nothing was exported: {exc}")
+            return False
+        return True
 
 
 class ImportDialog(_WorkDialog):

@@ -76,6 +76,10 @@ def test_an_export_never_writes_into_a_folder_that_holds_something(project, tmp_
     with pytest.raises(FormatError, match="not empty"):
         drive(export_dataset(project, tmp_path / "busy", ExportOptions()))
     assert os.listdir(tmp_path / "busy") == ["keep.txt"]
+    with Project.create(tmp_path / "empty", ("background", "cell")) as empty:
+        with pytest.raises(FormatError, match="nothing to export: no done image"):
+            drive(export_dataset(empty, tmp_path / "nothing", ExportOptions()))
+    assert sorted(os.listdir(tmp_path)) == ["busy", "empty"]
     with pytest.raises(FormatError, match="unknown format"):
         drive(export_dataset(project, tmp_path / "x", ExportOptions(formats=("tiff-stack",))))
 

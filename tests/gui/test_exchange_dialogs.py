@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -87,3 +88,25 @@ def test_import_dialog_previews_the_mapping_and_imports_with_the_edited_one(qtbo
     assert project.class_names() == ["background", "cell"] and len(project.images()) == 3
     assert all((project.read_label(r.id) == 1).sum() > 0 for r in project.images())
     project.close()
+
+
+def test_export_from_the_file_menu_includes_the_strokes_just_painted(opened, qtbot, tmp_path):
+    from gui_helpers import key, stroke
+    from PIL import Image
+
+    window = opened
+    key(qtbot, window, Qt.Key.Key_B)
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 20), (30, 20)])  # still only in memory / the journal
+    qtbot.waitUntil(lambda: "open_ExportDialog" in {a.objectName() for a in window.menus["&File"].actions()})
+    next(a for a in window.menus["&File"].actions() if a.objectName() == "open_ExportDialog").trigger()
+    (dialog,) = window.findChildren(ExportDialog)
+    dialog.format_boxes["voc"].setChecked(False)
+    dialog.format_boxes["masks"].setChecked(True)
+    dialog.images_combo.setCurrentIndex(1)  # all images with labels: nothing is done yet
+    dialog.out_edit.setText(str(tmp_path / "out"))
+    _click(qtbot, dialog.start_button)
+    qtbot.waitUntil(lambda: not dialog.busy() and dialog.start_button.isEnabled(), timeout=30_000)
+    assert "exported 1 images" in dialog.status.text()
+    (mask_path,) = (tmp_path / "out" / "masks").glob("*.png")
+    assert (np.array(Image.open(mask_path))[20, 10:31] == 1).all()

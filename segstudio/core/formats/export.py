@@ -125,6 +125,10 @@ def export_dataset(project, out: str | Path, options: ExportOptions,
                 writer.add(sample)
             stats.add(exported, np.where(label != ignore, source, 0), split, ignore)
             report.images += 1
+        if report.images == 0:
+            which = "done image" if options.done_only else "image"
+            raise FormatError(f"nothing to export: no {which} of the project has labelled pixels"
+                              + (" (mark images done, or export all images)" if options.done_only else ""))
         yield Progress(len(records), len(records), "writing annotation files and dataset cards")
         for spec, writer in zip(specs, writers):
             notes = writer.finish()
