@@ -70,7 +70,6 @@ def test_tile_patches_match_a_fresh_render_after_edits(outline):
     for box in (BBox(100, 100, 140, 160), BBox(500, 505, 530, 530), BBox(1000, 0, 1300, 700)):
         label[box.slices] = rng.integers(0, 3, (box.height, box.width))
         source[box.slices] = 3
-        layer.changed(box.grow(1).clip(shape))
         cache.refresh(box.grow(1).clip(shape))
     fresh = TileCache(LabelLayer(label, source, layer.palette, outline))
     for level in range(cache.levels):

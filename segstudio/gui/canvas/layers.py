@@ -1,7 +1,7 @@
 """The canvas layers: each renders a box of one pyramid level as ARGB32 pixels (uint32).
 
-Level k has one pixel per 2**k x 2**k block (the image is area-downsampled, masks keep the
-block's top-left pixel), so a zoomed-out 16k view draws about as many pixels as a zoomed-in
+Level k has one pixel per 2**k x 2**k block (the image is area-downsampled once on load, masks
+are sampled at the block's top-left pixel when drawn), so a zoomed-out 16k view draws about as many pixels as a zoomed-in
 one. Boxes are in the pixel grid of their level. Pure NumPy + OpenCV: the tile cache turns
 the results into QImages.
 """
@@ -54,53 +54,36 @@ class ImageLayer:
 
 
 class LabelLayer:
-    """Class colours of a mask and its provenance.
+    """Class colours of a mask and its provenance, read from the document's live arrays.
 
-    Level 0 is the document's live arrays; coarser levels are sampled copies, made when first
-    drawn and kept in step by `changed(box)`, so drawing a zoomed-out tile reads contiguous memory.
+    A coarse level samples every 2**k-th pixel straight from the full-size arrays: a 512 px
+    tile costs a fraction of a millisecond, and there are no level copies to keep in step.
     """
 
     def __init__(self, label: np.ndarray, source: np.ndarray, palette: Palette, outline: bool = False):
         self.shape = label.shape[:2]
+        self.label = label
+        self.source = source
         self.palette = palette
         self.outline = outline
-        self.levels: list[tuple[np.ndarray, np.ndarray] | None] = [(label, source)]
-        self.levels += [None] * (level_count(self.shape) - 1)
-
-    def level(self, level: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.levels[level] is None:
-            f = 1 << level
-            label, source = self.levels[0]
-            self.levels[level] = (label[::f, ::f].copy(), source[::f, ::f].copy())
-        return self.levels[level]
 
     @property
     def halo(self) -> int:
         """Outline pixels depend on their neighbours, so an edit recolours one pixel around it."""
         return 1 if self.outline else 0
 
-    def changed(self, box: BBox) -> None:
-        """Copy the level-0 pixels inside `box` into the coarser levels."""
-        label, source = self.levels[0]
-        for level in range(1, len(self.levels)):
-            f = 1 << level
-            part = to_level(box, level).clip(level_shape(self.shape, level))
-            if part.is_empty or self.levels[level] is None:
-                continue
-            rows = slice(part.y0 * f, part.y1 * f, f)
-            cols = slice(part.x0 * f, part.x1 * f, f)
-            level_label, level_source = self.levels[level]
-            level_label[part.slices] = label[rows, cols]
-            level_source[part.slices] = source[rows, cols]
+    def _sample(self, level: int, box: BBox) -> tuple[np.ndarray, np.ndarray]:
+        f = 1 << level
+        rows, cols = slice(box.y0 * f, box.y1 * f, f), slice(box.x0 * f, box.x1 * f, f)
+        return self.label[rows, cols], self.source[rows, cols]
 
     def render(self, level: int, box: BBox) -> np.ndarray:
-        label, source = self.level(level)
         if not self.outline:
-            return self.palette.colorize(label[box.slices], source[box.slices], (box.y0, box.x0))
-        grown = box.grow(1).clip(label.shape)
-        patch = label[grown.slices]
-        pixels = self.palette.colorize(patch, source[grown.slices], (grown.y0, grown.x0))
-        pixels[~outline_mask(patch)] = 0
+            return self.palette.colorize(*self._sample(level, box), (box.y0, box.x0))
+        grown = box.grow(1).clip(level_shape(self.shape, level))
+        label, source = self._sample(level, grown)
+        pixels = self.palette.colorize(label, source, (grown.y0, grown.x0))
+        pixels[~outline_mask(label)] = 0
         dy, dx = box.y0 - grown.y0, box.x0 - grown.x0
         return np.ascontiguousarray(pixels[dy : dy + box.height, dx : dx + box.width])
 
