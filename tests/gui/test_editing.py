@@ -95,3 +95,40 @@ def test_brush_size_keys_and_canvas_wheel_zoom(opened, qtbot):
     assert window.canvas.scale == np.float64(scale * 2)
     key(qtbot, window, Qt.Key.Key_F)
     assert window.canvas.scale == scale
+
+
+def test_lasso_fills_the_dragged_outline(opened, qtbot):
+    window = opened
+    key(qtbot, window, Qt.Key.Key_L)
+    stroke(qtbot, window, [(5, 5), (30, 5), (30, 30), (5, 30)])
+    label = window.state.document.label
+    assert label[15, 15] == 1 and label[40, 40] == IGNORE
+
+
+def test_grabcut_box_cuts_out_the_object(opened, qtbot):
+    window = opened
+    key(qtbot, window, Qt.Key.Key_C)
+    stroke(qtbot, window, [(42, 3), (70, 30), (93, 61)])
+    label = window.state.document.label
+    square = label[8:56, 48:88] == 1
+    assert square.mean() > 0.9  # the bright square
+    assert (label[:, :40] == IGNORE).all()
+
+
+def test_accept_tool_and_accept_all_review_proposals(opened, qtbot):
+    window = opened
+    doc = window.state.document
+    proposal = np.full(doc.shape, IGNORE, np.uint8)
+    proposal[5:20, 5:20] = 1
+    proposal[40:60, 60:90] = 2
+    doc.apply_proposal(proposal)
+    assert (doc.source[5:20, 5:20] == 1).all()
+    key(qtbot, window, Qt.Key.Key_A)
+    qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 10, 10))
+    assert (doc.source[5:20, 5:20] == 2).all() and (doc.source[40:60, 60:90] == 1).all()
+    key(qtbot, window, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    assert (doc.source[40:60, 60:90] == 2).all()
+    key(qtbot, window, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert (doc.label == IGNORE).all() and (doc.source == 0).all()
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (doc.source[40:60, 60:90] == 2).all()
