@@ -29,7 +29,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
         tmp_name = None
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         raise SaveError(f"could not save {path}: {exc.strerror or exc}") from exc
     finally:
@@ -65,7 +65,7 @@ def atomic_write_png(path: str | os.PathLike, array: np.ndarray, palette: list[i
     atomic_write_bytes(path, encode_png(array, palette))
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
     try:
         fd = os.open(directory, os.O_RDONLY)

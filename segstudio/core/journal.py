@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.atomic import _fsync_dir
+from segstudio.core.atomic import fsync_dir
 from segstudio.core.errors import ProjectError, SaveError, SegStudioError
 from segstudio.core.geometry import BBox
 
@@ -172,7 +172,7 @@ class JournalWriter:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(path, "xb", buffering=0)  # noqa: SIM115 - unbuffered: a failure stays a failure
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except OSError as exc:
             raise SaveError(f"could not open the edit journal {path}: {exc.strerror or exc}") from exc
 
@@ -274,7 +274,7 @@ class ProjectJournal:
                 pass
             except OSError as exc:
                 raise SaveError(f"could not remove the folded journal {path}: {exc.strerror or exc}") from exc
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return read
 
     def discard(self, image_id: int) -> None:

@@ -322,3 +322,14 @@ def test_history_survives_the_removal_of_its_image(project):
     project.remove_image(image_id)
     event = next(e for e in project.history() if e["kind"] == "painted")
     assert event["image_id"] is None and event["strokes"] == 3
+
+
+def test_temp_files_left_by_a_killed_write_are_removed_on_the_next_open(project):
+    root = project.root
+    project.close()
+    stale = root / "labels" / ".1.png.abc123.segstudio-tmp"
+    stale.write_bytes(b"half a png")
+    with Project.open(root, readonly=True):
+        assert stale.exists()  # a reader never deletes what a writer may be writing
+    with Project.open(root):
+        assert not stale.exists()

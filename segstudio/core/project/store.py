@@ -86,6 +86,8 @@ class Project(ImagesMixin, CatalogMixin):
             if lock is not None:
                 lock.release()
             raise
+        if not readonly:
+            _remove_stale_temp_files(root)
         return cls(root, conn, lock, readonly)
 
     @staticmethod
@@ -247,3 +249,10 @@ class Project(ImagesMixin, CatalogMixin):
                 label = self.read_label(record.id).astype(np.uint16)
                 label[label == IGNORE] = IGNORE_16
                 atomic_write_png(self._label_path(record.id), label)
+
+
+def _remove_stale_temp_files(root: Path) -> None:
+    """Temp files of writes a crash interrupted; safe to drop while we hold the project lock."""
+    for folder in ("labels", "sources", "uncertainty"):
+        for tmp in (root / folder).glob(".*.segstudio-tmp"):
+            tmp.unlink(missing_ok=True)
