@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         view.addWidget(self.opacity)
         for action in (a.toggle_overlay, a.toggle_outline, a.toggle_heatmap):
             view.addAction(action)
+        self.addToolBarBreak()
         review = self.addToolBar("Review")
         review.setObjectName("toolbar_review")
         for action in (a.undo, a.redo, a.previous_image, a.done, a.next_image):

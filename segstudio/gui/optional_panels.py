@@ -12,7 +12,7 @@ import importlib.util
 import traceback
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget
 
@@ -63,9 +63,9 @@ def _add_dock(window, spec: PanelSpec, widget) -> None:
     dock.setObjectName(f"dock_{spec.cls}")
     dock.setWidget(widget)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    if not window.restoreDockWidget(dock):  # first run: share the history's place, as a tab
-        window.tabifyDockWidget(window.docks["history"], dock)
-        dock.show()  # widgets added to a window that is already shown start hidden
+    window.tabifyDockWidget(window.docks["history"], dock)  # shares the History's place, as a tab
+    # Added after the window's restoreState, so the dock's visibility is remembered here.
+    dock.setVisible(QSettings().value(_visible_key(spec), True) in (True, "true"))
     window.menus["&View"].addAction(dock.toggleViewAction())
     window.optional[spec.cls] = widget
 
@@ -92,8 +92,16 @@ def _add_dialog_action(window, spec: PanelSpec, factory) -> None:
     window.optional[spec.cls] = action
 
 
+def _visible_key(spec: PanelSpec) -> str:
+    return f"panels/{spec.cls}/visible"
+
+
 def shutdown(window) -> None:
-    """Give docks with background work (training) a chance to stop it before the app quits."""
+    """Remember which docks were shown; let docks with background work (training) stop it."""
+    for spec in PANELS:
+        widget = getattr(window, "optional", {}).get(spec.cls)
+        if spec.kind == "dock" and widget is not None and widget.parentWidget() is not None:
+            QSettings().setValue(_visible_key(spec), not widget.parentWidget().isHidden())
     for widget in getattr(window, "optional", {}).values():
         stop = getattr(widget, "shutdown", None)
         if callable(stop):

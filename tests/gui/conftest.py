@@ -50,6 +50,7 @@ def window(qtbot):
     win.resize(1000, 700)
     win.show()
     qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: hasattr(win, "optional"))  # the other areas' docks are in: layout settled
     yield win
     if win.state.project is not None:
         try:

@@ -87,22 +87,43 @@ def test_crash_leftovers_are_recovered_with_a_notice(window, project_root, qtbot
     assert window.state.document.label[5, 15] == 1
 
 
-def test_a_broken_optional_panel_does_not_stop_the_window(qtbot, tmp_path, monkeypatch):
+def test_other_areas_panels_load_after_the_window_and_a_broken_one_is_skipped(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QDockWidget
+
     from segstudio.gui.main_window import MainWindow
 
     (tmp_path / "broken_panel.py").write_text("raise RuntimeError('half written')\n")
+    (tmp_path / "notes_panel.py").write_text(
+        "from PySide6.QtWidgets import QLabel\n\n\n"
+        "class NotesPanel(QLabel):\n"
+        "    def __init__(self, state):\n"
+        "        super().__init__('notes')\n"
+        "        self.state = state\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(optional_panels, "PANELS", (
         optional_panels.PanelSpec("broken_panel", "BrokenPanel", "Broken", "dock"),
+        optional_panels.PanelSpec("notes_panel", "NotesPanel", "Notes", "dock"),
         optional_panels.PanelSpec("segstudio.gui.about", "AboutDialog", "&About SegStudio", "dialog", "&Help"),
     ))
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: hasattr(window, "optional"))
+
+    def open_window():
+        window = MainWindow()
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: hasattr(window, "optional"))
+        return window, window.findChild(QDockWidget, "dock_NotesPanel")
+
+    window, dock = open_window()
     assert "Broken is not available" in window.status.currentMessage()
-    assert "AboutDialog" in window.optional
-    sys.modules.pop("broken_panel", None)
+    assert "AboutDialog" in window.optional and window.optional["NotesPanel"].state is window.state
+    assert not dock.isHidden() and dock in window.tabifiedDockWidgets(window.docks["history"])
+    dock.close()
+    window.close()
+    window, dock = open_window()
+    assert dock.isHidden()  # closed last time, so closed now
+    for name in ("broken_panel", "notes_panel"):
+        sys.modules.pop(name, None)
 
 
 def test_space_drag_pans_and_the_status_bar_follows_the_cursor(opened, qtbot):

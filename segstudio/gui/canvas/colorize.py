@@ -14,8 +14,9 @@ import numpy as np
 
 IGNORE = 255
 PROPOSAL = 1  # source value of an unreviewed model proposal
-STRIPE_PERIOD = 8  # pixels between the diagonal hatch stripes of unreviewed proposals
-PROPOSAL_ALPHA = 0.45  # proposals are lighter than reviewed pixels between the stripes
+STRIPE_PERIOD = 8  # pixels from one diagonal hatch stripe of unreviewed proposals to the next
+STRIPE_WIDTH = 3  # pixels of full colour in each period
+PROPOSAL_ALPHA = 0.2  # between the stripes proposals are much lighter than reviewed pixels
 
 
 def _premultiplied(rgb: tuple[int, int, int], alpha: float) -> int:
@@ -68,7 +69,7 @@ class Palette:
         h, w = label.shape
         ys = np.arange(h) + origin[0]
         xs = np.arange(w) + origin[1]
-        stripes = ((ys[:, None] + xs[None, :]) // (STRIPE_PERIOD // 2)) % 2 == 0
+        stripes = (ys[:, None] + xs[None, :]) % STRIPE_PERIOD < STRIPE_WIDTH
         mask = proposals & stripes
         pixels[mask] = self.solid.take(index[mask])
         return pixels
