@@ -44,6 +44,7 @@ def _load(spec: PanelSpec):
 def install(window) -> None:
     """Add every panel that imports; remember the docks so `shutdown` can stop their work."""
     window.optional = {}
+    right_width = window.docks["classes"].width()
     for spec in PANELS:
         try:
             factory = _load(spec)
@@ -56,6 +57,8 @@ def install(window) -> None:
         except Exception as exc:  # noqa: BLE001 - another area's bug must not close the window
             traceback.print_exc()
             window.status.showMessage(f"{spec.title.replace('&', '')} is not available: {exc}", 10000)
+    if not window.layout_restored:  # first run: a wide panel must not squeeze the canvas
+        window.resizeDocks([window.docks["classes"]], [right_width], Qt.Orientation.Horizontal)
 
 
 def _add_dock(window, spec: PanelSpec, widget) -> None:

@@ -17,8 +17,7 @@ def restore(window) -> None:
     else:
         window.resize(1400, 900)
     state = settings.value("window/state")
-    if isinstance(state, QByteArray):
-        window.restoreState(state)
+    window.layout_restored = isinstance(state, QByteArray) and window.restoreState(state)
     window.brush_size.setValue(int(settings.value("canvas/brush_size", window.tools.brush_size)))
     window.opacity.setValue(int(settings.value("canvas/opacity", window.opacity.value())))
     window.actions.toggle_overlay.setChecked(_flag(settings.value("canvas/overlay"), True))
