@@ -12,7 +12,7 @@ import traceback
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF
 
-from segstudio.core.tools import TOOLS, ToolContext, ToolEvent, create_tool
+from segstudio.core.tools import ToolContext, ToolEvent, create_tool
 from segstudio.gui.state import AppState
 
 BRUSH_TOOLS = ("brush", "eraser")
@@ -39,7 +39,6 @@ class ToolInput(QObject):
         self._tools: dict = {}
         self._hover: QPointF | None = None
         self._pressed = False
-        self._image = None
         self.brush_size = 16
         self.set_brush_size(self.brush_size)
 
@@ -67,16 +66,8 @@ class ToolInput(QObject):
         for tool in self._tools.values():
             tool.reset()
         self._pressed = False
-        self._image = image
-        self.ctx.image = None
+        self.ctx.image = image
         self.canvas.update()
-
-    def _image_for_tool(self):
-        """The display image for colour tools, made writable on first use (OpenCV's flood fill
-        refuses read-only arrays, and read_image hands out a read-only view)."""
-        if self.ctx.image is None and self._image is not None and TOOLS[self.tool_name].needs_image:
-            self.ctx.image = self._image if self._image.flags.writeable else self._image.copy()
-        return self.ctx.image
 
     # ----- events ----------------------------------------------------------------------------
     def mouse(self, canvas, kind: str, event: QMouseEvent) -> None:
@@ -105,7 +96,6 @@ class ToolInput(QObject):
             return
         self.ctx.class_id = self.state.current_class
         self.ctx.snap_distance = SNAP_PIXELS / self.canvas.scale
-        self._image_for_tool()
         try:
             self.tool.handle(document, event, self.ctx)
         except Exception as exc:  # noqa: BLE001 - a failing tool is reported; the session goes on
