@@ -134,9 +134,6 @@ class ImageListModel(QAbstractListModel):
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
-    def wait_for_thumbnails(self, msecs: int = 5000) -> bool:
-        return self._pool.waitForDone(msecs)
-
 
 class ImageListPanel(QWidget):
     """Filters on top, the list below; choosing a row asks the window to open that image."""

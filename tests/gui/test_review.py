@@ -87,6 +87,7 @@ def test_a_failing_save_shows_a_message_and_keeps_the_image(opened, qtbot):
     key(qtbot, window, Qt.Key.Key_N)
     settle(qtbot, window)
     assert window.state.image_id == first  # the edit is not lost behind a switch
+    assert window.message_bar.kind == "error"
     assert "could not" in window.message_bar.text().lower() or "cannot" in window.message_bar.text().lower()
     assert (window.state.document.label[10, 10:31] == 1).all()
     labels.unlink()

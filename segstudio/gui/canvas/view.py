@@ -76,17 +76,9 @@ class CanvasView(QWidget):
     def has_content(self) -> bool:
         return self._shape is not None
 
-    @property
-    def image_shape(self) -> tuple[int, int] | None:
-        return self._shape
-
     def set_heatmap(self, values: np.ndarray | None) -> None:
         self._heatmap = TileCache(HeatmapLayer(values)) if values is not None else None
         self.update()
-
-    @property
-    def has_heatmap(self) -> bool:
-        return self._heatmap is not None
 
     def set_palette(self, palette: Palette) -> None:
         if self._label_layer is not None:
