@@ -2,7 +2,8 @@
 
 Runs the same code as `segstudio demo` (demo project, training started from the Training
 panel) in a throw-away folder with its own Qt settings, waits until the model's proposals
-have reached the unreviewed images, opens one of them and grabs the window:
+have reached the unreviewed images and a model reached --min-miou, opens one of the unreviewed
+images and grabs the window. It prints how long each took:
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/tools/screenshots.py
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python packaging/tools/screenshots.py  # real X11
@@ -38,6 +39,16 @@ def proposed_images(project) -> list[int]:
             if project.has_masks(r.id) and (project.read_source(r.id) == Source.PROPOSAL).any()]
 
 
+def best_version(project) -> str:
+    best = project.best_model()
+    return best.version if best is not None else ""
+
+
+def best_miou(project) -> float:
+    best = project.best_model()
+    return float(best.metrics.get("val_miou", 0.0)) if best is not None else 0.0
+
+
 def wait_for(app, condition, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,8 +62,10 @@ def wait_for(app, condition, timeout: float) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "resources" / "screenshots")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for proposals (default 300)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait in all (default 600)")
     parser.add_argument("--min-proposed", type=int, default=11, help="unreviewed images with proposals to wait for")
+    parser.add_argument("--min-miou", type=float, default=0.8,
+                        help="wait for a model this good (validation mIoU) before the grab (default 0.8)")
     parser.add_argument("--size", default="1500x950", help="window size, WIDTHxHEIGHT")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -80,9 +93,16 @@ def main() -> int:
         panel = window.optional["TrainingPanel"]
         started = time.monotonic()
         project = window.state.project
-        ready = wait_for(app, lambda: len(proposed_images(project)) >= args.min_proposed, args.timeout)
+        refreshed: list[str] = []  # best version at each completed refresh of the proposals
+        panel.worker.proposals_refreshed.connect(lambda _count: refreshed.append(best_version(project)))
+        first = wait_for(app, lambda: len(proposed_images(project)) >= args.min_proposed, args.timeout)
         print(f"{len(proposed_images(project))} unreviewed images had proposals after "
-              f"{time.monotonic() - started:.0f} s{'' if ready else ' (timed out)'}")
+              f"{time.monotonic() - started:.0f} s{'' if first else ' (timed out)'}")
+        good = wait_for(app, lambda: best_miou(project) >= args.min_miou, args.timeout - (time.monotonic() - started))
+        target = best_version(project)
+        wait_for(app, lambda: target in refreshed, 120)  # the proposals on screen come from that model
+        print(f"best model {target} (validation mIoU {best_miou(project):.3f}) after "
+              f"{time.monotonic() - started:.0f} s{'' if good else ' (timed out)'}")
         proposed = proposed_images(project)
         if proposed:
             window.go_to(proposed[0])

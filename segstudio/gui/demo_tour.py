@@ -52,9 +52,12 @@ def start_training(window) -> str:
     from segstudio.commands.demo import demo_train_config
 
     dock = panel.parentWidget()
-    if isinstance(dock, QDockWidget):  # the plot is part of the tour: make sure it is on screen
+    if isinstance(dock, QDockWidget):  # the plot is part of the tour: on screen, and tall enough
         dock.show()
         dock.raise_()
+        neighbours = [d for d in getattr(window, "docks", {}).values()
+                      if window.dockWidgetArea(d) == window.dockWidgetArea(dock) and d.isVisible()]
+        window.resizeDocks([*neighbours, dock], [120] * len(neighbours) + [520], Qt.Orientation.Vertical)
     panel.start(demo_train_config(panel.config()))
     return "A small network is <b>training now</b> on the three reviewed images (Training panel, right)."
 
