@@ -132,3 +132,17 @@ def test_accept_tool_and_accept_all_review_proposals(opened, qtbot):
     assert (doc.label == IGNORE).all() and (doc.source == 0).all()
     key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert (doc.source[40:60, 60:90] == 2).all()
+
+
+def test_clicking_a_history_step_goes_back_and_forth(opened, qtbot):
+    window = opened
+    window.brush_size.setValue(1)
+    for y in (5, 10, 15):
+        stroke(qtbot, window, [(5, y), (20, y)])
+    label = window.state.document.label
+    history = window.history
+    assert [history.item(row).text() for row in range(history.count())] == ["(as opened)", "1. brush", "2. brush", "3. brush"]
+    history.itemClicked.emit(history.item(1))
+    assert label[5, 10] == 1 and label[10, 10] == IGNORE and label[15, 10] == IGNORE
+    history.itemClicked.emit(history.item(3))
+    assert label[15, 10] == 1

@@ -140,3 +140,21 @@ def test_space_drag_pans_and_the_status_bar_follows_the_cursor(opened, qtbot):
     assert opened.status.position.text() == "x 12  y 7"
     assert opened.status.class_under.text() == "unlabelled"
     assert opened.status.autosave.text() == "All changes saved"
+
+
+def test_the_window_opens_without_torch_or_plot_libraries(tmp_path):
+    """Launch budget: heavy imports wait until after the window has painted."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from segstudio.gui.app import create_application\n"
+        "from segstudio.gui.main_window import MainWindow\n"
+        "app = create_application()\n"
+        "window = MainWindow()\n"
+        "heavy = [m for m in ('torch', 'pyqtgraph', 'torchvision') if m in sys.modules]\n"
+        "print('heavy:', heavy)\n"
+    )
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "heavy: []" in out.stdout, out.stdout + out.stderr
