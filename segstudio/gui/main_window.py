@@ -41,6 +41,8 @@ class MainWindow(QMainWindow):
         self.session = Session(self.state, self)
         self.actions = Actions(self)
         self._close_refused = ""
+        self._class_names: list[str] = []
+        self._autosave_error_shown = False
 
         self.canvas = CanvasView()
         self.tools = ToolInput(self.state, self.canvas)
@@ -183,6 +185,9 @@ class MainWindow(QMainWindow):
         s.load_failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         s.history_changed.connect(lambda *_: self._update_enabled())
         c.cursor_moved.connect(self._cursor_moved)
+        self.state.project_opened.connect(self._remember_class_names)
+        self.state.project_closed.connect(self._remember_class_names)
+        self.state.classes_changed.connect(self._remember_class_names)
         c.zoom_changed.connect(self.status.show_zoom)
 
     def event(self, event: QEvent) -> bool:
@@ -318,13 +323,21 @@ class MainWindow(QMainWindow):
         self.canvas.set_heatmap(values)
 
     def _cursor_moved(self, xy) -> None:
-        self.status.show_cursor(xy, review.class_under(self.state, xy))
+        self.status.show_cursor(xy, review.class_under(self.state.document, self._class_names, xy))
+
+    def _remember_class_names(self, *_) -> None:
+        """Class names for the status bar, read once per change rather than on every mouse move."""
+        self._class_names = self.state.project.class_names() if self.state.project is not None else []
 
     def _autosave_state(self, state: str) -> None:
         self.status.show_autosave(state)
         if state.startswith("error"):
             self.message_bar.show_message(f"Your edits could not be saved: {state[len('error: '):]}. "
                                           "They are kept and saving is retried; free space or fix the folder's permissions.")
+            self._autosave_error_shown = True
+        elif state == "saved" and self._autosave_error_shown:
+            self._autosave_error_shown = False
+            self.message_bar.show_message("Saving works again: every edit is saved.", "info")
 
     def _update_enabled(self) -> None:
         a = self.actions

@@ -56,12 +56,11 @@ def palette(state: AppState, hidden: set[int]) -> Palette:
     return Palette([c.color for c in classes], hidden=sorted(hidden))
 
 
-def class_under(state: AppState, xy: tuple[int, int] | None) -> str:
-    document = state.document
-    if xy is None or document is None or state.project is None:
+def class_under(document, names: list[str], xy: tuple[int, int] | None) -> str:
+    """'nucleus', 'nucleus (proposal)' or 'unlabelled' for the pixel (x, y) of the document."""
+    if xy is None or document is None:
         return ""
     value = int(document.label[xy[1], xy[0]])
-    names = state.project.class_names()
     name = names[value] if value < len(names) else "unlabelled"
     source = int(document.source[xy[1], xy[0]])
     return f"{name} (proposal)" if source == 1 else name

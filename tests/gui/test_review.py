@@ -141,3 +141,20 @@ def test_big_images_are_read_in_the_background_while_painting_goes_on(opened, qt
     settle(qtbot, window)
     assert window.state.image_id == target
     assert (window.state.project.read_label(first)[10, 10:31] == 1).all()
+
+
+def test_autosave_trouble_shows_and_clears_when_saving_works_again(opened, qtbot):
+    window = opened
+    journal = window.state.project.journal_dir
+    shutil.rmtree(journal, ignore_errors=True)
+    journal.write_text("not a folder")  # the journal cannot be written now
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 10), (30, 10)])
+    qtbot.waitUntil(lambda: window.status.autosave.text().startswith("Not saved"), timeout=10_000)
+    assert window.message_bar.kind == "error" and "could not be saved" in window.message_bar.text()
+    journal.unlink()
+    journal.mkdir()
+    qtbot.waitUntil(lambda: window.status.autosave.text() == "All changes saved", timeout=10_000)
+    assert window.message_bar.kind == "info"
+    window.session.save()
+    assert (window.state.project.read_label(window.state.image_id)[10, 10:31] == 1).all()
