@@ -1,0 +1,31 @@
+"""The welcome page: the demo, a new project from a folder, recent projects."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QPushButton
+
+from gui_helpers import settle
+
+
+def button(window, text: str) -> QPushButton:
+    return next(b for b in window.welcome.findChildren(QPushButton) if b.text().startswith(text))
+
+
+def test_open_the_demo_from_the_welcome_page(window, qtbot, tmp_path, monkeypatch):
+    from segstudio.commands import demo
+
+    monkeypatch.setattr(demo, "default_demo_dir", lambda: tmp_path / "demo")
+    assert window.pages.currentWidget() is window.welcome
+    button(window, "Open the demo").click()
+    settle(qtbot, window)
+    assert window.state.project is not None and window.state.project.root == tmp_path / "demo"
+    assert window.image_list.model.rowCount() == len(window.state.project.images()) > 0
+    assert window.pages.currentWidget() is window.canvas and window.state.document is not None
+
+
+def test_new_project_from_a_folder_lists_its_images(window, qtbot, tmp_path, image_folder):
+    assert window.create_project(tmp_path / "fresh", image_folder)
+    settle(qtbot, window)
+    assert [r.name for r in window.image_list.model.records] == ["a_first.png", "b_second.png", "c_third.png"]
+    assert window.state.image_id == window.image_list.model.records[0].id
+    assert "fresh" in window.windowTitle()
