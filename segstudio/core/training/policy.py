@@ -69,9 +69,15 @@ def assign_validation_split(project, reviewed_ids: list[int]) -> list[int]:
 
 
 def annotation_fingerprint(project) -> str:
-    """Changes whenever any image's masks, status or split change (file stats, no decoding)."""
+    """Changes whenever reviewed masks, statuses or splits change (file stats, no decoding).
+
+    Images still new hold no reviewed pixel (a person's first pixel moves an image to in
+    progress), so fresh proposals written on them do not count as new annotations.
+    """
     digest = hashlib.blake2b(digest_size=16)
     for record in sorted(project.images(), key=lambda r: r.id):
+        if record.status == Status.NEW:
+            continue
         digest.update(f"{record.id}|{record.status.value}|{record.split.value}".encode())
         for folder in (project.labels_dir, project.sources_dir):
             try:
