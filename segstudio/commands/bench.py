@@ -17,6 +17,7 @@ BENCHES: dict[str, str] = {
     "hitl": "segstudio.bench.hitl",
     "make-dataset": "segstudio.bench.shapes_dataset",
     "edits": "segstudio.bench.edits",
+    "predict": "segstudio.bench.predict",
 }
 
 

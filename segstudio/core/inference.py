@@ -4,7 +4,8 @@
 through overlapping tiles whose logits are blended and streamed band by band (see
 models/tiling.py), so memory stays bounded by the image width, not its area. When a visible
 region is given it is predicted first and yielded as a `RegionPrediction`, so the canvas can
-show it while the rest runs. On a GPU the network runs in mixed precision, channels-last.
+show it while the rest runs. The network runs from a tuned copy (batch norm folded, channels-last; models/optimise.py),
+on a GPU in mixed precision.
 
 `apply_prediction` stores the image's uncertainty and applies the class map as one undoable
 edit that only touches pixels nobody has reviewed (source 0 or 1).
@@ -21,6 +22,7 @@ import torch
 
 from segstudio.core.geometry import BBox
 from segstudio.core.models.bundle import ModelBundle
+from segstudio.core.models.optimise import inference_copy
 from segstudio.core.models.tiling import BandAccumulator, TiledOutputs, tile_starts, window_1d
 from segstudio.core.progress import Progress, StopFlag
 from segstudio.core.errors import ModelError
@@ -56,7 +58,7 @@ def predict(bundle: ModelBundle, image: np.ndarray, *, device: torch.device | st
     pixels = match_channels(image, bundle.in_channels)
     height, width = pixels.shape[:2]
     tile = int(tile or bundle.tile_size)
-    overlap = int(bundle.tile_overlap if overlap is None else overlap)
+    overlap = min(bundle.tile_overlap, tile // 4) if overlap is None else int(overlap)
     if tile < 16 or not 0 <= overlap < tile // 2 + 1:
         raise ModelError(f"tile {tile} with overlap {overlap}: use tile >= 16 and overlap <= tile / 2")
     runner = _Runner(bundle, device, batch_size)
@@ -122,17 +124,13 @@ class _Runner:
         self.normalisation = bundle.normalisation
         self.device = device
         self.gpu = device.type == "cuda"
-        model = bundle.model.eval()
-        if next(model.parameters(), torch.empty(0)).device != device:
-            model.to(device)
-        if self.gpu:
-            model.to(memory_format=torch.channels_last)
-        self.model = model
+        self.model = inference_copy(bundle.model, device)
+        self.channels_last = device.type in ("cpu", "cuda")
         self.batch_size = int(batch_size or (4 if self.gpu else 1))
 
     def __call__(self, tiles: list[np.ndarray]) -> np.ndarray:
         batch = torch.from_numpy(np.stack([self.normalisation.apply(t) for t in tiles])).to(self.device)
-        if self.gpu:
+        if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         autocast = torch.autocast("cuda", dtype=torch.float16) if self.gpu else nullcontext()
         with torch.inference_mode(), autocast:
@@ -178,6 +176,51 @@ def _crf_refiner(pixels: np.ndarray, bundle: ModelBundle):
         return refine_probabilities(probs, guide)
 
     return refine
+
+
+@dataclass(frozen=True)
+class ImageProposal:
+    """One image's prediction, yielded by `propose_images` for the caller to apply."""
+
+    image_id: int
+    name: str
+    prediction: Prediction
+
+
+def propose_images(project, bundle: ModelBundle, image_ids: list[int], *, device: torch.device | str = "cpu",
+                   crf: bool = False, mapping: dict[int, int] | None = None, stop: StopFlag | None = None
+                   ) -> Generator[Progress | ImageProposal, None, tuple[int, list[str]]]:
+    """Predict each image and yield it as an ImageProposal; returns (predicted, problems).
+
+    Applying is left to the caller (the GUI applies on its own thread, through the open
+    document when the image is the one being edited). Per-tile progress is reported for a
+    single image, per-image progress for several. Without a `mapping` (that the person
+    confirmed) a bundle for other classes is refused with the reason.
+    """
+    from segstudio.core.errors import ImageReadError
+    from segstudio.core.imageio import read_image
+    from segstudio.core.progress import drive
+
+    if mapping is None:
+        mapping = bundle.mapping_to(project.class_names())
+    problems: list[str] = []
+    done = 0
+    for index, image_id in enumerate(image_ids):
+        record = project.image(image_id)
+        if len(image_ids) > 1:
+            yield Progress(index, len(image_ids), f"proposing {record.name}")
+        try:
+            raw = read_image(record.path).raw
+        except ImageReadError as exc:
+            problems.append(str(exc))
+            continue
+        work = predict(bundle, raw, device=device, crf=crf, mapping=mapping, stop=stop)
+        prediction = (yield from work) if len(image_ids) == 1 else drive(work)
+        if prediction is None:
+            break
+        done += 1
+        yield ImageProposal(image_id, record.name, prediction)
+    return done, problems
 
 
 def apply_prediction(project, document, image_id: int, prediction: Prediction):

@@ -163,3 +163,21 @@ def test_apply_with_a_document_is_one_undoable_step(project):
     assert (document.label[10:20] == 1).all()
     document.undo()
     assert np.array_equal(document.label, label) and np.array_equal(document.source, source)
+
+
+def test_the_tuned_inference_copy_matches_and_follows_weight_changes():
+    from segstudio.core.models.optimise import inference_copy
+
+    torch.manual_seed(3)
+    model = ModelBundle.create("lraspp_mobilenet_v3_large", CLASSES).model.eval()
+    x = torch.randn(1, 3, 64, 80)
+    fast = inference_copy(model, torch.device("cpu"))
+    assert fast is not model and not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    with torch.inference_mode():
+        assert torch.allclose(fast(x.contiguous(memory_format=torch.channels_last)), model(x), atol=1e-4)
+    assert inference_copy(model, torch.device("cpu")) is fast
+    with torch.no_grad():
+        model.net.net.classifier.high_classifier.bias.add_(1.0)
+    refreshed = inference_copy(model, torch.device("cpu"))
+    with torch.inference_mode():
+        assert refreshed is not fast and torch.allclose(refreshed(x), model(x), atol=1e-4)

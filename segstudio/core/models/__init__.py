@@ -4,13 +4,26 @@
     ARCHITECTURES: dict[str, ModelSpec]
     ModelBundle.create(arch, classes, ...) / .save(folder) / ModelBundle.load(folder)
     import_model(path, classes=[...], arch=...) -> ModelBundle
+
+Names are imported on first use (PEP 562), so listing architectures does not load torch.
 """
 
-from segstudio.core.models.bundle import ModelBundle
-from segstudio.core.models.classes import ModelClass, Normalisation
-from segstudio.core.models.importing import import_model
-from segstudio.core.models.registry import ARCHITECTURES, DEFAULT_ARCH, ModelSpec, create_model
-from segstudio.core.models.wrapper import SegmentationModel
+from __future__ import annotations
 
-__all__ = ["ARCHITECTURES", "DEFAULT_ARCH", "ModelBundle", "ModelClass", "ModelSpec", "Normalisation",
-           "SegmentationModel", "create_model", "import_model"]
+import importlib
+
+_HOMES = {
+    "ARCHITECTURES": "registry", "DEFAULT_ARCH": "registry", "ModelSpec": "registry", "create_model": "registry",
+    "ModelBundle": "bundle", "ModelClass": "classes", "Normalisation": "classes", "import_model": "importing",
+    "SegmentationModel": "wrapper",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -2,6 +2,8 @@
 
 Each entry is a small spec; the contract suite (tests/contracts/test_model_contract.py) runs
 every entry through the same checks, so adding an architecture is one builder and one line.
+Reading the table imports no torch (builders import their network when called), so menus
+and `--help` can list architectures without loading it.
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from segstudio.core.errors import ModelError
-from segstudio.core.models.segnet import SegNet
-from segstudio.core.models.torchvision_nets import build_torchvision
-from segstudio.core.models.unet import UNet
-from segstudio.core.models.wrapper import SegmentationModel
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from segstudio.core.models.wrapper import SegmentationModel
 
 log = logging.getLogger(__name__)
 
 # builder(num_classes, in_channels, pretrained, allow_download, **options) -> (net, note)
-Builder = Callable[..., tuple[nn.Module, str]]
+Builder = Callable[..., "tuple[nn.Module, str]"]
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,13 @@ class ModelSpec:
     default_options: dict[str, Any] = field(default_factory=dict)
 
 
-def _own(cls: type[nn.Module]) -> Builder:
+def _own(module: str, name: str) -> Builder:
     def build(num_classes: int, in_channels: int, pretrained: bool | str = False,
               allow_download: bool = False, **options: Any) -> tuple[nn.Module, str]:
-        note = f"{cls.__name__} has no pretrained weights; random initialisation" if pretrained else ""
+        import importlib
+
+        cls = getattr(importlib.import_module(module), name)
+        note = f"{name} has no pretrained weights; random initialisation" if pretrained else ""
         try:
             return cls(in_channels, num_classes, **options), note
         except TypeError as exc:
@@ -50,6 +56,8 @@ def _own(cls: type[nn.Module]) -> Builder:
 def _torchvision(arch: str) -> Builder:
     def build(num_classes: int, in_channels: int, pretrained: bool | str = False,
               allow_download: bool = False, **options: Any) -> tuple[nn.Module, str]:
+        from segstudio.core.models.torchvision_nets import build_torchvision
+
         if options:
             raise ModelError(f"{arch} takes no options (got {', '.join(sorted(options))})")
         return build_torchvision(arch, num_classes, in_channels, pretrained, allow_download)
@@ -57,9 +65,9 @@ def _torchvision(arch: str) -> Builder:
 
 
 ARCHITECTURES: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    ModelSpec("unet", _own(UNet), "U-Net: encoder-decoder with skip connections; sharp boundaries, trains "
+    ModelSpec("unet", _own("segstudio.core.models.unet", "UNet"), "U-Net: encoder-decoder with skip connections; sharp boundaries, trains "
               "from scratch on few images", False, 512, 1, {"depth": 4, "width": 32}),
-    ModelSpec("segnet", _own(SegNet), "SegNet: encoder-decoder upsampling with max-pooling indices; light "
+    ModelSpec("segnet", _own("segstudio.core.models.segnet", "SegNet"), "SegNet: encoder-decoder upsampling with max-pooling indices; light "
               "on memory", False, 512, 1, {"depth": 4, "width": 32}),
     ModelSpec("fcn_resnet50", _torchvision("fcn_resnet50"), "FCN with a ResNet-50 backbone (torchvision)",
               True, 512, 32),
@@ -77,7 +85,7 @@ DEFAULT_ARCH = "lraspp_mobilenet_v3_large"
 
 
 def create_model(arch: str, num_classes: int, in_channels: int = 3, pretrained: bool | str = False, *,
-                 allow_download: bool = False, **options: Any) -> SegmentationModel:
+                 allow_download: bool = False, **options: Any) -> "SegmentationModel":
     """A network that maps N x in_channels x H x W floats to N x num_classes x H x W logits.
 
     `pretrained`: False, True / "full" (COCO/VOC heads where they exist) or "backbone"
@@ -85,6 +93,8 @@ def create_model(arch: str, num_classes: int, in_channels: int = 3, pretrained: 
     model kept its random initialisation. `options` are the architecture's own (U-Net:
     depth, width).
     """
+    from segstudio.core.models.wrapper import SegmentationModel
+
     spec = ARCHITECTURES.get(arch)
     if spec is None:
         raise ModelError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")

@@ -1,0 +1,137 @@
+"""`segstudio bench predict`: proposal time per architecture, batch throughput, memory on huge images.
+
+For each architecture (random weights: speed does not depend on them) it times a whole
+proposal for one --size x --size RGB image (normalise, network, softmax, class map,
+confidence, entropy: `segstudio.core.inference.predict`) and reports the median of --runs
+runs after one warm-up, then the images per second of one forward pass over a batch of
+--batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
+the peak resident memory beyond the image itself: the tiled inference must stay far below
+the K x N x N float logits a whole-image pass would hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import time
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--archs", help="comma-separated architectures (default: all)")
+    parser.add_argument("--size", type=int, default=1024, help="image side in pixels (default 1024)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per architecture (default 5)")
+    parser.add_argument("--batch", type=int, default=4, help="images in the throughput batch; 0 skips (default 4)")
+    parser.add_argument("--device", help="auto (default), cuda, cuda:N, mps or cpu")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="torch CPU threads (default: all cores)")
+    parser.add_argument("--memory", type=int, default=0, metavar="N",
+                        help="also predict an N x N image and report the peak memory (e.g. 16384)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from segstudio.core.device import pick_device
+    from segstudio.core.errors import SegStudioError
+    from segstudio.core.models import ARCHITECTURES
+
+    torch.set_num_threads(max(1, args.threads))
+    device = pick_device(args.device)
+    archs = [a.strip() for a in args.archs.split(",")] if args.archs else list(ARCHITECTURES)
+    unknown = [a for a in archs if a not in ARCHITECTURES]
+    if unknown:
+        raise SegStudioError(f"unknown architecture {', '.join(unknown)}; known: {', '.join(ARCHITECTURES)}")
+    figures: dict[str, object] = {"device": str(device), "threads": torch.get_num_threads(), "size": args.size,
+                                  "runs": args.runs}
+    for arch in archs:
+        figures.update(time_architecture(arch, args.size, args.runs, args.batch, device))
+        if not args.json:
+            print(f"{arch:30s} {figures[f'{arch}_{args.size}_ms']:9.1f} ms median"
+                  + (f"   {figures[f'{arch}_batch_images_per_s']:.2f} images/s (batch {args.batch})"
+                     if args.batch else ""), flush=True)
+    if args.memory:
+        figures.update(measure_memory(args.memory, device))
+        if not args.json:
+            print(f"{args.memory} x {args.memory} image: peak memory beyond the image "
+                  f"{figures['memory_peak_mib']:.0f} MiB (outputs {figures['memory_outputs_mib']:.0f} MiB, "
+                  f"whole-image float logits would be {figures['memory_full_logits_mib']:.0f} MiB; "
+                  f"process peak {figures['memory_peak_rss_total_mib']:.0f} MiB), "
+                  f"{figures['memory_seconds']:.0f} s")
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(f"device {figures['device']}, {figures['threads']} threads")
+    return 0
+
+
+def time_architecture(arch: str, size: int, runs: int, batch: int, device) -> dict[str, float]:
+    import numpy as np
+    import torch
+
+    from segstudio.core.inference import predict
+    from segstudio.core.models import ModelBundle
+    from segstudio.core.models.optimise import inference_copy
+    from segstudio.core.progress import drive
+
+    bundle = ModelBundle.create(arch, ["background", "foreground"])
+    image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    drive(predict(bundle, image, device=device, tile=size))  # warm-up: tuned copy, allocator, kernels
+    times = []
+    for _ in range(max(1, runs)):
+        _sync(device)
+        start = time.perf_counter()
+        drive(predict(bundle, image, device=device, tile=size))
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    result = {f"{arch}_{size}_ms": round(statistics.median(times) * 1000, 1)}
+    if batch:
+        model = inference_copy(bundle.model, device)
+        inputs = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
+        with torch.inference_mode(), autocast:
+            model(inputs[:1])
+            _sync(device)
+            start = time.perf_counter()
+            model(inputs)
+            _sync(device)
+        result[f"{arch}_batch_images_per_s"] = round(batch / (time.perf_counter() - start), 2)
+    return result
+
+
+def measure_memory(side: int, device) -> dict[str, float]:
+    """Peak RSS growth while predicting a side x side image with a minimal U-Net (the network is
+    not what is measured: the tiling, blending and outputs are)."""
+    import numpy as np
+
+    from segstudio.core.inference import predict
+    from segstudio.core.models import ModelBundle
+    from segstudio.core.progress import drive
+
+    bundle = ModelBundle.create("unet", ["background", "foreground", "other"], depth=1, width=2)
+    image = np.full((side, side, 3), 128, np.uint8)
+    image[::7] = 30  # some structure, and every page touched so it is resident before the baseline
+    drive(predict(bundle, image[:1024, :1024], device=device, tile=1024))  # libraries and kernels loaded
+    baseline = _max_rss_mib()
+    start = time.perf_counter()
+    prediction = drive(predict(bundle, image, device=device, tile=1024, overlap=64))
+    seconds = time.perf_counter() - start
+    peak = _max_rss_mib() - baseline
+    pixels = side * side
+    return {"memory_side": side, "memory_peak_mib": round(peak, 1), "memory_outputs_mib": round(3 * pixels / 2**20, 1),
+            "memory_full_logits_mib": round(bundle.num_classes * 4 * pixels / 2**20, 1),
+            "memory_peak_rss_total_mib": round(_max_rss_mib(), 1), "memory_seconds": round(seconds, 1), "memory_classes_seen": int(prediction.class_map.max()) + 1}
+
+
+def _max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

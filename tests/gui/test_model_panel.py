@@ -1,0 +1,128 @@
+"""The Model dock driven by real clicks: proposals in the background, applied as undoable edits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from segstudio.core.device import torch_threads
+from segstudio.core.document import MaskDocument
+from segstudio.core.models import ModelBundle
+from segstudio.core.project import Project, Source, Status
+from segstudio.gui.model_panel import ModelPanel
+from segstudio.gui.state import AppState
+
+CLASSES = ("background", "foreground", "other")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    with torch_threads(1):  # tiny model; a busy machine makes extra threads spin
+        yield
+
+
+def tiny_bundle(classes=CLASSES) -> ModelBundle:
+    torch.manual_seed(0)
+    return ModelBundle.create("unet", list(classes), depth=2, width=4)
+
+
+@pytest.fixture
+def project(project_root):
+    opened = Project.open(project_root)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def panel(qtbot, project):
+    """A panel on a project whose best model (v0001) is a tiny U-Net."""
+    bundle = tiny_bundle()
+    bundle.version, bundle.metrics = project.new_model_version(), {"val_miou": 0.5}
+    bundle.save(project.models_dir / bundle.version)
+    project.register_model(bundle.version, "unet", {"val_miou": 0.5}, best=True)
+    state = AppState(device="cpu")
+    widget = ModelPanel(state)
+    qtbot.addWidget(widget)
+    widget.show()
+    state.project = project
+    state.project_opened.emit(project)
+    qtbot.waitUntil(lambda: state.model is not None, timeout=20_000)  # loaded in the background
+    qtbot.waitUntil(lambda: not widget._busy())
+    yield widget
+    widget.shutdown()
+
+
+def click(qtbot, button) -> None:
+    assert button.isEnabled(), button.text()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_the_best_model_loads_when_the_project_opens(panel):
+    assert panel.state.model.version == "v0001"
+    assert "v0001" in panel.model_label.text() and "0.500" in panel.model_label.text()
+    assert not panel.current_button.isEnabled()  # no image open yet
+    assert panel.all_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_propose_on_all_unreviewed_images_in_the_background(qtbot, panel, project):
+    changed = []
+    panel.state.images_changed.connect(lambda: changed.append(1))
+    click(qtbot, panel.all_button)
+    assert panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=30_000)
+    assert len(changed) == 3 and "applied to 3 of 3" in panel.status.text()
+    for record in project.images():
+        assert (project.read_source(record.id) == Source.PROPOSAL).all()
+        assert project.read_label(record.id).max() < len(CLASSES)
+        assert record.uncertainty is not None and record.status == Status.NEW
+
+
+def test_propose_on_the_open_image_is_one_undoable_step_that_keeps_painted_pixels(qtbot, panel, project):
+    record = project.images()[0]
+    label = np.full((record.height, record.width), 255, np.uint8)
+    source = np.zeros_like(label)
+    label[:6], source[:6] = 2, Source.HUMAN
+    document = MaskDocument(record.id, label.copy(), source.copy())
+    panel.state.document, panel.state.image_id = document, record.id
+    panel.state.image_changed.emit(record.id)
+    click(qtbot, panel.current_button)
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=30_000)
+    assert document.can_undo and (document.source[6:] == Source.PROPOSAL).all()
+    assert np.array_equal(document.label[:6], label[:6]) and (document.source[:6] == Source.HUMAN).all()
+    document.undo()
+    assert np.array_equal(document.label, label) and np.array_equal(document.source, source)
+
+
+def test_cancel_stops_the_background_run(qtbot, panel, project):
+    panel.crf_box.setChecked(True)  # slower: leaves time to cancel
+    click(qtbot, panel.all_button)
+    click(qtbot, panel.cancel_button)
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=30_000)
+    assert "Cancelled" in panel.status.text() or "applied to 3 of 3" in panel.status.text()
+    assert panel.all_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_a_model_for_other_classes_needs_a_yes_to_map_by_name(qtbot, panel, tmp_path, monkeypatch):
+    other = tiny_bundle(("background", "foreground", "weed")).save(tmp_path / "other")
+    errors = []
+    panel.state.error.connect(errors.append)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(other))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    click(qtbot, panel.load_button)
+    assert panel.state.model.version == "v0001" and "the model has classes the project lacks: weed" in errors[0]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    click(qtbot, panel.load_button)
+    assert panel.state.model.class_names[2] == "weed" and panel.mapping == {0: 0, 1: 1, 2: 255}
+    assert "mapped by name" in panel.model_label.text()
+
+
+def test_export_runs_in_the_background(qtbot, panel, tmp_path, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "exported"))
+    panel.export_combo.setCurrentText("TorchScript")
+    click(qtbot, panel.export_button)
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=30_000)
+    assert (tmp_path / "exported" / "model.torchscript.pt").is_file(), panel.status.text()
+    assert "Exported to model.torchscript.pt" in panel.status.text()
