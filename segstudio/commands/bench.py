@@ -15,6 +15,7 @@ from segstudio.core.errors import SegStudioError
 BENCHES: dict[str, str] = {
     "ui": "segstudio.gui.bench_ui",
     "hitl": "segstudio.bench.hitl",
+    "train": "segstudio.bench.train",
     "make-dataset": "segstudio.bench.shapes_dataset",
     "edits": "segstudio.bench.edits",
     "predict": "segstudio.bench.predict",
