@@ -1,0 +1,83 @@
+"""`segstudio eval`, `bench hitl`, `bench train` and `bench make-dataset` on tiny sizes:
+they run end to end and print what they promise (structure only, never times).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from segstudio.bench.shapes_dataset import create_shapes_project, write_dataset
+from segstudio.cli import main
+from segstudio.core.progress import drive
+from segstudio.core.training import TrainConfig, train
+from segstudio.core.training.augment import AugmentConfig
+
+
+def _tiny_train(project) -> None:
+    drive(train(project, TrainConfig(arch="unet", model_options={"width": 8, "depth": 2}, epochs=2, batch_size=4,
+                                     patches_per_image=1, min_steps_per_epoch=4, augment=AugmentConfig(patch=32),
+                                     threads=1, device="cpu")))
+
+
+def test_eval_prints_a_table_and_json(tmp_path, capsys):
+    with create_shapes_project(tmp_path / "p", count=4, size=48) as project:
+        _tiny_train(project)
+        version = project.best_model().version
+    assert main(["eval", str(tmp_path / "p"), "--split", "all"]) == 0
+    table = capsys.readouterr().out
+    assert f"model {version} on 4 all image(s)" in table
+    for name in ("background", "disc", "square", "triangle", "mean", "pixel accuracy"):
+        assert name in table
+    assert main(["eval", str(tmp_path / "p"), "--model", version, "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["model"] == version and scores["split"] == "val" and 0 <= scores["miou"] <= 1
+    assert set(scores["per_class"]["disc"]) >= {"iou", "dice", "precision", "recall", "boundary_f"}
+
+
+def test_eval_without_a_model_says_so(tmp_path, capsys):
+    create_shapes_project(tmp_path / "p", count=2, size=32).close()
+    assert main(["eval", str(tmp_path / "p")]) == 2
+    assert "no model yet" in capsys.readouterr().err
+
+
+def test_train_command_keeps_a_model(tmp_path, capsys):
+    create_shapes_project(tmp_path / "p", count=3, size=48).close()
+    code = main(["train", str(tmp_path / "p"), "--epochs", "1", "--patch", "32", "--batch-size", "4",
+                 "--option", "width=8", "--option", "depth=2", "--threads", "1", "--device", "cpu"])
+    assert code == 0
+    assert "kept v0001" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_bench_hitl_json_structure(tmp_path, capsys):
+    assert main(["bench", "make-dataset", str(tmp_path / "ds"), "--count", "5", "--size", "48"]) == 0
+    capsys.readouterr()
+    assert main(["bench", "hitl", "--dataset", str(tmp_path / "ds"), "--heldout", "2", "--budget", "4",
+                 "--radius", "4", "--max-strokes", "40", "--threads", "1", "--device", "cpu", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"effort_ratio_11_20", "final_heldout_miou", "per_image"} <= set(result)
+    assert result["effort_ratio_11_20"] is None  # only 3 images were annotated
+    rows = result["per_image"]
+    assert [row["index"] for row in rows] == [1, 2, 3]
+    assert rows[0]["model"] is None and rows[0]["assisted_strokes"] == rows[0]["unassisted_strokes"]
+    assert all(row["heldout_miou"] is not None and row["unassisted_strokes"] > 0 for row in rows)
+
+
+def test_bench_hitl_table_and_bad_dataset(tmp_path, capsys):
+    assert main(["bench", "hitl", "--dataset", str(tmp_path / "missing")]) == 2
+    assert "classes.txt is missing" in capsys.readouterr().err
+    write_dataset(tmp_path / "ds", count=3, size=32)
+    assert main(["bench", "hitl", "--dataset", str(tmp_path / "ds"), "--heldout", "5"]) == 2
+    assert "more than --heldout" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_train_json_structure(capsys):
+    assert main(["bench", "train", "--steps", "3", "--warmup", "1", "--rounds", "1", "--images", "2", "--size", "48",
+                 "--patch", "32", "--batch-size", "2", "--width", "4", "--depth", "2", "--threads", "1",
+                 "--device", "cpu", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["app_steps_per_s"] > 0 and result["reference_steps_per_s"] > 0
+    assert result["ratio"] == pytest.approx(result["app_steps_per_s"] / result["reference_steps_per_s"], rel=0.01)
