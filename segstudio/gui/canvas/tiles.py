@@ -41,6 +41,7 @@ class TileCache:
         self.budget_bytes = budget_bytes
         self._tiles: OrderedDict[tuple[int, int, int], tuple[np.ndarray, QImage]] = OrderedDict()
         self._bytes = 0
+        self._count = [0] * self.levels  # cached tiles per level: edits skip empty levels
 
     def tile_box(self, level: int, ty: int, tx: int) -> BBox:
         return BBox(ty * TILE, tx * TILE, (ty + 1) * TILE, (tx + 1) * TILE).clip(level_shape(self.layer.shape, level))
@@ -68,33 +69,47 @@ class TileCache:
         pixels[...] = self.layer.render(level, box)
         self._tiles[key] = (pixels, image)
         self._bytes += pixels.nbytes
+        self._count[level] += 1
         while self._bytes > self.budget_bytes and len(self._tiles) > 1:
-            _, (old, _) = self._tiles.popitem(last=False)
-            self._bytes -= old.nbytes
+            self._drop(next(iter(self._tiles)))
         return image
 
-    def refresh(self, box: BBox) -> None:
-        """Re-render the level-0 `box` in every cached tile it reaches (all levels).
+    def _drop(self, key: tuple[int, int, int]) -> None:
+        pixels, _ = self._tiles.pop(key)
+        self._bytes -= pixels.nbytes
+        self._count[key[0]] -= 1
 
-        A layer whose pixels depend on their neighbours (outlines) declares a `halo`.
+    def refresh(self, box: BBox, shown_level: int | None = None) -> None:
+        """The level-0 `box` changed: re-render it in the cached tiles of `shown_level` (all
+        levels when None) and drop the other levels' cached tiles it reaches.
+
+        Patching only what is on screen keeps a long stroke on a zoomed-out 16k view cheap;
+        a dropped tile is made again when its level is drawn. A layer whose pixels depend on
+        their neighbours (outlines) declares a `halo`.
         """
         halo = getattr(self.layer, "halo", 0)
         for level in range(self.levels):
+            if not self._count[level]:
+                continue
             lbox = to_level(box, level).grow(halo).clip(level_shape(self.layer.shape, level))
             if lbox.is_empty:
                 continue
             for ty, tx in self.tiles_in(level, lbox):
-                entry = self._tiles.get((level, ty, tx))
+                key = (level, ty, tx)
+                entry = self._tiles.get(key)
                 if entry is None:
+                    continue
+                if shown_level is not None and level != shown_level:
+                    self._drop(key)
                     continue
                 tile_box = self.tile_box(level, ty, tx)
                 part = lbox.intersect(tile_box)
-                pixels = entry[0]
-                pixels[part.translate(-tile_box.y0, -tile_box.x0).slices] = self.layer.render(level, part)
+                entry[0][part.translate(-tile_box.y0, -tile_box.x0).slices] = self.layer.render(level, part)
 
     def clear(self) -> None:
         self._tiles.clear()
         self._bytes = 0
+        self._count = [0] * self.levels
 
     @property
     def nbytes(self) -> int:

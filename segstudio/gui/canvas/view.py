@@ -49,7 +49,7 @@ class CanvasView(QWidget):
         self._labels: TileCache | None = None
         self._heatmap: TileCache | None = None
         self._label_layer: LabelLayer | None = None
-        self._dirty: BBox | None = None  # mask pixels changed since the last paint
+        self._dirty: list[BBox] = []  # mask boxes changed since the last paint
         self._shape: tuple[int, int] | None = None
         self._pan_from: QPointF | None = None
         self._space_down = False
@@ -63,12 +63,13 @@ class CanvasView(QWidget):
         outline = self._label_layer.outline if self._label_layer is not None else False
         self._label_layer = LabelLayer(label, source, palette.with_opacity(self.overlay_opacity), outline)
         self._labels = TileCache(self._label_layer)
-        self._dirty = None
+        self._dirty = []
         self._heatmap = None
         self.fit()
 
     def clear_content(self) -> None:
-        self._image = self._labels = self._heatmap = self._label_layer = self._dirty = None
+        self._image = self._labels = self._heatmap = self._label_layer = None
+        self._dirty = []
         self._shape = None
         self.update()
 
@@ -105,20 +106,21 @@ class CanvasView(QWidget):
     def mask_changed(self, box: BBox | None) -> None:
         """The document changed inside `box` (level-0 pixels): recolour and repaint just that.
 
-        A brush move reports several small boxes; they are merged and the tiles recoloured
-        once, when the repaint they asked for happens.
+        A brush move reports several small boxes; they are recoloured together when the
+        repaint they asked for happens (boxes, not their union: a long diagonal stroke on a
+        zoomed-out view would otherwise recolour a large square).
         """
         if self._labels is None:
             return
         if box is None:
             self._labels.clear()
-            self._dirty = None
+            self._dirty = []
             self.update()
             return
         box = box.grow(1).clip(self._shape)  # outlines of the neighbours change too
         if box.is_empty:
             return
-        self._dirty = box.union(self._dirty)
+        self._dirty.append(box)
         self.update(self.widget_rect(box).adjusted(-2, -2, 2, 2))
 
     # ----- transform ---------------------------------------------------------------------------
@@ -175,9 +177,11 @@ class CanvasView(QWidget):
 
     # ----- painting ----------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
-        if self._dirty is not None:
-            self._labels.refresh(self._dirty)
-            self._dirty = None
+        if self._dirty:
+            level = self.level()
+            for box in self._dirty:
+                self._labels.refresh(box, level)
+            self._dirty = []
         painter = QPainter(self)
         rect = event.rect()
         painter.fillRect(rect, BACKGROUND)
