@@ -56,7 +56,8 @@ def test_levels_halve_until_one_tile():
 
 
 @pytest.mark.parametrize("outline", [False, True])
-def test_tile_patches_match_a_fresh_render_after_edits(outline):
+@pytest.mark.parametrize("shown_level", [None, 1])
+def test_tile_patches_match_a_fresh_render_after_edits(outline, shown_level):
     """Recolouring only the changed box must give exactly what a full re-render gives."""
     rng = np.random.default_rng(1)
     shape = (1300, 1100)
@@ -70,10 +71,13 @@ def test_tile_patches_match_a_fresh_render_after_edits(outline):
     for box in (BBox(100, 100, 140, 160), BBox(500, 505, 530, 530), BBox(1000, 0, 1300, 700)):
         label[box.slices] = rng.integers(0, 3, (box.height, box.width))
         source[box.slices] = 3
-        cache.refresh(box.grow(1).clip(shape))
+        cache.refresh(box.grow(1).clip(shape), shown_level)
+    if shown_level is not None:  # tiles of other levels under an edit were dropped, not patched
+        assert (0, 0, 0) not in cache._tiles and (shown_level, 0, 0) in cache._tiles
     fresh = TileCache(LabelLayer(label, source, layer.palette, outline))
     for level in range(cache.levels):
         for ty, tx in cache.tiles_in(level, BBox.from_shape(level_shape(shape, level))):
+            cache.tile(level, ty, tx)  # remakes a dropped tile
             patched = cache._tiles[(level, ty, tx)][0]
             fresh.tile(level, ty, tx)
             np.testing.assert_array_equal(patched, fresh._tiles[(level, ty, tx)][0], err_msg=f"level {level} tile {ty},{tx}")
