@@ -146,3 +146,30 @@ def test_clicking_a_history_step_goes_back_and_forth(opened, qtbot):
     assert label[5, 10] == 1 and label[10, 10] == IGNORE and label[15, 10] == IGNORE
     history.itemClicked.emit(history.item(3))
     assert label[15, 10] == 1
+
+
+def test_pen_pressure_scales_the_brush(opened, qtbot):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QPointingDevice, QTabletEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = opened
+    canvas = window.canvas
+    window.brush_size.setValue(21)
+
+    def pen(kind, x, y, pressure):
+        pos = QPointF(at(window, x, y))
+        button = Qt.MouseButton.NoButton if kind == QEvent.Type.TabletMove else Qt.MouseButton.LeftButton
+        buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.TabletRelease else Qt.MouseButton.LeftButton
+        event = QTabletEvent(kind, QPointingDevice.primaryPointingDevice(), pos, QPointF(canvas.mapToGlobal(pos)),
+                             pressure, 0.0, 0.0, 0.0, 0.0, 0.0, Qt.KeyboardModifier.NoModifier, button, buttons)
+        QApplication.sendEvent(canvas, event)
+
+    for y, pressure in ((15, 1.0), (45, 0.25)):
+        pen(QEvent.Type.TabletPress, 20, y, pressure)
+        pen(QEvent.Type.TabletMove, 60, y, pressure)
+        pen(QEvent.Type.TabletRelease, 60, y, pressure)
+    column = window.state.document.label[:, 40]
+    hard = int((column[:30] == 1).sum())
+    light = int((column[30:] == 1).sum())
+    assert hard == 21 and light < hard / 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import traceback
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPolygonF, QTabletEvent
 
 from segstudio.core.tools import ToolContext, ToolEvent, create_tool
 from segstudio.gui.state import AppState
@@ -21,7 +21,7 @@ PREVIEW_PEN = QColor(255, 255, 255)
 PREVIEW_SHADOW = QColor(0, 0, 0)
 
 
-def _modifiers(event: QMouseEvent) -> frozenset[str]:
+def _modifiers(event: QMouseEvent | QTabletEvent) -> frozenset[str]:
     mods = event.modifiers()
     names = (("shift", Qt.KeyboardModifier.ShiftModifier), ("ctrl", Qt.KeyboardModifier.ControlModifier), ("alt", Qt.KeyboardModifier.AltModifier))
     return frozenset(name for name, flag in names if mods & flag)
@@ -70,7 +70,8 @@ class ToolInput(QObject):
         self.canvas.update()
 
     # ----- events ----------------------------------------------------------------------------
-    def mouse(self, canvas, kind: str, event: QMouseEvent) -> None:
+    def mouse(self, canvas, kind: str, event: QMouseEvent | QTabletEvent, pressure: float = 1.0) -> None:
+        """A mouse or pen event on the canvas, as a tool event at its image position."""
         old_circle = self._circle_rect()
         self._hover = event.position()
         if kind == "press":
@@ -83,7 +84,7 @@ class ToolInput(QObject):
             self._pressed = False
         x, y = canvas.to_image(event.position())
         had_preview = self.tool.preview() is not None
-        self._send(ToolEvent(kind, x, y, _modifiers(event)))
+        self._send(ToolEvent(kind, x, y, _modifiers(event), pressure))
         if had_preview or self.tool.preview() is not None:
             canvas.update()
         elif self.tool_name in BRUSH_TOOLS:

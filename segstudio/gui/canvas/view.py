@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QTabletEvent, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
 from segstudio.core.geometry import BBox
@@ -25,6 +25,7 @@ MIN_SCALE = 1 / 256
 MAX_SCALE = 64.0
 WHEEL_ZOOM_BASE = 1.0015  # per eighth of a degree: one wheel notch (120) zooms about 20%
 BACKGROUND = QColor(40, 40, 44)
+TABLET_KINDS = {QEvent.Type.TabletPress: "press", QEvent.Type.TabletMove: "move", QEvent.Type.TabletRelease: "release"}
 MAGNIFY_FROM = 1.5  # from this many screen pixels per drawn pixel, blend before scaling
 
 
@@ -272,11 +273,14 @@ class CanvasView(QWidget):
             self.pan_by(delta.x(), delta.y())
             return
         if self._shape is not None:
-            x, y = self.to_image(event.position())
-            inside = 0 <= x < self._shape[1] and 0 <= y < self._shape[0]
-            self.cursor_moved.emit((int(x), int(y)) if inside else None)
+            self._report_cursor(event.position())
             if self.tool_input is not None:
                 self.tool_input.mouse(self, "move", event)
+
+    def _report_cursor(self, position: QPointF) -> None:
+        x, y = self.to_image(position)
+        inside = 0 <= x < self._shape[1] and 0 <= y < self._shape[0]
+        self.cursor_moved.emit((int(x), int(y)) if inside else None)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
@@ -284,6 +288,19 @@ class CanvasView(QWidget):
             self.setCursor(Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.CrossCursor)
         elif self.tool_input is not None and self._shape is not None:
             self.tool_input.mouse(self, "release", event)
+
+    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802 - Qt API
+        """A pen paints with its pressure; panning and the rest go the mouse way."""
+        kind = TABLET_KINDS.get(event.type())
+        if kind is None or self.tool_input is None or self._shape is None or self._space_down or self._pan_from is not None:
+            event.ignore()  # Qt then sends the matching mouse event
+            return
+        if kind == "press":
+            self.setFocus()
+        elif kind == "move":
+            self._report_cursor(event.position())
+        self.tool_input.mouse(self, kind, event, pressure=event.pressure())
+        event.accept()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         if self.tool_input is not None and self._shape is not None and not self._starts_pan(event):
