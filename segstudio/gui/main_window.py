@@ -123,7 +123,10 @@ class MainWindow(QMainWindow):
         for title, items in layout.items():
             menu = self.menus[title] = menus.addMenu(title)
             for item in items:
-                menu.addSeparator() if item is None else menu.addAction(item)
+                if item is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(item)
         self.menus["&View"].addSeparator()
         for dock in self.docks.values():
             self.menus["&View"].addAction(dock.toggleViewAction())
@@ -135,13 +138,13 @@ class MainWindow(QMainWindow):
         a.new_project.triggered.connect(self.new_project_dialog)
         a.open_project.triggered.connect(self.open_project_dialog)
         a.add_images.triggered.connect(self.add_images_dialog)
-        a.save.triggered.connect(lambda: self._guarded(s.save, "Saved."))
+        a.save.triggered.connect(lambda: self._guarded(s.save, "Saved into the project."))
         a.close_project.triggered.connect(lambda: self._guarded(s.close_project))
         a.quit.triggered.connect(self.close)
         a.undo.triggered.connect(s.undo)
         a.redo.triggered.connect(s.redo)
-        a.accept_all.triggered.connect(lambda: self.state.document and self.state.document.accept_proposals())
-        a.clear.triggered.connect(lambda: self.state.document and self.state.document.clear())
+        a.accept_all.triggered.connect(lambda: self._edit(lambda document: document.accept_proposals()))
+        a.clear.triggered.connect(lambda: self._edit(lambda document: document.clear()))
         a.brush_smaller.triggered.connect(lambda: self.brush_size.setValue(review.next_brush_size(self.brush_size.value(), -1)))
         a.brush_larger.triggered.connect(lambda: self.brush_size.setValue(review.next_brush_size(self.brush_size.value(), +1)))
         c.brush_size_step.connect(lambda step: self.brush_size.setValue(review.next_brush_size(self.brush_size.value(), step)))
@@ -161,7 +164,8 @@ class MainWindow(QMainWindow):
         a.next_uncertain.triggered.connect(lambda: self.go_to(review.most_uncertain(self.state)))
         a.shortcuts.triggered.connect(self.show_shortcuts)
         for spec_action in a.tool_actions():
-            spec_action.triggered.connect(lambda _=False, name=spec_action.objectName()[5:]: self.tools.set_tool(name))
+            name = spec_action.objectName().removeprefix("tool_")
+            spec_action.triggered.connect(lambda _=False, name=name: self.tools.set_tool(name))
         for key in range(10):
             shortcut = QShortcut(QKeySequence(str(key)), self)
             shortcut.activated.connect(lambda row=(key - 1) % 10: self.class_panel.select_row(row))
@@ -198,34 +202,40 @@ class MainWindow(QMainWindow):
         return super().event(event)
 
     # ----- project ---------------------------------------------------------------------------
-    def _guarded(self, action, success: str = "") -> bool:
-        """Run an action; a SegStudioError becomes a message in the window and work goes on."""
+    def _guarded(self, action, success: str = "") -> tuple[bool, object]:
+        """Run an action; a SegStudioError becomes a message in the window and work goes on.
+
+        Returns (True, the action's result), or (False, None) when it failed.
+        """
         try:
-            action()
+            result = action()
         except SegStudioError as exc:
             self.message_bar.show_message(str(exc), "error")
-            return False
+            return False, None
         except OSError as exc:
             self.message_bar.show_message(f"{exc.strerror or exc}: {exc.filename or ''}", "error")
-            return False
+            return False, None
         if success:
             self.status.showMessage(success, 3000)
         self._update_enabled()
-        return True
+        return True, result
+
+    def _edit(self, change) -> None:
+        """A whole-image edit from a menu (accept all, clear) on the open document, if any."""
+        if self.state.document is not None:
+            self._guarded(lambda: change(self.state.document))
 
     def open_project(self, root: Path) -> bool:
-        summary: list[str] = []
-        if not self._guarded(lambda: summary.append(self.session.open_project(root))):
-            return False
-        self._project_ready(root, summary[0])
-        return True
+        ok, notice = self._guarded(lambda: self.session.open_project(root))
+        if ok:
+            self._project_ready(root, notice)
+        return ok
 
     def create_project(self, root: Path, image_folder: Path | None) -> bool:
-        summary: list[str] = []
-        if not self._guarded(lambda: summary.append(self.session.create_project(root, image_folder))):
-            return False
-        self._project_ready(root, summary[0])
-        return True
+        ok, notice = self._guarded(lambda: self.session.create_project(root, image_folder))
+        if ok:
+            self._project_ready(root, notice)
+        return ok
 
     def _project_ready(self, root: Path, notice: str) -> None:
         remember_project(Path(root).absolute())
@@ -241,9 +251,9 @@ class MainWindow(QMainWindow):
     def open_demo(self) -> None:
         from segstudio.commands.demo import default_demo_dir, prepare_demo
 
-        root: list[Path] = []
-        if self._guarded(lambda: root.append(prepare_demo(default_demo_dir()))):
-            self.open_project(root[0])
+        ok, root = self._guarded(lambda: prepare_demo(default_demo_dir()))
+        if ok:
+            self.open_project(root)
 
     def new_project_dialog(self) -> None:
         images = QFileDialog.getExistingDirectory(self, "Folder of images to label")
@@ -266,15 +276,15 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(f) for f in files])
 
     def add_paths(self, paths: list[Path]) -> None:
-        summary: list[str] = []
-        if self._guarded(lambda: summary.append(self.session.add_images(paths))):
-            self.status.showMessage(summary[0], 8000)
+        ok, summary = self._guarded(lambda: self.session.add_images(paths))
+        if ok:
+            self.status.showMessage(summary, 8000)
             if self.state.image_id is None and (first := self.image_list.neighbour(0)) is not None:
                 self.go_to(first)
 
     # ----- images ----------------------------------------------------------------------------
     def go_to(self, image_id: int | None) -> None:
-        """Open an image (read in the background; the canvas switches when it is ready)."""
+        """Open an image; a big one is read in the background and shown when ready."""
         if image_id is not None and self.state.project is not None:
             self._guarded(lambda: self.session.load_image(image_id))
 
@@ -282,7 +292,8 @@ class MainWindow(QMainWindow):
         self.canvas.setCursor(Qt.CursorShape.BusyCursor if image_id is not None else Qt.CursorShape.CrossCursor)
 
     def mark_done(self) -> None:
-        if self._guarded(self.session.mark_done):
+        ok, _ = self._guarded(self.session.mark_done)
+        if ok:
             following = review.next_unreviewed(self.state)
             if following is not None:
                 self.go_to(following)
