@@ -24,9 +24,27 @@ def run_demo_app(root: Path, *, device: str | None = None, train: bool = True) -
     app = create_application()
     window = MainWindow(device=device)
     window.show()
-    # After the window's own queued start-up (its optional panels are added on the first tick).
-    QTimer.singleShot(0, lambda: open_demo_in(window, root, train=train))
+    when_panels_ready(window, lambda: open_demo_in(window, root, train=train))
     return app.exec()
+
+
+def when_panels_ready(window, callback, timeout_ms: int = 10_000) -> None:
+    """Call `callback` once the window has added the other areas' panels (Training among them).
+
+    The window adds them after its first paint, so they cost nothing before it shows; after
+    `timeout_ms` the callback runs anyway and the tour says what is missing.
+    """
+    timer = QTimer(window, interval=50)
+    waited = [0]
+
+    def check() -> None:
+        waited[0] += timer.interval()
+        if hasattr(window, "optional") or waited[0] >= timeout_ms:
+            timer.stop()
+            callback()
+
+    timer.timeout.connect(check)
+    timer.start()
 
 
 def open_demo_in(window, root: Path, *, train: bool = True) -> bool:
@@ -55,9 +73,10 @@ def start_training(window) -> str:
     if isinstance(dock, QDockWidget):  # the plot is part of the tour: on screen, and tall enough
         dock.show()
         dock.raise_()
-        neighbours = [d for d in getattr(window, "docks", {}).values()
-                      if window.dockWidgetArea(d) == window.dockWidgetArea(dock) and d.isVisible()]
-        window.resizeDocks([*neighbours, dock], [120] * len(neighbours) + [520], Qt.Orientation.Vertical)
+        tabs = window.tabifiedDockWidgets(dock)
+        neighbours = [d for d in getattr(window, "docks", {}).values() if d not in tabs and d.isVisible()
+                      and window.dockWidgetArea(d) == window.dockWidgetArea(dock)]
+        window.resizeDocks([*neighbours, dock], [120] * len(neighbours) + [560], Qt.Orientation.Vertical)
     panel.start(demo_train_config(panel.config()))
     return "A small network is <b>training now</b> on the three reviewed images (Training panel, right)."
 
@@ -98,6 +117,7 @@ def show_tour(window, training_line: str) -> QDockWidget:
     label.setContentsMargins(10, 6, 10, 8)
     label.setStyleSheet("QLabel { background: #1f3b5c; color: #e8f2ff; }")
     dock.setWidget(label)
-    dock.setMaximumHeight(label.heightForWidth(window.width()) + 40)  # a banner, not a pane
+    # A banner, not a pane: as tall as its text needs at the window's width (less the margins).
+    dock.setMaximumHeight(label.heightForWidth(max(480, window.width() - 80)) + 40)
     dock.show()
     return dock
