@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel
 
 from segstudio.commands.demo import prepare_demo
 from segstudio.core.project import Status
-from segstudio.gui.demo_tour import TOUR_OBJECT_NAME, open_demo_in
+from segstudio.gui.demo_tour import TOUR_OBJECT_NAME, open_demo_in, when_panels_ready
 
 
 def tour_text(window) -> str:
@@ -20,9 +20,12 @@ def tour_text(window) -> str:
 @pytest.mark.slow
 def test_demo_opens_on_a_reviewed_image_and_trains_at_once(window, qtbot, tmp_path):
     root = prepare_demo(tmp_path / "demo")
-    qtbot.waitUntil(lambda: "TrainingPanel" in getattr(window, "optional", {}), timeout=5000)
+    opened: list[bool] = []
+    # As `segstudio demo` does it: the Training panel joins the window after its first paint.
+    when_panels_ready(window, lambda: opened.append(open_demo_in(window, root, train=True)))
+    qtbot.waitUntil(lambda: opened, timeout=10000)
+    assert opened == [True]
     panel = window.optional["TrainingPanel"]
-    assert open_demo_in(window, root, train=True)
     try:
         assert window.state.project.image(window.state.image_id).status == Status.DONE
         assert panel.isVisible() and panel.worker is not None and panel.worker.is_running()
