@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
@@ -32,6 +32,8 @@ from segstudio.gui.welcome import WelcomePage, remember_project
 
 
 class MainWindow(QMainWindow):
+    panels_ready = Signal()  # the other areas' panels are in (`self.optional`), after the first paint
+
     def __init__(self, device: str | None = None):
         super().__init__()
         self.setObjectName("SegStudioMainWindow")
@@ -198,8 +200,12 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.Paint and self._optional_pending:
             # They may import torch or pyqtgraph (a second or more): the window shows first.
             self._optional_pending = False
-            QTimer.singleShot(0, lambda: optional_panels.install(self))
+            QTimer.singleShot(0, self._install_optional_panels)
         return super().event(event)
+
+    def _install_optional_panels(self) -> None:
+        optional_panels.install(self)
+        self.panels_ready.emit()
 
     # ----- project ---------------------------------------------------------------------------
     def _guarded(self, action, success: str = "") -> tuple[bool, object]:

@@ -110,8 +110,8 @@ def test_other_areas_panels_load_after_the_window_and_a_broken_one_is_skipped(qt
     def open_window():
         window = MainWindow()
         qtbot.addWidget(window)
-        window.show()
-        qtbot.waitUntil(lambda: hasattr(window, "optional"))
+        with qtbot.waitSignal(window.panels_ready):
+            window.show()
         return window, window.findChild(QDockWidget, "dock_NotesPanel")
 
     window, dock = open_window()
