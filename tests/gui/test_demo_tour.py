@@ -23,7 +23,7 @@ def test_demo_opens_on_a_reviewed_image_and_trains_at_once(window, qtbot, tmp_pa
     opened: list[bool] = []
     # As `segstudio demo` does it: the Training panel joins the window after its first paint.
     when_panels_ready(window, lambda: opened.append(open_demo_in(window, root, train=True)))
-    qtbot.waitUntil(lambda: opened, timeout=10000)
+    qtbot.waitUntil(lambda: bool(opened), timeout=10000)
     assert opened == [True]
     panel = window.optional["TrainingPanel"]
     try:
