@@ -99,7 +99,8 @@ def _predict_area(runner: _Runner, bundle: ModelBundle, pixels: np.ndarray, tile
     outputs = TiledOutputs.empty(height, width, class_dtype)
     ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
     tile_h, tile_w = min(tile, height), min(tile, width)
-    weight = window_1d(tile_h, overlap if len(ys) > 1 else 0)[:, None] * window_1d(tile_w, overlap if len(xs) > 1 else 0)[None]
+    weight = None if len(ys) == len(xs) == 1 else (
+        window_1d(tile_h, overlap if len(ys) > 1 else 0)[:, None] * window_1d(tile_w, overlap if len(xs) > 1 else 0)[None])
     refine = _crf_refiner(pixels, bundle) if crf else None
     band = BandAccumulator(num_classes, tile_h, width, outputs, lut, refine)
     for y0 in ys:
@@ -121,7 +122,10 @@ class _Runner:
     """The network on its device: normalised raw tiles in, float32 logits on the CPU out."""
 
     def __init__(self, bundle: ModelBundle, device: torch.device, batch_size: int | None):
-        self.normalisation = bundle.normalisation
+        norm = bundle.normalisation
+        std = torch.tensor(norm.std, dtype=torch.float32).view(1, -1, 1, 1)
+        self.factor = (norm.scale / std).to(device)  # input = raw * scale / std - mean / std
+        self.offset = (torch.tensor(norm.mean, dtype=torch.float32).view(1, -1, 1, 1) / std).to(device)
         self.device = device
         self.gpu = device.type == "cuda"
         self.model = inference_copy(bundle.model, device)
@@ -129,9 +133,14 @@ class _Runner:
         self.batch_size = int(batch_size or (4 if self.gpu else 1))
 
     def __call__(self, tiles: list[np.ndarray]) -> np.ndarray:
-        batch = torch.from_numpy(np.stack([self.normalisation.apply(t) for t in tiles])).to(self.device)
-        if self.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
+        raw = np.stack(tiles)
+        if raw.dtype not in (np.uint8, np.float32):
+            raw = raw.astype(np.float32)  # 16-bit and others: torch has few integer kernels for them
+        # N x H x W x C memory seen as N x C x H x W is channels-last already; raw bytes go to the device
+        batch = torch.from_numpy(raw).to(self.device).permute(0, 3, 1, 2).float()
+        batch = batch.mul_(self.factor).sub_(self.offset)
+        if not self.channels_last:
+            batch = batch.contiguous()
         autocast = torch.autocast("cuda", dtype=torch.float16) if self.gpu else nullcontext()
         with torch.inference_mode(), autocast:
             logits = self.model(batch)

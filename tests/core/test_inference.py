@@ -181,3 +181,13 @@ def test_the_tuned_inference_copy_matches_and_follows_weight_changes():
     refreshed = inference_copy(model, torch.device("cpu"))
     with torch.inference_mode():
         assert refreshed is not fast and torch.allclose(refreshed(x), model(x), atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_mixed_precision_agrees_with_the_cpu(bundle):
+    image = smooth_image(300, 420)
+    on_cpu = drive(predict(bundle, image, device="cpu", tile=128, overlap=32))
+    on_gpu = drive(predict(bundle, image, device="cuda", tile=128, overlap=32))
+    assert (on_cpu.class_map == on_gpu.class_map).mean() > 0.98
+    assert on_gpu.uncertainty == pytest.approx(on_cpu.uncertainty, abs=0.02)

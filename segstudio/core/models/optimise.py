@@ -26,7 +26,11 @@ def inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
     cached = _CACHE.get(model)
     if cached is not None and cached[0] == str(device) and cached[1] == stamp:
         return cached[2]
-    fast = _fold_batch_norm(copy.deepcopy(model).eval())
+    fast = copy.deepcopy(model).eval()
+    if isinstance(getattr(fast, "net", None), nn.Module):  # our wrapper: its size logic is not traceable
+        fast.net = _fold_batch_norm(fast.net)
+    else:
+        fast = _fold_batch_norm(fast)
     fast.to(device)
     if device.type in ("cpu", "cuda"):
         fast.to(memory_format=torch.channels_last)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 FINAL_ROWS_PER_CHUNK = 32  # finalise in chunks to bound the softmax temporaries
 
@@ -54,7 +55,7 @@ class TiledOutputs:
                    np.zeros((height, width), np.uint8))
 
 
-# finalise(probabilities K x h x W, y0) -> probabilities (the CRF hook) ; identity when None
+# refine(probabilities K x h x W, y0) -> probabilities: the CRF hook
 Refiner = Callable[[np.ndarray, int], np.ndarray]
 
 
@@ -71,12 +72,12 @@ class BandAccumulator:
         self.refine = refine
         self.log_k = float(np.log(num_classes)) if num_classes > 1 else 1.0
 
-    def add(self, logits: np.ndarray, y0: int, x0: int, weight: np.ndarray) -> None:
-        """Add one tile's K x h x w logits at image position (y0, x0)."""
+    def add(self, logits: np.ndarray, y0: int, x0: int, weight: np.ndarray | None) -> None:
+        """Add one tile's K x h x w logits at image position (y0, x0); weight None means 1."""
         h, w = logits.shape[1:]
         rows = slice(y0 - self.top, y0 - self.top + h)
-        self.sums[:, rows, x0:x0 + w] += logits * weight
-        self.weights[rows, x0:x0 + w] += weight
+        self.sums[:, rows, x0:x0 + w] += logits if weight is None else logits * weight
+        self.weights[rows, x0:x0 + w] += 1.0 if weight is None else weight
 
     def advance(self, new_top: int) -> None:
         """Rows above `new_top` are final: write them out and shift the buffer."""
@@ -98,9 +99,10 @@ class BandAccumulator:
         chunk = stop - start if self.refine is not None else FINAL_ROWS_PER_CHUNK
         for a in range(start, stop, chunk):
             b = min(stop, a + chunk)
-            probs = softmax(self.sums[:, a:b] / self.weights[None, a:b])
+            logits = torch.from_numpy(self.sums[:, a:b]) / torch.from_numpy(self.weights[None, a:b])
+            probs = torch.softmax(logits, dim=0)
             if self.refine is not None:
-                probs = self.refine(probs, self.top + a)
+                probs = torch.from_numpy(self.refine(probs.numpy(), self.top + a))
             self._store(self.top + a, summarise(probs, self.log_k, self.lut))
 
     def _store(self, y: int, out: tuple[np.ndarray, np.ndarray, np.ndarray, float]) -> None:
@@ -112,21 +114,14 @@ class BandAccumulator:
         self.outputs.entropy_sum += entropy_sum
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    probs = np.exp(logits - logits.max(axis=0, keepdims=True))
-    probs /= probs.sum(axis=0, keepdims=True)
-    return probs
-
-
-def summarise(probs: np.ndarray, log_k: float, lut: np.ndarray | None) -> tuple:
+def summarise(probs: torch.Tensor, log_k: float, lut: np.ndarray | None) -> tuple:
     """(class index, confidence u8, normalised entropy u8, entropy sum) of K x h x W probabilities."""
-    best = probs.argmax(axis=0)
-    confidence = np.take_along_axis(probs, best[None], axis=0)[0]
-    entropy = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(axis=0) / np.float32(log_k)
-    entropy = np.clip(entropy, 0.0, 1.0)
+    confidence, best = probs.max(dim=0)
+    entropy = (-(probs * probs.clamp_min(1e-12).log()).sum(dim=0) / log_k).clamp_(0.0, 1.0)
+    best = best.numpy()
     classes = lut[best] if lut is not None else best
-    return classes, _to_u8(confidence), _to_u8(entropy), float(entropy.sum(dtype=np.float64))
+    return classes, _to_u8(confidence), _to_u8(entropy), float(entropy.sum(dtype=torch.float64))
 
 
-def _to_u8(values: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
+def _to_u8(values: torch.Tensor) -> np.ndarray:
+    return (values * 255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()

@@ -33,8 +33,11 @@ class SegmentationModel(nn.Module):
         height, width = x.shape[-2], x.shape[-1]
         pad_h = (self.stride - height % self.stride) % self.stride
         pad_w = (self.stride - width % self.stride) % self.stride
-        # always padded (by 0 when it fits): a branch on the size would freeze in exported graphs
-        x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
+        if torch.jit.is_scripting():
+            x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
+        elif pad_h > 0 or pad_w > 0 or torch.compiler.is_compiling():
+            # exported graphs always pad (by 0 when it fits): a branch on the size would freeze there
+            x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
         logits = self.net(x)
         return logits[:, :, :height, :width]
 
