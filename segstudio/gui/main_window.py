@@ -357,15 +357,7 @@ class MainWindow(QMainWindow):
             self.message_bar.show_message("Saving works again: every edit is saved.", "info")
 
     def _update_enabled(self) -> None:
-        a = self.actions
-        has_project = self.state.project is not None
-        document = self.state.document
-        for action in (a.add_images, a.save, a.close_project, a.next_image, a.previous_image, a.next_unreviewed, a.next_uncertain):
-            action.setEnabled(has_project)
-        for action in (a.done, a.accept_all, a.clear, a.fit, a.one_to_one, a.zoom_in, a.zoom_out):
-            action.setEnabled(document is not None)
-        a.undo.setEnabled(document is not None and document.can_undo)
-        a.redo.setEnabled(document is not None and document.can_redo)
+        self.actions.update_enabled(self.state.project is not None, self.state.document)
 
     def show_shortcuts(self) -> None:
         from segstudio.gui.shortcuts_sheet import ShortcutsSheet

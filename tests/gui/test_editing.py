@@ -13,7 +13,9 @@ def test_paint_erase_undo_redo_with_mouse_and_keys(opened, qtbot):
     key(qtbot, window, Qt.Key.Key_B)
     window.brush_size.setValue(3)
     assert window.state.current_class == 1
+    assert not window.actions.undo.isEnabled()
     stroke(qtbot, window, [(10, 20), (20, 20), (30, 20)])
+    assert window.actions.undo.isEnabled() and not window.actions.redo.isEnabled()
     assert (doc.label[20, 10:31] == 1).all() and (doc.source[20, 10:31] == 3).all()
     assert doc.label[30, 20] == IGNORE
 

@@ -97,3 +97,12 @@ class Actions:
 
     def tool_actions(self) -> list[QAction]:
         return [self._actions[spec.name] for spec in TOOLS]
+
+    def update_enabled(self, has_project: bool, document) -> None:
+        """Grey out what cannot act now: no project, no image, nothing to undo or redo."""
+        for name in ("add_images", "save", "close_project", "next_image", "previous_image", "next_unreviewed", "next_uncertain"):
+            self._actions[name].setEnabled(has_project)
+        for name in ("done", "accept_all", "clear", "fit", "one_to_one", "zoom_in", "zoom_out"):
+            self._actions[name].setEnabled(document is not None)
+        self._actions["undo"].setEnabled(document is not None and document.can_undo)
+        self._actions["redo"].setEnabled(document is not None and document.can_redo)
