@@ -100,3 +100,21 @@ def test_tile_cache_stays_within_its_budget():
         for tx in range(4):
             cache.tile(0, ty, tx)
     assert cache.nbytes <= 3 * TILE * TILE * 4
+
+
+def test_idle_canvas_makes_the_tiles_around_the_view(qtbot):
+    from segstudio.gui.canvas.view import CanvasView
+
+    canvas = CanvasView()
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 300)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    size = 4 * TILE
+    canvas.set_content(np.zeros((size, size, 3), np.uint8), np.full((size, size), 255, np.uint8),
+                       np.zeros((size, size), np.uint8), Palette([RED, GREEN]))
+    canvas.set_view(1.0, (size / 2, size / 2))  # shows parts of the four middle tiles
+    canvas.repaint()
+    assert not canvas._image.has(0, 0, 0)
+    qtbot.waitUntil(lambda: not canvas.missing_tiles_near_view(), timeout=10_000)
+    assert canvas._image.has(0, 0, 0) and canvas._labels.has(0, 3, 3)  # the ring around the view

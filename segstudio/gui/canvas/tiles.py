@@ -55,6 +55,9 @@ class TileCache:
             for tx in range(box.x0 // TILE, (box.x1 - 1) // TILE + 1):
                 yield ty, tx
 
+    def has(self, level: int, ty: int, tx: int) -> bool:
+        return (level, ty, tx) in self._tiles
+
     def tile(self, level: int, ty: int, tx: int) -> QImage:
         key = (level, ty, tx)
         entry = self._tiles.get(key)

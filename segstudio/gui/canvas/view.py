@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QWidget
 from segstudio.core.geometry import BBox
 from segstudio.gui.canvas.colorize import Palette
 from segstudio.gui.canvas.layers import HeatmapLayer, ImageLayer, LabelLayer
-from segstudio.gui.canvas.tiles import TileCache
+from segstudio.gui.canvas.prefetch import TilePrefetcher
+from segstudio.gui.canvas.tiles import TILE, TileCache
 
 MIN_SCALE = 1 / 256
 MAX_SCALE = 64.0
@@ -55,6 +56,7 @@ class CanvasView(QWidget):
         self._pan_from: QPointF | None = None
         self._space_down = False
         self._fitted = True
+        self.prefetcher = TilePrefetcher(self)
 
     # ----- content -------------------------------------------------------------------------
     def set_content(self, rgb: np.ndarray, label: np.ndarray, source: np.ndarray, palette: Palette) -> None:
@@ -206,6 +208,31 @@ class CanvasView(QWidget):
             painter.restore()
         if self.tool_input is not None:
             self.tool_input.paint_preview(painter, self)
+        self.prefetcher.painted()
+
+    def _view_box(self, level: int, margin: int = 0) -> BBox:
+        """The part of pyramid level `level` the widget shows, grown by `margin` level pixels."""
+        factor = 1 << level
+        x0, y0 = self.to_image(QPointF(0, 0))
+        x1, y1 = self.to_image(QPointF(self.width(), self.height()))
+        box = BBox(math.floor(y0 / factor), math.floor(x0 / factor), math.ceil(y1 / factor), math.ceil(x1 / factor))
+        return box.grow(margin)
+
+    def missing_tiles_near_view(self) -> list:
+        """Callables that make each tile of the shown layers within a tile of the view."""
+        if self._shape is None:
+            return []
+        level = self.level()
+        caches = [self._image] + ([self._labels] if self.overlay_visible else [])
+        if self._heatmap is not None and self.heatmap_visible:
+            caches.append(self._heatmap)
+        near = self._view_box(level, TILE)
+        return [
+            (lambda cache=cache, ty=ty, tx=tx: cache.tile(level, ty, tx))
+            for cache in caches
+            for ty, tx in cache.tiles_in(level, near)
+            if not cache.has(level, ty, tx)
+        ]
 
     def _draw_layers(self, painter: QPainter, level: int, box: BBox) -> None:
         self._draw_tiles(painter, self._image, level, box)
