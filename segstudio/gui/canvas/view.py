@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QTabletEvent, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
-from segstudio.core.geometry import BBox
+from segstudio.core.geometry import BBox, union_all
 from segstudio.gui.canvas.colorize import Palette
 from segstudio.gui.canvas.layers import HeatmapLayer, ImageLayer, LabelLayer
 from segstudio.gui.canvas.prefetch import TilePrefetcher
@@ -110,8 +110,8 @@ class CanvasView(QWidget):
         """The document changed inside `box` (level-0 pixels): recolour and repaint just that.
 
         A brush move reports several small boxes; they are recoloured together when the
-        repaint they asked for happens (boxes, not their union: a long diagonal stroke on a
-        zoomed-out view would otherwise recolour a large square).
+        repaint they asked for happens: one by one at full resolution (the union of a long
+        diagonal stroke would be a large square), as their union when zoomed out.
         """
         if self._labels is None:
             return
@@ -182,7 +182,8 @@ class CanvasView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
         if self._dirty:
             level = self.level()
-            for box in self._dirty:
+            # Zoomed out, the union of a move's boxes is only a few level pixels: one pass.
+            for box in self._dirty if level == 0 else [union_all(self._dirty)]:
                 self._labels.refresh(box, level)
             self._dirty = []
         painter = QPainter(self)
