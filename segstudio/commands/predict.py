@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def register(subparsers) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads sleep: see bench/predict.py
     from segstudio.core.device import pick_device
     from segstudio.core.models import ModelBundle
     from segstudio.core.progress import drive_with_tqdm
