@@ -68,7 +68,7 @@ def prepare_demo(target: Path, *, reset: bool = False) -> Path:
 
     target = Path(target).expanduser().absolute()
     if Project.is_project(target):
-        if not _is_demo(target):
+        if not _is_demo(target, for_reset=reset):
             raise ProjectError(f"{target} holds a SegStudio project that is not the demo; choose another --into folder")
         if not reset:
             return target
@@ -79,10 +79,12 @@ def prepare_demo(target: Path, *, reset: bool = False) -> Path:
     return target
 
 
-def _is_demo(root: Path) -> bool:
+def _is_demo(root: Path, *, for_reset: bool) -> bool:
+    """Whether `root` was made by this command. Before a reset the project is opened for
+    writing, so a demo that is open in a window is refused (ProjectLockedError), not deleted."""
     from segstudio.core.project import Project
 
-    with Project.open(root, readonly=True) as project:
+    with Project.open(root, readonly=not for_reset) as project:
         return bool(project.get_setting(DEMO_SETTING))
 
 
@@ -157,6 +159,8 @@ def run_headless(root: Path, *, minutes: float, device: str | None, train: bool)
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    if args.minutes <= 0:
+        raise ProjectError(f"--minutes must be more than 0, got {args.minutes}")
     root = prepare_demo(args.into or default_demo_dir(), reset=args.reset)
     if args.headless:
         return run_headless(root, minutes=args.minutes, device=args.device, train=not args.no_train)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from segstudio.cli import main
 from segstudio.commands.demo import DEMO_SETTING, load_manifest, prepare_demo
-from segstudio.core.errors import ProjectError
+from segstudio.core.errors import ProjectError, ProjectLockedError
 from segstudio.core.models import ModelBundle
 from segstudio.core.project import Project, Source, Status
 from segstudio.resources_path import resource_path
@@ -94,3 +94,18 @@ def test_headless_demo_trains_a_model_and_proposes_on_unreviewed_images(tmp_path
             assert record.uncertainty is not None  # ranked for "next most uncertain"
         for record in project.images(status=Status.DONE):
             assert (project.read_source(record.id) == Source.HUMAN).all()  # reviewed pixels untouched
+
+
+def test_reset_refuses_a_demo_that_is_open_elsewhere(tmp_path):
+    root = prepare_demo(tmp_path / "demo")
+    with Project.open(root):  # e.g. the app has it open
+        with pytest.raises(ProjectLockedError):
+            prepare_demo(root, reset=True)
+    with Project.open(root, readonly=True) as project:
+        assert len(project.images()) == 14
+
+
+def test_bad_minutes_is_a_clear_error(tmp_path, capsys):
+    assert main(["demo", "--into", str(tmp_path / "demo"), "--headless", "--minutes", "0"]) == 2
+    assert "--minutes must be more than 0" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
