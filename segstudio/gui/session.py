@@ -85,6 +85,7 @@ class Session(QObject):
             return
         self._loading_id = None
         self.wait_for_loading()
+        self._finish_open_step()
         self._timer.stop()
         try:
             self.autosaver.close()
@@ -178,6 +179,7 @@ class Session(QObject):
         from segstudio.core.document import MaskDocument
 
         document = MaskDocument(image_id, label, source)
+        self._finish_open_step()
         self.autosaver.set_document(document)  # folds the previous image first; SaveError stops here
         document.add_commit_listener(self._on_commit)
         self.image = loaded
@@ -190,7 +192,14 @@ class Session(QObject):
     def save(self) -> None:
         """Write every edit into labels/ now (ctrl+s); raises SaveError."""
         if self.autosaver is not None:
+            self._finish_open_step()
             self.autosaver.fold()
+
+    def _finish_open_step(self) -> None:
+        """A stroke still held down (a key switched image mid-drag) becomes a step of its own,
+        so the journal gets it before the fold."""
+        if self.document is not None and self.document.in_step:
+            self.document.end_step()
 
     def mark_done(self) -> None:
         """Accept the remaining proposals (one undoable step) and mark the image done."""

@@ -158,3 +158,19 @@ def test_autosave_trouble_shows_and_clears_when_saving_works_again(opened, qtbot
     assert window.message_bar.kind == "info"
     window.session.save()
     assert (window.state.project.read_label(window.state.image_id)[10, 10:31] == 1).all()
+
+
+def test_switching_in_the_middle_of_a_stroke_keeps_what_was_painted(opened, qtbot):
+    from gui_helpers import at
+
+    window = opened
+    first = window.state.image_id
+    window.brush_size.setValue(3)
+    qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 10, 10))
+    qtbot.mouseMove(window.canvas, at(window, 30, 10))
+    key(qtbot, window, Qt.Key.Key_N)  # the button is still down
+    settle(qtbot, window)
+    assert window.state.image_id != first
+    assert (window.state.project.read_label(first)[10, 10:31] == 1).all()
+    qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 30, 10))
+    assert (window.state.document.label == IGNORE).all()  # the release paints nothing here
