@@ -207,6 +207,7 @@ class Session(QObject):
 
         if self.document is None:
             return
+        self._finish_open_step()
         self.document.accept_proposals()
         self.project.set_status(self.state.image_id, Status.DONE)
         self.state.images_changed.emit()
