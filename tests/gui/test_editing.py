@@ -175,3 +175,19 @@ def test_pen_pressure_scales_the_brush(opened, qtbot):
     hard = int((column[:30] == 1).sum())
     light = int((column[30:] == 1).sum())
     assert hard == 21 and light < hard / 2
+
+
+def test_switching_tool_mid_stroke_keeps_the_stroke_and_esc_drops_a_polygon(opened, qtbot):
+    window = opened
+    doc = window.state.document
+    window.brush_size.setValue(3)
+    qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 10, 10))
+    qtbot.mouseMove(window.canvas, at(window, 30, 10))
+    key(qtbot, window, Qt.Key.Key_P)  # the button is still down
+    qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 30, 10))
+    assert (doc.label[10, 10:31] == 1).all() and doc.can_undo
+    for corner in ((40, 20), (60, 20), (60, 40)):
+        qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, *corner))
+    key(qtbot, window, Qt.Key.Key_Escape)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Return)
+    assert doc.label[30, 55] == IGNORE  # nothing left to close

@@ -49,9 +49,15 @@ class ToolInput(QObject):
         return self._tools[self.tool_name]
 
     def set_tool(self, name: str) -> None:
+        """Switch tools; a stroke under way is kept as its own step, a shape being drawn is dropped."""
         if name == self.tool_name:
             return
-        self.cancel(self.canvas)
+        document = self.state.document
+        if document is not None and document.in_step:
+            document.end_step()
+        if self.tool_name in self._tools:
+            self.tool.reset()
+        self._pressed = False
         self.tool_name = name
         self.canvas.update()
 
