@@ -44,7 +44,7 @@ def _report_when_exposed(app, window) -> None:
     from PySide6.QtCore import QEvent, QObject
 
     class ExposeWatcher(QObject):
-        def eventFilter(self, watched, event):  # noqa: N802 - Qt API
+        def eventFilter(self, watched, event):
             if event.type() == QEvent.Type.Expose and watched.isExposed():
                 print("window-shown", flush=True)
                 app.quit()

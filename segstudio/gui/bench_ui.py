@@ -105,7 +105,7 @@ def _bench_size(app, size: int, events: int, frames: int, say) -> dict[str, floa
     class PaintCounter(QObject):
         paints = 0
 
-        def eventFilter(self, watched, event):  # noqa: N802 - Qt API
+        def eventFilter(self, watched, event):
             if event.type() == QEvent.Type.Paint:
                 self.paints += 1
             return False

@@ -83,7 +83,7 @@ class ImageListModel(QAbstractListModel):
             self.records = self.project.images(status=f["status"], split=f["split"], search=f["search"] or None, order=f["order"])
         self.endResetModel()
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt API
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.records)
 
     def row_of(self, image_id: int | None) -> int:

@@ -176,10 +176,10 @@ class CanvasView(QWidget):
         """Pyramid level drawn at the current scale: its pixels are 1 to 2 screen pixels wide."""
         if self._image is None or self.scale >= 1.0:
             return 0
-        return min(self._image.levels - 1, int(math.floor(math.log2(1.0 / self.scale) + 1e-9)))
+        return min(self._image.levels - 1, math.floor(math.log2(1.0 / self.scale) + 1e-9))
 
     # ----- painting ----------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event: QPaintEvent) -> None:
         if self._dirty:
             level = self.level()
             # Zoomed out, the union of a move's boxes is only a few level pixels: one pass.
@@ -266,12 +266,12 @@ class CanvasView(QWidget):
             painter.drawImage(target, cache.tile(level, ty, tx), source)
 
     # ----- input -------------------------------------------------------------------------------
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event) -> None:
         if self._fitted:
             self.fit()
         super().resizeEvent(event)
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+    def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if not delta:
             return
@@ -286,7 +286,7 @@ class CanvasView(QWidget):
             event.button() == Qt.MouseButton.LeftButton and self._space_down
         )
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus()
         if self._starts_pan(event):
             self._pan_from = event.position()
@@ -294,7 +294,7 @@ class CanvasView(QWidget):
         elif self.tool_input is not None and self._shape is not None:
             self.tool_input.mouse(self, "press", event)
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None:
             delta = event.position() - self._pan_from
             self._pan_from = event.position()
@@ -310,14 +310,14 @@ class CanvasView(QWidget):
         inside = 0 <= x < self._shape[1] and 0 <= y < self._shape[0]
         self.cursor_moved.emit((int(x), int(y)) if inside else None)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
             self._pan_from = None
             self.setCursor(Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.CrossCursor)
         elif self.tool_input is not None and self._shape is not None:
             self.tool_input.mouse(self, "release", event)
 
-    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802 - Qt API
+    def tabletEvent(self, event: QTabletEvent) -> None:
         """A pen paints with its pressure; panning and the rest go the mouse way."""
         kind = TABLET_KINDS.get(event.type())
         if kind is None or self.tool_input is None or self._shape is None or self._space_down or self._pan_from is not None:
@@ -330,17 +330,17 @@ class CanvasView(QWidget):
         self.tool_input.mouse(self, kind, event, pressure=event.pressure())
         event.accept()
 
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if self.tool_input is not None and self._shape is not None and not self._starts_pan(event):
             self.tool_input.mouse(self, "double", event)
 
-    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def leaveEvent(self, event) -> None:
         self.cursor_moved.emit(None)
         if self.tool_input is not None:
             self.tool_input.leave(self)
         super().leaveEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
             self.setCursor(Qt.CursorShape.OpenHandCursor)
@@ -349,7 +349,7 @@ class CanvasView(QWidget):
         else:
             super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
             self.setCursor(Qt.CursorShape.CrossCursor)
