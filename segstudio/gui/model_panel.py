@@ -104,14 +104,11 @@ class ModelPanel(QWidget):
         self.load_button.setEnabled(not busy)
         self.import_button.setEnabled(not busy)
         self.export_button.setEnabled(has_model and not busy)
-        self.current_button.setEnabled(writable and (has_model or self._has_best()) and not busy
-                                       and self.state.image_id is not None)
-        self.all_button.setEnabled(writable and (has_model or self._has_best()) and not busy)
+        # enabled without a model too: a click then follows the project's best model or says what to do
+        self.current_button.setEnabled(writable and not busy and self.state.image_id is not None)
+        self.all_button.setEnabled(writable and not busy)
         self.cancel_button.setEnabled(busy)
         self.progress.setVisible(busy)
-
-    def _has_best(self) -> bool:
-        return self.follow_best and self.state.project is not None and self.state.project.best_model() is not None
 
     # --------------------------------------------------------------------- model
     def _on_project_opened(self, project) -> None:
@@ -275,6 +272,7 @@ class ModelPanel(QWidget):
 
         self._refresh_best()
         if self.state.model is None:
+            self.status.setText("No model yet: train one (Training dock), or load or import a model.")
             return
         try:
             device = pick_device(self.state.device_preference)

@@ -126,3 +126,22 @@ def test_export_runs_in_the_background(qtbot, panel, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: not panel._busy(), timeout=30_000)
     assert (tmp_path / "exported" / "model.torchscript.pt").is_file(), panel.status.text()
     assert "Exported to model.torchscript.pt" in panel.status.text()
+
+
+def test_the_main_window_docks_the_panel_and_proposes_on_the_open_image(qtbot, opened):
+    """Through the real window: its document gets the proposal as one undoable step."""
+    panel = opened.optional["ModelPanel"]
+    project, state = opened.state.project, opened.state
+    bundle = tiny_bundle()
+    bundle.version = project.new_model_version()
+    bundle.save(project.models_dir / bundle.version)
+    panel.device_combo.setCurrentText("cpu")
+    click(qtbot, panel.current_button)
+    assert "No model yet" in panel.status.text() and state.model is None
+    project.register_model(bundle.version, "unet", {}, best=True)  # as training does when it keeps one
+    click(qtbot, panel.current_button)  # follows the project's best model: loads v0001 first
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=30_000)
+    document = state.document
+    assert state.model.version == "v0001" and document.can_undo
+    assert (document.source == Source.PROPOSAL).all()
+    assert project.image(state.image_id).uncertainty is not None
