@@ -191,3 +191,12 @@ def test_gpu_mixed_precision_agrees_with_the_cpu(bundle):
     on_gpu = drive(predict(bundle, image, device="cuda", tile=128, overlap=32))
     assert (on_cpu.class_map == on_gpu.class_map).mean() > 0.98
     assert on_gpu.uncertainty == pytest.approx(on_cpu.uncertainty, abs=0.02)
+
+
+def test_one_pixel_and_16_bit_images_predict():
+    torch.manual_seed(0)
+    gray = ModelBundle.create("unet", CLASSES, in_channels=1, depth=2, width=4)
+    assert gray.normalisation.mean == (0.5,)
+    deep = (np.random.default_rng(0).random((70, 90)) * 65535).astype(np.uint16)
+    assert drive(predict(gray, deep, tile=32, overlap=8)).class_map.shape == (70, 90)
+    assert drive(predict(gray, np.zeros((1, 1), np.uint16))).class_map.shape == (1, 1)
