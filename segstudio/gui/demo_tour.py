@@ -78,7 +78,8 @@ def start_training(window) -> str:
                       and window.dockWidgetArea(d) == window.dockWidgetArea(dock)]
         window.resizeDocks([*neighbours, dock], [120] * len(neighbours) + [560], Qt.Orientation.Vertical)
     panel.start(demo_train_config(panel.config()))
-    return "A small network is <b>training now</b> on the three reviewed images (Training panel, right)."
+    return ("A small network is <b>training now</b> on them (Training panel, right); within about a minute "
+            "its proposals appear on the other eleven images.")
 
 
 def _keys(window, name: str) -> str:
@@ -91,9 +92,8 @@ def tour_html(window, training_line: str) -> str:
     uncertain, heat = _keys(window, "next_uncertain"), _keys(window, "toggle_heatmap")
     return (
         "<b>Welcome to the SegStudio demo</b>: 14 fluorescence crops of cell nuclei (BBBC007v1). "
-        f"Three are already reviewed. {training_line} Within about a minute its proposals appear on the "
-        "other eleven images.<br>"
-        f"<b>Try:</b> 1. open a <i>new</i> image in the Images list and look at the proposal "
+        f"Three are already reviewed. {training_line}<br>"
+        "<b>Try:</b> 1. open a <i>new</i> image in the Images list and look at the proposal "
         "(nucleus blue, boundary orange); "
         f"2. correct it with the brush <b>{brush}</b> or eraser <b>{eraser}</b> (keys <b>1</b>-<b>3</b> "
         f"pick the class); 3. mark it done with <b>{done}</b>; "
@@ -104,7 +104,7 @@ def tour_html(window, training_line: str) -> str:
 
 
 def show_tour(window, training_line: str) -> QDockWidget:
-    """The tour banner, docked at the top; closing it is remembered only for this session."""
+    """The tour banner, docked at the top of the window; its x button closes it."""
     dock = window.findChild(QDockWidget, TOUR_OBJECT_NAME)
     if dock is None:
         dock = QDockWidget("Demo tour", window)
