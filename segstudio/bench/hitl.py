@@ -55,6 +55,7 @@ class HitlOptions:
     depth: int = 3
     patch: int = 64
     batch_size: int = 8
+    lr: float = 1e-3
     threads: int | None = None
 
 
@@ -168,6 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", type=float, default=defaults.target_iou, help="IoU at which an image is done")
     parser.add_argument("--max-strokes", type=int, default=defaults.max_strokes)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate of the trainer")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
@@ -175,7 +177,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     options = HitlOptions(device=args.device, budget=args.budget, images=args.images, heldout=args.heldout,
                           radius=args.radius, target_iou=args.target, max_strokes=args.max_strokes,
-                          seed=args.seed, threads=args.threads)
+                          seed=args.seed, lr=args.lr, threads=args.threads)
     rows = drive(run_hitl(args.dataset, options), None if args.json else _print_row)
     result = summary(rows)
     if args.json:

@@ -62,7 +62,7 @@ class CurrentModel:
         options = self.options
         config = TrainConfig(
             arch=options.arch, model_options={"width": options.width, "depth": options.depth},
-            max_steps=options.budget, patience=10_000, batch_size=options.batch_size,
+            max_steps=options.budget, patience=10_000, batch_size=options.batch_size, lr=options.lr,
             patches_per_image=1, min_steps_per_epoch=max(1, options.budget // 3), schedule_epochs=3,
             augment=AugmentConfig(patch=options.patch), seed=seed, device=options.device, threads=options.threads,
         )

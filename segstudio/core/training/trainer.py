@@ -18,10 +18,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, RandomSampler
 
 from segstudio.core.errors import SegStudioError
@@ -69,6 +70,31 @@ def lr_factor(step: int, total: int, kind: str) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of the weights (and batch-norm statistics), or None.
+
+    Validation and saved versions use the average: it is smoother than the last step's
+    weights, so validation mIoU is less noisy and a kept model is less often a lucky one.
+    The decay ramps up over the first steps ((1 + n) / (10 + n)) so a fresh model is not
+    held back by its random start.
+    """
+    if not decay:
+        return None
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], count: torch.Tensor) -> None:
+        n = int(count)
+        weight = 1.0 - min(decay, (1 + n) / (10 + n))
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)
+        for a, c in zip(averaged, current):
+            if not a.is_floating_point():
+                a.copy_(c)
+
+    return AveragedModel(model, multi_avg_fn=update, use_buffers=True)
+
+
 def train(project, config: TrainConfig, *, stop: StopFlag | None = None,
           distributed: DistributedContext | None = None) -> Generator[object, None, TrainResult]:
     """Train on the project's reviewed pixels; see the module docstring."""
@@ -108,6 +134,8 @@ class Trainer:
             if self.device.type == "cuda":
                 self.model = self.model.to(memory_format=torch.channels_last)
             self.net = self.ctx.wrap(self.model, self.device)
+            self.ema = weight_average(self.model, config.ema_decay)
+            self.eval_model = self.ema.module if self.ema is not None else self.model
             self.autocast = config.amp and self.device.type == "cuda"
             self.amp_dtype = torch.bfloat16 if self.autocast and torch.cuda.is_bf16_supported() else torch.float16
             self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast and self.amp_dtype == torch.float16)
@@ -236,6 +264,8 @@ class Trainer:
         self.scaler.step(optimizer)
         self.scaler.update()
         scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.step += 1
         return float(loss.detach())
 
@@ -251,7 +281,7 @@ class Trainer:
 
     # --------------------------------------------------------- validate and keep
     def _scores(self, data: RoundData):
-        accumulator = evaluate(self.model, self.ctx.shard(data.val), self.bundle.normalisation.apply,
+        accumulator = evaluate(self.eval_model, self.ctx.shard(data.val), self.bundle.normalisation.apply,
                                self.bundle.num_classes, self.device, tile=self.config.validation_tile,
                                autocast=self.autocast)
         return scores_from_confusion(self.ctx.sum_counts(accumulator.matrix))
@@ -261,11 +291,11 @@ class Trainer:
         if self.best_state is None:
             return float("nan")
         current = self._state_copy()
-        self.model.load_state_dict(self.best_state)
+        self.eval_model.load_state_dict(self.best_state)
         try:
             return self._scores(data).miou
         finally:
-            self.model.load_state_dict(current)
+            self.eval_model.load_state_dict(current)
 
     def _validate_and_keep(self, data: RoundData) -> Generator[object, None, None]:
         self.validated_at = self.step
@@ -284,13 +314,14 @@ class Trainer:
         self.bundle.training_data_hash = data.fingerprint
         metrics = {"val_miou": round(miou, 6), "per_class_iou": per_class, "epoch": self.epoch, "step": self.step,
                    "train_images": len(data.train), "val_images": len(data.val)}
-        record = save_new_version(self.project, self.bundle, metrics)
+        record = save_new_version(self.project, replace(self.bundle, model=self.eval_model), metrics)
         self.result.best_version = record.version
         self.result.kept_versions.append(record.version)
         yield CheckpointEvent(record.version, miou, str(record.path))
 
     def _state_copy(self) -> dict:
-        return {key: value.detach().to("cpu", copy=True) for key, value in self.model.state_dict().items()}
+        """The weights validation sees (the running average when there is one), on the CPU."""
+        return {key: value.detach().to("cpu", copy=True) for key, value in self.eval_model.state_dict().items()}
 
     # ------------------------------------------------------------ continuous mode
     def _wait_for_annotations(self, fingerprint: str) -> Generator[object, None, bool]:
