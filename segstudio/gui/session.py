@@ -1,24 +1,25 @@
 """The open project, the current image's document and its autosave: where work is kept safe.
 
 The window asks the session to open, switch and close; the session does it in an order that
-never drops an edit: the next image is read (in a worker thread) before anything changes, the
-previous one is folded into labels/ before the switch, and a failed save keeps the person on
-the image whose edits are still only in the journal or in memory. Errors are raised as
-SegStudioError (or sent as `load_failed`) for the window to show; the session never shows dialogs.
+never drops an edit: the next image is read (in a worker thread, journal included) before
+anything changes, the previous one's edits are in the journal before the switch, and a failed
+journal write keeps the person on the image whose edits are still only in memory. The autosaver
+runs on its own thread, so folding a 16k mask into labels/ (seconds) never stalls the window;
+closing folds everything. Errors are raised as SegStudioError (or sent as `load_failed`, or as
+an "error: ..." autosave state) for the window to show; the session never shows dialogs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 
 from segstudio.core.errors import SegStudioError
 from segstudio.core.progress import Progress, StopFlag, drive
 from segstudio.gui.state import AppState
 from segstudio.gui.workers import GeneratorWorker
 
-AUTOSAVE_TICK_MS = 200
 BACKGROUND_READ_PIXELS = 16 * 2**20  # images from 16 megapixels on are read in a worker thread
 
 
@@ -28,6 +29,7 @@ class Session(QObject):
     load_failed = Signal(str)  # why an image could not be opened (the previous one stays)
     history_changed = Signal(list, int)  # step names of this image, how many are done
     document_replaced = Signal(object)  # the new MaskDocument (or None)
+    _saver_state_changed = Signal()  # emitted on the autosaver's thread; delivered on ours
 
     def __init__(self, state: AppState, parent: QObject | None = None):
         super().__init__(parent)
@@ -39,9 +41,8 @@ class Session(QObject):
         self._replaying = False
         self._loading_id: int | None = None
         self._workers: list[GeneratorWorker] = []
-        self._timer = QTimer(self)
-        self._timer.setInterval(AUTOSAVE_TICK_MS)
-        self._timer.timeout.connect(self._tick)
+        self._shown_state: str | None = None
+        self._saver_state_changed.connect(self._relay_autosave_state, Qt.ConnectionType.QueuedConnection)
 
     @property
     def project(self):
@@ -73,10 +74,10 @@ class Session(QObject):
         report = recover(project)
         self.state.project = project
         self.autosaver = Autosaver(project)
-        self.autosaver.add_state_listener(self.autosave_state.emit)
-        self._timer.start()
+        self.autosaver.add_state_listener(lambda _state: self._saver_state_changed.emit())
+        self.autosaver.start()
         self.state.project_opened.emit(project)
-        self.autosave_state.emit(self.autosaver.state)
+        self._relay_autosave_state()
         return report.summary()
 
     def close_project(self) -> None:
@@ -86,14 +87,14 @@ class Session(QObject):
         self._loading_id = None
         self.wait_for_loading()
         self._finish_open_step()
-        self._timer.stop()
         try:
-            self.autosaver.close()
+            self.autosaver.close()  # stops its thread, then folds every image here
         except Exception:
-            self._timer.start()
+            self.autosaver.start()  # still open: keep saving in the background
             raise
         project = self.project
         self.autosaver = None
+        self._shown_state = None
         self.image = None
         self.state.document = None
         self.state.image_id = None
@@ -126,7 +127,7 @@ class Session(QObject):
         if image_id == self.state.image_id and self._loading_id is None:
             return
         record = self.project.image(image_id)
-        read = _mask_and_image_reader(self.project, image_id)
+        read = _mask_and_image_reader(self.project, self.autosaver, image_id)
         self._loading_id = image_id
         if record.width * record.height < BACKGROUND_READ_PIXELS:
             try:
@@ -180,7 +181,9 @@ class Session(QObject):
 
         document = MaskDocument(image_id, label, source)
         self._finish_open_step()
-        self.autosaver.set_document(document)  # folds the previous image first; SaveError stops here
+        # The previous image's edits reach the journal first (SaveError stops here); the
+        # autosaver's thread folds them into labels/ later.
+        self.autosaver.set_document(document, fold_previous=False)
         document.add_commit_listener(self._on_commit)
         self.image = loaded
         self.state.document = document
@@ -256,13 +259,17 @@ class Session(QObject):
         self._steps, self._done = list(steps), done
         self.history_changed.emit(self._steps, done)
 
-    def _tick(self) -> None:
-        if self.autosaver is not None:
-            self.autosaver.tick()
+    def _relay_autosave_state(self) -> None:
+        """Show the autosaver's latest state: the listener may run on its thread, so the state
+        is read here, on the GUI thread, which also keeps late deliveries from going backwards."""
+        if self.autosaver is not None and self.autosaver.state != self._shown_state:
+            self._shown_state = self.autosaver.state
+            self.autosave_state.emit(self._shown_state)
 
 
-def _mask_and_image_reader(project, image_id: int):
-    """A work generator (see segstudio.core.progress) that reads an image and its masks."""
+def _mask_and_image_reader(project, autosaver, image_id: int):
+    """A work generator (see segstudio.core.progress) that reads an image and its masks,
+    with the edits still waiting in the journal for a fold."""
 
     def read(stop: StopFlag):
         from segstudio.core.imageio import read_image
@@ -271,6 +278,6 @@ def _mask_and_image_reader(project, image_id: int):
         yield Progress(0, 2, f"Opening {record.name}...")
         loaded = read_image(record.path)
         yield Progress(1, 2, f"Reading the mask of {record.name}...")
-        return image_id, loaded, project.read_label(image_id), project.read_source(image_id)
+        return (image_id, loaded, *autosaver.read_masks(image_id))
 
     return read

@@ -42,3 +42,11 @@ def key(qtbot, window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
 def settle(qtbot, window) -> None:
     """Wait until the image being read in the background (if any) is on the canvas."""
     qtbot.waitUntil(lambda: window.session.loading is None, timeout=15_000)
+
+
+def wait_for_masks(qtbot, window, image_id: int, check, *, source: bool = False) -> None:
+    """Wait until the autosaver's thread has folded an image's edits into labels/ (or sources/)
+    so that `check(array)` holds."""
+    project = window.state.project
+    read = project.read_source if source else project.read_label
+    qtbot.waitUntil(lambda: bool(check(read(image_id))), timeout=10_000)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from gui_helpers import IGNORE, key, make_image, settle, stroke
+from gui_helpers import IGNORE, key, make_image, settle, stroke, wait_for_masks
 from segstudio.core.project import Project, Source, Status
 
 
@@ -21,7 +22,7 @@ def test_switching_images_saves_and_coming_back_shows_the_edit(opened, qtbot, pr
     key(qtbot, window, Qt.Key.Key_N)
     settle(qtbot, window)
     assert window.state.image_id != first
-    assert (window.state.project.read_label(first)[10, 10:31] == 1).all()  # folded into labels/
+    wait_for_masks(qtbot, window, first, lambda label: (label[10, 10:31] == 1).all())  # folded into labels/
     assert window.state.project.image(first).status == Status.IN_PROGRESS
     key(qtbot, window, Qt.Key.Key_Left)
     settle(qtbot, window)
@@ -42,9 +43,8 @@ def test_mark_done_accepts_proposals_and_moves_on(window, project_root, qtbot):
     key(qtbot, window, Qt.Key.Key_D)
     settle(qtbot, window)
     assert window.state.image_id != first.id  # on to the next unreviewed image
-    project = window.state.project
-    assert project.image(first.id).status == Status.DONE
-    assert (project.read_source(first.id)[:20] == Source.ACCEPTED).all()
+    assert window.state.project.image(first.id).status == Status.DONE
+    wait_for_masks(qtbot, window, first.id, lambda source: (source[:20] == Source.ACCEPTED).all(), source=True)
 
 
 def test_dropping_a_folder_adds_its_images(opened, tmp_path, qtbot):
@@ -76,7 +76,29 @@ def test_close_and_reopen_from_the_welcome_page(opened, project_root, qtbot):
     assert window.state.project is not None and window.state.document is not None
 
 
-def test_a_failing_save_shows_a_message_and_keeps_the_image(opened, qtbot):
+def test_a_failing_journal_write_keeps_the_person_on_the_image(opened, qtbot):
+    window = opened
+    first = window.state.image_id
+    window.brush_size.setValue(3)
+    journal = window.state.project.journal_dir
+    shutil.rmtree(journal, ignore_errors=True)
+    journal.write_text("not a folder")  # every journal write now fails, even as root
+    stroke(qtbot, window, [(10, 10), (30, 10)])
+    key(qtbot, window, Qt.Key.Key_N)
+    settle(qtbot, window)
+    assert window.state.image_id == first  # the edit, only in memory, is not left behind
+    assert window.message_bar.kind == "error"
+    assert "could not" in window.message_bar.text().lower() or "cannot" in window.message_bar.text().lower()
+    assert (window.state.document.label[10, 10:31] == 1).all()
+    journal.unlink()
+    journal.mkdir()
+    key(qtbot, window, Qt.Key.Key_N)
+    settle(qtbot, window)
+    assert window.state.image_id != first
+    wait_for_masks(qtbot, window, first, lambda label: (label[10, 10:31] == 1).all())
+
+
+def test_a_failing_fold_is_shown_and_the_edit_waits_in_the_journal(opened, qtbot):
     window = opened
     first = window.state.image_id
     window.brush_size.setValue(3)
@@ -86,16 +108,46 @@ def test_a_failing_save_shows_a_message_and_keeps_the_image(opened, qtbot):
     labels.write_text("not a folder")  # every write below labels/ now fails, even as root
     key(qtbot, window, Qt.Key.Key_N)
     settle(qtbot, window)
-    assert window.state.image_id == first  # the edit is not lost behind a switch
-    assert window.message_bar.kind == "error"
-    assert "could not" in window.message_bar.text().lower() or "cannot" in window.message_bar.text().lower()
-    assert (window.state.document.label[10, 10:31] == 1).all()
+    assert window.state.image_id != first  # the edit is safe in the journal: the person moves on
+    qtbot.waitUntil(lambda: window.status.autosave.text().startswith("Not saved"), timeout=10_000)
+    assert window.message_bar.kind == "error" and "could not be saved" in window.message_bar.text()
+    key(qtbot, window, Qt.Key.Key_Left)
+    settle(qtbot, window)
+    assert window.state.image_id == first
+    assert (window.state.document.label[10, 10:31] == 1).all()  # opened from the journal
     labels.unlink()
     labels.mkdir()
     key(qtbot, window, Qt.Key.Key_N)
     settle(qtbot, window)
-    assert window.state.image_id != first
-    assert (window.state.project.read_label(first)[10, 10:31] == 1).all()
+    wait_for_masks(qtbot, window, first, lambda label: (label[10, 10:31] == 1).all())
+    qtbot.waitUntil(lambda: window.message_bar.kind == "info", timeout=10_000)
+
+
+def test_folds_run_on_the_autosave_thread_and_closing_folds_the_rest(opened, qtbot, project_root):
+    """A 16k mask takes seconds to write: the GUI thread must never be the one writing it."""
+    window = opened
+    project = window.state.project
+    writers = []
+    real_write = project.write_masks
+
+    def write_masks(*args, **kwargs):  # the real write, with a note of the thread doing it
+        writers.append(threading.current_thread())
+        return real_write(*args, **kwargs)
+
+    project.write_masks = write_masks
+    first = window.state.image_id
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 10), (30, 10)])
+    key(qtbot, window, Qt.Key.Key_N)
+    settle(qtbot, window)
+    second = window.state.image_id
+    wait_for_masks(qtbot, window, first, lambda label: (label[10, 10:31] == 1).all())
+    assert writers and all(thread is not threading.main_thread() for thread in writers)
+    stroke(qtbot, window, [(10, 20), (30, 20)])
+    window.close()  # the open image's edit, not yet folded, goes in before the project closes
+    with Project.open(project_root) as reopened:
+        assert (reopened.read_label(second)[20, 10:31] == 1).all()
+        assert not list(reopened.journal_dir.iterdir())
 
 
 def test_closing_the_window_with_a_failing_save_asks_first(opened, qtbot):
@@ -140,7 +192,7 @@ def test_big_images_are_read_in_the_background_while_painting_goes_on(opened, qt
     stroke(qtbot, window, [(10, 10), (30, 10)])  # the current image stays editable meanwhile
     settle(qtbot, window)
     assert window.state.image_id == target
-    assert (window.state.project.read_label(first)[10, 10:31] == 1).all()
+    wait_for_masks(qtbot, window, first, lambda label: (label[10, 10:31] == 1).all())
 
 
 def test_autosave_trouble_shows_and_clears_when_saving_works_again(opened, qtbot):
@@ -171,6 +223,6 @@ def test_switching_in_the_middle_of_a_stroke_keeps_what_was_painted(opened, qtbo
     key(qtbot, window, Qt.Key.Key_N)  # the button is still down
     settle(qtbot, window)
     assert window.state.image_id != first
-    assert (window.state.project.read_label(first)[10, 10:31] == 1).all()
+    wait_for_masks(qtbot, window, first, lambda label: (label[10, 10:31] == 1).all())
     qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 30, 10))
     assert (window.state.document.label == IGNORE).all()  # the release paints nothing here
