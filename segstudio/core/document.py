@@ -163,6 +163,11 @@ class MaskDocument:
         return self._history.redo_name
 
     @property
+    def history_names(self) -> tuple[list[str], list[str]]:
+        """The steps kept now: undoable (oldest first) and redoable (next first), for a history view."""
+        return self._history.names
+
+    @property
     def undo_bytes(self) -> int:
         """Memory the undo and redo history holds now; never above `undo_limit_bytes`."""
         return self._history.nbytes

@@ -171,6 +171,11 @@ class UndoHistory:
     def __len__(self) -> int:
         return len(self._undo)
 
+    @property
+    def names(self) -> tuple[list[str], list[str]]:
+        """Names of the steps that can be undone (oldest first) and redone (next first)."""
+        return [step.name for step in self._undo], [step.name for step in reversed(self._redo)]
+
     def push(self, step: UndoStep) -> None:
         """A new step; whatever could be redone is no longer reachable."""
         self._bytes -= sum(s.nbytes for s in self._redo)

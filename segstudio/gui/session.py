@@ -27,7 +27,7 @@ class Session(QObject):
     autosave_state = Signal(str)  # "saved", "pending", "saving", "error: ..."
     loading_changed = Signal(object)  # id of the image being read, or None when done
     load_failed = Signal(str)  # why an image could not be opened (the previous one stays)
-    history_changed = Signal(list, int)  # step names of this image, how many are done
+    history_changed = Signal(list, int, bool)  # step names of this image, how many are done, older ones dropped
     document_replaced = Signal(object)  # the new MaskDocument (or None)
     _saver_state_changed = Signal()  # emitted on the autosaver's thread; delivered on ours
 
@@ -36,8 +36,8 @@ class Session(QObject):
         self.state = state
         self.autosaver = None
         self.image = None  # segstudio.core.imageio.LoadedImage of the current image
-        self._steps: list[str] = []
-        self._done = 0
+        self._undoable = 0  # undoable steps at the last look, to notice the memory cap dropping some
+        self._history_trimmed = False
         self._replaying = False
         self._loading_id: int | None = None
         self._workers: list[GeneratorWorker] = []
@@ -99,7 +99,8 @@ class Session(QObject):
         self.state.document = None
         self.state.image_id = None
         self.state.project = None
-        self._set_history([], 0)
+        self._history_trimmed = False
+        self._publish_history()
         project.close()
         self.document_replaced.emit(None)
         self.state.image_changed.emit(None)
@@ -188,7 +189,8 @@ class Session(QObject):
         self.image = loaded
         self.state.document = document
         self.state.image_id = image_id
-        self._set_history([], 0)
+        self._history_trimmed = False
+        self._publish_history()
         self.document_replaced.emit(document)
         self.state.image_changed.emit(image_id)
 
@@ -216,35 +218,37 @@ class Session(QObject):
         self.state.images_changed.emit()
 
     # ----- undo ------------------------------------------------------------------------------
+    # The history view follows the document's own undo history, never a copy kept beside it:
+    # the memory cap drops the oldest steps, and a step too big to keep clears them all.
     def undo(self) -> None:
-        self._replay(self.document.undo if self.document else None, -1)
+        if self.document is not None:
+            self._replay(self.document.undo)
 
     def redo(self) -> None:
-        self._replay(self.document.redo if self.document else None, +1)
+        if self.document is not None:
+            self._replay(self.document.redo)
 
     def go_to_step(self, done: int) -> None:
-        """Undo or redo until `done` steps of the history view are applied."""
-        while self.document is not None and self._done > done and self.document.can_undo:
+        """Undo or redo until `done` of the kept steps are applied."""
+        while self.document is not None and self._undoable > done and self.document.can_undo:
             self.undo()
-        while self.document is not None and self._done < done and self.document.can_redo:
+        while self.document is not None and self._undoable < done and self.document.can_redo:
             self.redo()
 
-    def _replay(self, action, direction: int) -> None:
-        if action is None:
-            return
+    def _replay(self, action) -> None:
         self._replaying = True
         try:
-            box = action()
+            action()
         finally:
             self._replaying = False
-        if box is not None:
-            self._set_history(self._steps, max(0, min(len(self._steps), self._done + direction)))
+        self._publish_history()
 
     def _on_commit(self, box, label_patch, source_patch) -> None:
         if self._replaying:
             return
-        steps = self._steps[: self._done] + [self.document.undo_name or "edit"]
-        self._set_history(steps, len(steps))
+        if len(self.document.history_names[0]) <= self._undoable:
+            self._history_trimmed = True  # the new step pushed older ones out
+        self._publish_history()
         self._mark_in_progress()
 
     def _mark_in_progress(self) -> None:
@@ -255,9 +259,10 @@ class Session(QObject):
             self.project.set_status(image_id, Status.IN_PROGRESS)
             self.state.images_changed.emit()
 
-    def _set_history(self, steps: list[str], done: int) -> None:
-        self._steps, self._done = list(steps), done
-        self.history_changed.emit(self._steps, done)
+    def _publish_history(self) -> None:
+        undoable, redoable = self.document.history_names if self.document is not None else ([], [])
+        self._undoable = len(undoable)
+        self.history_changed.emit(undoable + redoable, len(undoable), self._history_trimmed)
 
     def _relay_autosave_state(self) -> None:
         """Show the autosaver's latest state: the listener may run on its thread, so the state

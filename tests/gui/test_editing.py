@@ -191,3 +191,28 @@ def test_switching_tool_mid_stroke_keeps_the_stroke_and_esc_drops_a_polygon(open
     key(qtbot, window, Qt.Key.Key_Escape)
     qtbot.keyClick(window.canvas, Qt.Key.Key_Return)
     assert doc.label[30, 55] == IGNORE  # nothing left to close
+
+
+def test_the_history_view_follows_the_documents_capped_undo_history(opened, qtbot):
+    window = opened
+    window.brush_size.setValue(1)
+    document = window.state.document
+    history = window.history
+
+    def rows():
+        return [history.item(row).text() for row in range(history.count())]
+
+    stroke(qtbot, window, [(5, 5), (20, 5)])
+    document.undo_limit_bytes = int(document.undo_bytes * 2.5)  # room for two such strokes
+    for y in (10, 15):
+        stroke(qtbot, window, [(5, y), (20, y)])
+    assert rows() == ["(older steps dropped: undo memory is full)", "1. brush", "2. brush"]
+    history.itemClicked.emit(history.item(0))  # back as far as the document can go
+    assert document.label[5, 10] == 1 and document.label[10, 10] == IGNORE and not document.can_undo
+    assert history.currentRow() == 0
+    history.itemClicked.emit(history.item(2))
+    assert document.label[15, 10] == 1 and history.currentRow() == 2
+
+    key(qtbot, window, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert (document.label == IGNORE).all() and not document.can_undo  # too big to keep: history cleared
+    assert rows() == ["(older steps dropped: undo memory is full)"]
