@@ -1,4 +1,4 @@
-"""The classes panel: pick the class to paint, add, rename, recolour, reorder and hide classes.
+"""The classes panel: pick the class to paint, add, rename, recolour, reorder, hide and remove classes.
 
 Rows follow the project's class order, and the keys 1-9 and 0 pick the first ten rows. Hidden
 classes are a view choice, not project data, so they are kept in QSettings per project.
@@ -9,13 +9,16 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QColorDialog, QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget,
+    QApplication, QColorDialog, QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QMessageBox, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 from segstudio.core.errors import SegStudioError
+from segstudio.gui.session import Session
 from segstudio.gui.state import AppState
 
 ClassIdRole = Qt.ItemDataRole.UserRole + 1
+MIN_CLASSES = 2  # training needs at least two classes
 
 
 def swatch(color: tuple[int, int, int], size: int = 16) -> QIcon:
@@ -27,9 +30,10 @@ def swatch(color: tuple[int, int, int], size: int = 16) -> QIcon:
 class ClassPanel(QWidget):
     visibility_changed = Signal()  # hidden classes changed: the canvas recolours
 
-    def __init__(self, state: AppState, parent: QWidget | None = None):
+    def __init__(self, state: AppState, session: Session, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
+        self.session = session
         self.hidden: set[int] = set()
         self.list = QListWidget()
         self.list.setToolTip("Double-click to rename; untick to hide; keys 1-9 and 0 pick a class")
@@ -41,6 +45,7 @@ class ClassPanel(QWidget):
             ("color", "\u25a0", "change the colour", self.recolor_current),
             ("up", "\u2191", "move up", lambda: self.move_current(-1)),
             ("down", "\u2193", "move down", lambda: self.move_current(+1)),
+            ("remove", "\u2212", "remove the class (its pixels become unlabelled)", self.remove_current),
         ):
             button = QToolButton(text=text, toolTip=tip)
             button.clicked.connect(slot)
@@ -90,6 +95,7 @@ class ClassPanel(QWidget):
                 if label_class.id == self.state.current_class:
                     self.list.setCurrentItem(item)
         self.list.blockSignals(False)
+        self.buttons["remove"].setEnabled(self.list.count() > MIN_CLASSES)
 
     def class_ids(self) -> list[int]:
         return [self.list.item(row).data(ClassIdRole) for row in range(self.list.count())]
@@ -162,6 +168,36 @@ class ClassPanel(QWidget):
         ids[row], ids[row + step] = ids[row + step], ids[row]
         self._change(lambda: self.project.reorder_classes(ids))
 
+    def remove_current(self) -> None:
+        """Ask first, saying what would be lost; then the session folds, removes and reloads."""
+        class_id = self._current_id()
+        if class_id is None or self.list.count() <= MIN_CLASSES:
+            return
+        name = self.project.class_names()[class_id]
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # every mask is read to count
+        try:
+            pixels, images = self.session.class_usage(class_id)
+        except SegStudioError as exc:
+            self.state.error.emit(f"Could not remove the class: {exc}")
+            return
+        finally:
+            QApplication.restoreOverrideCursor()
+        if not confirm_removal(self, name, pixels, images):
+            return
+        try:
+            self.session.remove_class(class_id)
+        except SegStudioError as exc:
+            self.state.error.emit(f"Could not remove the class: {exc}")
+            return
+        shifted = {i: i - (i > class_id) for i in self.class_ids() if i != class_id}  # ids above move down
+        self.hidden = {shifted[i] for i in self.hidden if i in shifted}
+        QSettings().setValue(self._settings_key(), sorted(self.hidden))
+        current = shifted.get(self.state.current_class)
+        self.state.current_class = current if current is not None else min(1, len(shifted) - 1)
+        self.state.classes_changed.emit()
+        self.state.current_class_changed.emit(self.state.current_class)
+        self.state.message.emit(f"Removed the class {name}: {pixels:,} pixels are unlabelled now.")
+
     def _change(self, change) -> None:
         try:
             change()
@@ -169,3 +205,17 @@ class ClassPanel(QWidget):
             self.state.error.emit(f"Could not change the classes: {exc}")
             return
         self.state.classes_changed.emit()
+
+
+def confirm_removal(parent: QWidget, name: str, pixels: int, images: int) -> bool:
+    """A modal question whose default answer keeps the class."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Remove class", f"Remove the class \u201c{name}\u201d?", parent=parent)
+    if pixels:
+        lost = f"{pixels:,} labelled pixel{'s' if pixels != 1 else ''} on {images} image{'s' if images != 1 else ''} will become unlabelled."
+    else:
+        lost = "No pixel is labelled with it yet."
+    box.setInformativeText(f"{lost} The classes below it move up one number key. This cannot be undone.")
+    remove = box.addButton("Remove class", QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+    box.exec()
+    return box.clickedButton() is remove

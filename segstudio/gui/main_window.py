@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.image_list = ImageListPanel(self.state)
-        self.class_panel = ClassPanel(self.state)
+        self.class_panel = ClassPanel(self.state, self.session)
         self.history = HistoryView(self.session)
         self.docks = {
             "images": self._dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 
 from segstudio.core.errors import SegStudioError
@@ -205,6 +206,29 @@ class Session(QObject):
         so the journal gets it before the fold."""
         if self.document is not None and self.document.in_step:
             self.document.end_step()
+
+    def class_usage(self, class_id: int) -> tuple[int, int]:
+        """(labelled pixels, images holding any) of a class, every edit included: folds first."""
+        self.save()
+        pixels = images = 0
+        for record in self.project.images():
+            if self.project.has_masks(record.id):
+                count = int(np.count_nonzero(self.project.read_label(record.id) == class_id))
+                pixels += count
+                images += count > 0
+        return pixels, images
+
+    def remove_class(self, class_id: int) -> None:
+        """Remove a class from the project: its pixels become unlabelled, higher ids move down.
+
+        Every edit is folded first, because journal records carry the old class ids. The open
+        image is then reopened from the rewritten masks; its undo history goes with the old ids.
+        """
+        self.save()
+        self.project.remove_class(class_id)
+        if self.document is not None:
+            image_id = self.state.image_id
+            self._switch(image_id, self.image, *self.autosaver.read_masks(image_id))
 
     def mark_done(self) -> None:
         """Accept the remaining proposals (one undoable step) and mark the image done."""

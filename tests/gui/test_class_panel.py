@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-from gui_helpers import key, stroke
+from gui_helpers import IGNORE, key, stroke
 
 
 def test_hiding_a_class_shows_the_photo_under_it(opened, qtbot):
@@ -36,7 +36,7 @@ def test_moving_a_class_down_renumbers_the_keys(opened, qtbot):
 
 
 def answer_next_dialog(qtbot, fill) -> None:
-    """Fill in and accept the modal dialog that is about to open (QInputDialog, QColorDialog)."""
+    """Fill in and accept the modal dialog that is about to open (QInputDialog, QColorDialog, QMessageBox)."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QDialog
 
@@ -46,7 +46,8 @@ def answer_next_dialog(qtbot, fill) -> None:
             QTimer.singleShot(20, respond)
             return
         fill(dialog)
-        dialog.accept()
+        if dialog.isVisible():  # a message box closes itself once a button is clicked
+            dialog.accept()
 
     QTimer.singleShot(0, respond)
 
@@ -75,3 +76,45 @@ def test_add_rename_and_recolour_through_their_dialogs(opened, qtbot):
     image = opened.session.image.display[20, 21]
     expected = image * 0.5 + np.array([10, 20, 30]) * 0.5
     np.testing.assert_allclose([color.red(), color.green(), color.blue()], expected, atol=4)
+
+
+def click_in_next_message_box(qtbot, button_text: str, seen: list[str]) -> None:
+    """Click a button of the message box about to open; its texts go into `seen`."""
+    from PySide6.QtWidgets import QAbstractButton
+
+    def click(box):
+        seen.append(f"{box.text()} {box.informativeText()}")
+        button = next(b for b in box.findChildren(QAbstractButton) if b.text().replace("&", "") == button_text)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    answer_next_dialog(qtbot, click)
+
+
+def test_removing_a_class_asks_with_the_pixel_count_then_folds_and_renumbers(opened, qtbot):
+    window = opened
+    panel = window.class_panel
+    document = window.state.document
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 10), (30, 10)])  # foreground, still only in memory or the journal
+    key(qtbot, window, Qt.Key.Key_3)
+    stroke(qtbot, window, [(10, 30), (30, 30)])  # other
+    foreground = int(np.count_nonzero(document.label == 1))
+
+    panel.list.setCurrentRow(1)
+    seen: list[str] = []
+    click_in_next_message_box(qtbot, "Cancel", seen)
+    qtbot.mouseClick(panel.buttons["remove"], Qt.MouseButton.LeftButton)
+    assert f"{foreground} labelled pixels on 1 image will become unlabelled" in seen[0]
+    assert window.state.project.class_names() == ["background", "foreground", "other"]
+
+    click_in_next_message_box(qtbot, "Remove class", seen)
+    qtbot.mouseClick(panel.buttons["remove"], Qt.MouseButton.LeftButton)
+    project = window.state.project
+    assert project.class_names() == ["background", "other"]
+    for label in (window.state.document.label, project.read_label(window.state.image_id)):
+        assert (label[10, 10:31] == IGNORE).all() and (label[30, 10:31] == 1).all()  # other is id 1 now
+    assert not any(path.suffix == ".unusable" for path in project.journal_dir.iterdir())
+    assert window.state.current_class == 1 and panel.list.count() == 2
+    assert not panel.buttons["remove"].isEnabled()  # two classes are the minimum
+    stroke(qtbot, window, [(10, 50), (30, 50)])
+    assert (window.state.document.label[50, 10:31] == 1).all()  # painting goes on with the new ids
