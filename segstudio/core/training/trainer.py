@@ -160,7 +160,7 @@ class Trainer:
                 if not self.config.continuous:
                     raise SegStudioError("nothing to train on: no image has reviewed pixels yet "
                                          "(paint some pixels or accept a proposal first)")
-                changed = yield from self._wait_for_annotations("")
+                changed = yield from self._wait_for_annotations(annotation_fingerprint(self.project))
                 if not changed:
                     return self._finish("stopped", stopped=True)
                 continue
