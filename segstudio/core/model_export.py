@@ -109,14 +109,14 @@ def export_torchscript(bundle: ModelBundle, path: str | Path) -> Path:
     path = Path(path)
     model = _cpu_copy(bundle)
     info = describe(bundle, "torchscript", path.name)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.jit is deprecated upstream but still the portable format
-            scripted = model.script if isinstance(model, ScriptedModel) else torch.jit.script(model)
-    except Exception as exc:  # noqa: BLE001
-        raise ModelError(f"TorchScript export of {bundle.arch} failed: {exc}") from exc
     buffer = io.BytesIO()
-    torch.jit.save(scripted, buffer, _extra_files={"segstudio.json": json.dumps(info)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated upstream but still the portable format
+        try:
+            scripted = model.script if isinstance(model, ScriptedModel) else torch.jit.script(model)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"TorchScript export of {bundle.arch} failed: {exc}") from exc
+        torch.jit.save(scripted, buffer, _extra_files={"segstudio.json": json.dumps(info)})
     atomic_write_bytes(path, buffer.getvalue())
     atomic_write_text(sidecar_path(path), json.dumps(info, indent=2) + "\n")
     return path

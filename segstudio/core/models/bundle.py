@@ -10,6 +10,7 @@ TorchScript models keep their TorchScript file instead (`arch` "torchscript").
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -200,5 +201,7 @@ def _script_bytes(model: nn.Module) -> bytes:
 
     inner = model.script if isinstance(model, ScriptedModel) else model
     buffer = io.BytesIO()
-    torch.jit.save(inner, buffer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated upstream, still the format
+        torch.jit.save(inner, buffer)
     return buffer.getvalue()
