@@ -97,13 +97,18 @@ class ImageListModel(QAbstractListModel):
             return None
         record = self.records[index.row()]
         status = str(record.status)
-        if role == Qt.ItemDataRole.DisplayRole:
-            extra = f" · {record.uncertainty:.2f}" if record.uncertainty is not None else ""
-            return f"{record.name}\n{STATUS_TEXT.get(status, status)} · {record.split}{extra}"
+        if role == Qt.ItemDataRole.DisplayRole:  # short: the list is narrow, the tooltip says more
+            parts = [STATUS_TEXT.get(status, status)]
+            if str(record.split) != "unassigned":
+                parts.append(str(record.split))
+            if record.uncertainty is not None:
+                parts.append(f"unsure {record.uncertainty:.2f}")
+            return f"{record.name}\n{' · '.join(parts)}"
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(record.id, str(record.path), status)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{record.path}\n{record.width} x {record.height}"
+            unsure = "" if record.uncertainty is None else f"\nmodel uncertainty {record.uncertainty:.2f} (0 sure, 1 guessing)"
+            return f"{record.path}\n{record.width} x {record.height}, {STATUS_TEXT.get(status, status)}, split {record.split}{unsure}"
         if role == ImageIdRole:
             return record.id
         return None

@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 else:
                     menu.addAction(item)
+        file_items = self.menus["&File"].actions()
+        self.menu_tails = {"&File": file_items[file_items.index(a.quit) - 1]}  # other areas' entries go above it
         self.menus["&View"].addSeparator()
         for dock in self.docks.values():
             self.menus["&View"].addAction(dock.toggleViewAction())

@@ -91,7 +91,7 @@ def _add_dialog_action(window, spec: PanelSpec, factory) -> None:
         dialog.show()
 
     action.triggered.connect(open_dialog)
-    window.menus[spec.menu].addAction(action)
+    window.menus[spec.menu].insertAction(window.menu_tails.get(spec.menu), action)  # None: at the end
     window.optional[spec.cls] = action
 
 

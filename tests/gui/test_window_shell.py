@@ -158,3 +158,9 @@ def test_the_window_opens_without_torch_or_plot_libraries(tmp_path):
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert "heavy: []" in out.stdout, out.stdout + out.stderr
+
+
+def test_other_areas_menu_entries_come_before_quit(window):
+    texts = [action.text().replace("&", "") for action in window.menus["&File"].actions() if not action.isSeparator()]
+    assert texts[-1] == "Quit"
+    assert any(text.startswith("Export") for text in texts)
