@@ -1,8 +1,9 @@
 """The decoders behind read_image and probe_image, and the plain reasons they fail with.
 
-Pillow decodes most formats, tifffile decodes TIFF (any depth, float, planar, multi-page), and
-OpenCV decodes 16-bit PNG (Pillow cuts 16-bit colour to 8 bits). The content decides the
-decoder, never the file name.
+Pillow reads every header and decodes the awkward layouts, tifffile decodes TIFF (any depth,
+float, planar, multi-page), and OpenCV decodes 16-bit PNG (Pillow cuts 16-bit colour to 8 bits)
+and the common 8-bit layouts, faster (see opencv_decode). The content decides the decoder,
+never the file name.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
 from segstudio.core.errors import ImageReadError
 from segstudio.core.imageio.display import cmyk_to_rgb
+from segstudio.core.imageio.opencv_decode import decode_8bit, decode_png16
 
 MAX_PIXELS = 2**30
 """Largest image read (about 32k x 32k): larger ones are refused before decoding."""
@@ -71,8 +72,12 @@ def read_pil(path: Path, notes: list[str]) -> tuple[np.ndarray, int]:
         orientation = _pil_orientation(image)
         if getattr(image, "n_frames", 1) > 1:
             notes.append(f"{image.n_frames} frames: only the first is used")
-        if image.format == "PNG" and _png_header(path)[8:9] == b"\x10":
-            return _read_png16(path), orientation
+        png_header = _png_header(path) if image.format == "PNG" else bytes(13)
+        if png_header[8] == 16:
+            return decode_png16(path, png_header[9]), orientation
+        array = decode_8bit(path, image, png_header[8])
+        if array is not None:
+            return array, orientation
         image.load()
         return _pil_to_array(image, notes), orientation
 
@@ -120,18 +125,6 @@ def _pil_to_array(image: Image.Image, notes: list[str]) -> np.ndarray:
         image = image.convert("RGB")
         notes.append(f"{mode} converted to RGB")
     return np.array(image)  # a writable copy (np.asarray would be a read-only view of Pillow's bytes)
-
-
-def _read_png16(path: Path) -> np.ndarray:
-    """16-bit PNG with OpenCV, which keeps all 16 bits of colour (returned as RGB[A])."""
-    array = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None:
-        raise ValueError("damaged PNG data")
-    if _png_header(path)[9] == 4 and array.ndim == 3 and array.shape[2] == 4:
-        return np.ascontiguousarray(array[:, :, [0, 3]])  # OpenCV widens grey + alpha to BGRA
-    if array.ndim == 3 and array.shape[2] >= 3:
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return array
 
 
 # --------------------------------------------------------------------------- checks and helpers
