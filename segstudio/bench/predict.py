@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default: all cores)")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
                         help="also predict an N x N image and report the peak memory (e.g. 16384)")
+    parser.add_argument("--fp32", action="store_true",
+                        help="no mixed precision (default: float16 on CUDA, bfloat16 on CPUs with native support)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -49,10 +51,15 @@ def run(args: argparse.Namespace) -> int:
     unknown = [a for a in archs if a not in ARCHITECTURES]
     if unknown:
         raise SegStudioError(f"unknown architecture {', '.join(unknown)}; known: {', '.join(ARCHITECTURES)}")
+    from segstudio.core.device import cpu_has_native_bf16
+
+    precision = "fp32" if args.fp32 else ("fp16" if device.type == "cuda" else
+                                          "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32")
     figures: dict[str, object] = {"device": str(device), "threads": torch.get_num_threads(), "size": args.size,
-                                  "runs": args.runs, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
+                                  "runs": args.runs, "precision": precision,
+                                  "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
     for arch in archs:
-        figures.update(time_architecture(arch, args.size, args.runs, args.batch, device))
+        figures.update(time_architecture(arch, args.size, args.runs, args.batch, device, not args.fp32))
         if not args.json:
             print(f"{arch:30s} {figures[f'{arch}_{args.size}_ms']:9.1f} ms median"
                   + (f"   {figures[f'{arch}_batch_images_per_s']:.2f} images/s (batch {args.batch})"
@@ -68,11 +75,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(figures))
     else:
-        print(f"device {figures['device']}, {figures['threads']} threads, OMP_WAIT_POLICY={figures['omp_wait_policy']}")
+        print(f"device {figures['device']} ({figures['precision']}), {figures['threads']} threads, "
+              f"OMP_WAIT_POLICY={figures['omp_wait_policy']}")
     return 0
 
 
-def time_architecture(arch: str, size: int, runs: int, batch: int, device) -> dict[str, float]:
+def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed: bool) -> dict[str, float]:
     import numpy as np
     import torch
 
@@ -83,19 +91,20 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device) -> di
 
     bundle = ModelBundle.create(arch, ["background", "foreground"])
     image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    drive(predict(bundle, image, device=device, tile=size))  # warm-up: tuned copy, allocator, kernels
+    mixed_precision = None if mixed else False
+    drive(predict(bundle, image, device=device, tile=size, mixed_precision=mixed_precision))  # warm-up
     times = []
     for _ in range(max(1, runs)):
         _sync(device)
         start = time.perf_counter()
-        drive(predict(bundle, image, device=device, tile=size))
+        drive(predict(bundle, image, device=device, tile=size, mixed_precision=mixed_precision))
         _sync(device)
         times.append(time.perf_counter() - start)
     result = {f"{arch}_{size}_ms": round(statistics.median(times) * 1000, 1)}
     if batch:
         model = inference_copy(bundle.model, device)
         inputs = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
-        autocast = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
+        autocast = _autocast(device, mixed)
         with torch.inference_mode(), autocast:
             model(inputs[:1])
             _sync(device)
@@ -132,6 +141,17 @@ def measure_memory(side: int, device) -> dict[str, float]:
 
 def _max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _autocast(device, mixed: bool):
+    """The same precision choice as segstudio.core.inference for the throughput batch."""
+    import torch
+
+    from segstudio.core.device import cpu_has_native_bf16
+
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16, enabled=mixed)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed and cpu_has_native_bf16())
 
 
 def _sync(device) -> None:

@@ -6,6 +6,7 @@ there is an error that says what is available instead of a silent fall back to t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -56,6 +57,18 @@ def pick_device(preference: str | torch.device | None = None) -> torch.device:
         raise ModelError(f"device 'mps' asked for, but Apple MPS is not usable here "
                          f"(available: {', '.join(available_devices())})")
     return torch.device(kind)
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX): autocast then about halves
+    CPU inference time. Elsewhere bfloat16 is emulated and slower, so it stays off."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _mps_available() -> bool:

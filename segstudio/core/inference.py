@@ -5,7 +5,7 @@ through overlapping tiles whose logits are blended and streamed band by band (se
 models/tiling.py), so memory stays bounded by the image width, not its area. When a visible
 region is given it is predicted first and yielded as a `RegionPrediction`, so the canvas can
 show it while the rest runs. The network runs from a tuned copy (batch norm folded, channels-last; models/optimise.py),
-on a GPU in mixed precision.
+in mixed precision on a GPU (float16) and on CPUs with native bfloat16.
 
 `apply_prediction` stores the image's uncertainty and applies the class map as one undoable
 edit that only touches pixels nobody has reviewed (source 0 or 1).
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from segstudio.core.device import cpu_has_native_bf16
 from segstudio.core.geometry import BBox
 from segstudio.core.models.bundle import ModelBundle
 from segstudio.core.models.optimise import inference_copy
@@ -49,10 +50,12 @@ class RegionPrediction:
 def predict(bundle: ModelBundle, image: np.ndarray, *, device: torch.device | str = "cpu", tile: int | None = None,
             overlap: int | None = None, region_first: BBox | None = None, crf: bool = False,
             mapping: dict[int, int] | None = None, batch_size: int | None = None,
+            mixed_precision: bool | None = None,
             stop: StopFlag | None = None) -> Generator[Progress | RegionPrediction, None, Prediction | None]:
     """Predict one image (H x W or H x W x C raw pixels); returns None when stopped.
 
     `mapping` (model id -> project id, from `bundle.mapping_to`) renames the classes.
+    `mixed_precision` None: float16 on CUDA, bfloat16 on CPUs that compute it natively.
     """
     device = torch.device(device)
     pixels = match_channels(image, bundle.in_channels)
@@ -61,7 +64,7 @@ def predict(bundle: ModelBundle, image: np.ndarray, *, device: torch.device | st
     overlap = min(bundle.tile_overlap, tile // 4) if overlap is None else int(overlap)
     if tile < 16 or not 0 <= overlap < tile // 2 + 1:
         raise ModelError(f"tile {tile} with overlap {overlap}: use tile >= 16 and overlap <= tile / 2")
-    runner = _Runner(bundle, device, batch_size)
+    runner = _Runner(bundle, device, batch_size, mixed_precision)
     areas = []
     if region_first is not None:
         box = region_first.clip((height, width))
@@ -121,7 +124,8 @@ def _predict_area(runner: _Runner, bundle: ModelBundle, pixels: np.ndarray, tile
 class _Runner:
     """The network on its device: normalised raw tiles in, float32 logits on the CPU out."""
 
-    def __init__(self, bundle: ModelBundle, device: torch.device, batch_size: int | None):
+    def __init__(self, bundle: ModelBundle, device: torch.device, batch_size: int | None,
+                 mixed_precision: bool | None):
         norm = bundle.normalisation
         std = torch.tensor(norm.std, dtype=torch.float32).view(1, -1, 1, 1)
         self.factor = (norm.scale / std).to(device)  # input = raw * scale / std - mean / std
@@ -131,6 +135,10 @@ class _Runner:
         self.model = inference_copy(bundle.model, device)
         self.channels_last = device.type in ("cpu", "cuda")
         self.batch_size = int(batch_size or (4 if self.gpu else 1))
+        if mixed_precision is None:
+            mixed_precision = self.gpu or (device.type == "cpu" and cpu_has_native_bf16())
+        self.autocast = (torch.autocast(device.type, dtype=torch.float16 if self.gpu else torch.bfloat16)
+                         if mixed_precision and device.type in ("cpu", "cuda") else nullcontext())
 
     def __call__(self, tiles: list[np.ndarray]) -> np.ndarray:
         raw = np.stack(tiles)
@@ -141,8 +149,7 @@ class _Runner:
         batch = batch.mul_(self.factor).sub_(self.offset)
         if not self.channels_last:
             batch = batch.contiguous()
-        autocast = torch.autocast("cuda", dtype=torch.float16) if self.gpu else nullcontext()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), self.autocast:
             logits = self.model(batch)
         return logits.float().cpu().numpy()
 

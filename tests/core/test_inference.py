@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from segstudio.core.device import torch_threads
+from segstudio.core.device import cpu_has_native_bf16, torch_threads
 from segstudio.core.document import MaskDocument
 from segstudio.core.errors import ModelError
 from segstudio.core.geometry import BBox
@@ -200,3 +200,12 @@ def test_one_pixel_and_16_bit_images_predict():
     deep = (np.random.default_rng(0).random((70, 90)) * 65535).astype(np.uint16)
     assert drive(predict(gray, deep, tile=32, overlap=8)).class_map.shape == (70, 90)
     assert drive(predict(gray, np.zeros((1, 1), np.uint16))).class_map.shape == (1, 1)
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bfloat16")
+def test_cpu_bfloat16_agrees_with_float32(bundle):
+    image = smooth_image(120, 160)
+    mixed = drive(predict(bundle, image, tile=64, overlap=16))
+    exact = drive(predict(bundle, image, tile=64, overlap=16, mixed_precision=False))
+    assert (mixed.class_map == exact.class_map).mean() > 0.98
+    assert mixed.uncertainty == pytest.approx(exact.uncertainty, abs=0.02)
