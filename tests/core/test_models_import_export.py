@@ -135,3 +135,16 @@ def test_torchscript_export_runs_without_segstudio_and_comes_back_in(tmp_path, t
     assert drive(predict(back, np.zeros((30, 40, 3), np.uint8))).class_map.shape == (30, 40)
     with pytest.raises(ModelError, match="unknown export format"):
         drive(export_bundle(tiny, tmp_path, ["tflite"]))
+
+
+def test_a_safetensors_state_dict_imports_with_its_declared_architecture(tmp_path, tiny):
+    from safetensors.torch import save_file
+
+    inner = {k.removeprefix("net."): v.contiguous() for k, v in tiny.model.state_dict().items()}
+    save_file(inner, str(tmp_path / "unet.safetensors"))  # keys as the bare network names them
+    bundle = import_model(tmp_path / "unet.safetensors", classes=CLASSES, arch="unet", depth=2, width=8)
+    x = torch.randn(1, 3, 40, 48)
+    with torch.inference_mode():
+        assert torch.equal(bundle.model.eval()(x), tiny.model.eval()(x))
+    with pytest.raises(ModelError, match="do not fit the declared model: missing"):
+        import_model(tmp_path / "unet.safetensors", classes=CLASSES, arch="unet", depth=3, width=8)
