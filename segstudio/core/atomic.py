@@ -47,12 +47,23 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def encode_png(array: np.ndarray, palette: list[int] | None = None, compress_level: int = 1) -> bytes:
     """PNG bytes of a 2-D uint8/uint16 array (or HxWx3 uint8), optionally with a palette.
 
-    Level 1 compression: masks are mostly flat, so it is small and several times faster
-    than the default.
+    Masks (2-D, no palette) go through OpenCV at zlib level 1 without PNG row filters: a map
+    of class ids is flat, so filters only cost time, and an 8k label map writes and reads about
+    three times faster than Pillow's level 1 for files about a third larger. They are ordinary
+    grey PNGs (16-bit big-endian as the format says) that any reader opens.
     """
+    array = np.ascontiguousarray(array)
+    if palette is None and array.ndim == 2 and array.dtype in (np.uint8, np.uint16):
+        import cv2
+
+        params = [cv2.IMWRITE_PNG_COMPRESSION, compress_level, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+        ok, data = cv2.imencode(".png", array, params)
+        if not ok:
+            raise SaveError(f"could not encode a {array.shape[1]}x{array.shape[0]} {array.dtype} map as PNG")
+        return data.tobytes()
     from PIL import Image
 
-    image = Image.fromarray(np.ascontiguousarray(array))  # uint16 2-D arrays become mode "I;16"
+    image = Image.fromarray(array)
     if palette is not None:
         image = image.convert("P") if image.mode != "P" else image
         image.putpalette(palette)

@@ -14,18 +14,37 @@ from segstudio.core.project.records import Source
 
 
 def read_png(path: Path, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
-    """Decode a mask PNG and check it fits its image (a damaged file is reported, not guessed)."""
+    """Decode a mask PNG and check it fits its image (a damaged file is reported, not guessed).
+
+    OpenCV reads grey 8- and 16-bit PNGs straight into an array, 2-3 times faster than Pillow
+    on an 8k map; np.fromfile + imdecode, because cv2.imread fails on non-ASCII paths on Windows.
+    Anything that is not a plain grey PNG (a palette or colour file put there by hand) is left
+    to Pillow, which also words the reason a damaged file fails.
+    """
+    import cv2
+
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as exc:
+        raise ProjectError(f"mask file {path} cannot be read: {exc.strerror or exc}") from exc
+    grey = data[24:26].tobytes() in (b"\x08\x00", b"\x10\x00")  # IHDR bit depth 8 or 16, colour type 0
+    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if grey else None
+    if array is None or array.ndim != 2:
+        array = _read_png_with_pillow(path)
+    if array.shape != shape:
+        raise ProjectError(f"mask file {path} is {array.shape[1]}x{array.shape[0]} but its image is {shape[1]}x{shape[0]}")
+    return array.astype(dtype, copy=False)
+
+
+def _read_png_with_pillow(path: Path) -> np.ndarray:
     from PIL import Image
 
     try:
         with Image.open(path) as image:
             image.load()
-            array = np.array(image)
+            return np.array(image)
     except (OSError, ValueError) as exc:
         raise ProjectError(f"mask file {path} is damaged: {exc}") from exc
-    if array.shape != shape:
-        raise ProjectError(f"mask file {path} is {array.shape[1]}x{array.shape[0]} but its image is {shape[1]}x{shape[0]}")
-    return array.astype(dtype, copy=False)
 
 
 def check_masks(label: np.ndarray, source: np.ndarray, shape: tuple[int, int], dtype: np.dtype,
