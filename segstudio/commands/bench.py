@@ -19,6 +19,7 @@ BENCHES: dict[str, str] = {
     "make-dataset": "segstudio.bench.shapes_dataset",
     "edits": "segstudio.bench.edits",
     "predict": "segstudio.bench.predict",
+    "open": "segstudio.bench.open",
 }
 
 
