@@ -53,3 +53,18 @@ def test_a_damaged_image_or_mask_raises_its_own_error(project):
     project.image(image_id).path.write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(ImageReadError):
         open_for_editing(project, image_id)
+
+
+def test_masks_come_from_the_autosaver_when_given_edits_still_in_the_journal(project):
+    from segstudio.core.autosave import Autosaver
+    from segstudio.core.document import MaskDocument
+
+    image_id = ids(project)["plain.png"]
+    doc = MaskDocument(image_id, project.read_label(image_id), project.read_source(image_id))
+    saver = Autosaver(project, doc)
+    doc.paint_segment((5, 5), (30, 5), 2, 1)  # one finished step, journalled, not folded
+    saver.flush()
+    assert not project.has_masks(image_id)
+    opened = open_for_editing(project, image_id, read_masks=saver.read_masks)
+    assert np.array_equal(opened.label, doc.label) and np.array_equal(opened.source, doc.source)
+    assert (opened.label == 1).any()

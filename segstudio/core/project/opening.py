@@ -1,17 +1,20 @@
 """Opening one image of a project for editing: its pixels and both of its masks, side by side.
 
-The three files decode in parallel threads (OpenCV, Pillow and tifffile release the GIL while
+The files decode in parallel threads (OpenCV, Pillow and tifffile release the GIL while
 decoding), so on two or more cores the open takes about as long as the image alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from segstudio.core.imageio import LoadedImage, read_image
+
+MasksReader = Callable[[int], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -22,15 +25,19 @@ class OpenedImage:
     source: np.ndarray
 
 
-def open_for_editing(project, image_id: int) -> OpenedImage:
+def open_for_editing(project, image_id: int, read_masks: MasksReader | None = None) -> OpenedImage:
     """The image (upright, display and raw) and its label and source maps.
 
-    Raises what read_image and the project raise (ImageReadError, ProjectError), after all
-    three reads have finished.
+    `read_masks(image_id) -> (label, source)` replaces the project's own reads, e.g. an
+    Autosaver's `read_masks`, which includes edits still in the journal. Raises what the
+    reads raise (ImageReadError, ProjectError), once all of them have finished.
     """
     record = project.image(image_id)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="segstudio-open") as pool:
-        label = pool.submit(project.read_label, image_id)
-        source = pool.submit(project.read_source, image_id)
+        if read_masks is None:
+            label, source = pool.submit(project.read_label, image_id), pool.submit(project.read_source, image_id)
+            image = read_image(record.path)
+            return OpenedImage(image_id, image, label.result(), source.result())
+        masks = pool.submit(read_masks, image_id)
         image = read_image(record.path)
-        return OpenedImage(image_id, image, label.result(), source.result())
+        return OpenedImage(image_id, image, *masks.result())
