@@ -102,10 +102,10 @@ class Session(QObject):
         self.state.project = None
         self._history_trimmed = False
         self._publish_history()
-        project.close()
         self.document_replaced.emit(None)
         self.state.image_changed.emit(None)
-        self.state.project_closed.emit()
+        self.state.project_closed.emit()  # panels stop their background work while it is still open
+        project.close()
 
     def add_images(self, paths: list[Path]) -> str:
         report = self.project.add_images(paths)

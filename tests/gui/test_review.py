@@ -226,3 +226,12 @@ def test_switching_in_the_middle_of_a_stroke_keeps_what_was_painted(opened, qtbo
     wait_for_masks(qtbot, window, first, lambda label: (label[10, 10:31] == 1).all())
     qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=at(window, 30, 10))
     assert (window.state.document.label == IGNORE).all()  # the release paints nothing here
+
+
+def test_panels_hear_of_the_close_while_the_project_is_still_open(opened):
+    """Training and proposal refresh stop on project_closed; their last reads must still work."""
+    project = opened.state.project
+    seen = []
+    opened.state.project_closed.connect(lambda: seen.append(len(project.images())))
+    opened.session.close_project()
+    assert seen == [3]
