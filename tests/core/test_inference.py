@@ -8,13 +8,15 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segstudio.core.device import cpu_has_native_bf16, torch_threads
 from segstudio.core.document import MaskDocument
 from segstudio.core.errors import ModelError
 from segstudio.core.geometry import BBox
 from segstudio.core.inference import Prediction, RegionPrediction, apply_prediction, match_channels, predict
-from segstudio.core.models import ModelBundle
+from segstudio.core.models import ModelBundle, SegmentationModel
 from segstudio.core.progress import Progress, StopFlag, drive
 from segstudio.core.project import Project, Source
 
@@ -209,3 +211,19 @@ def test_cpu_bfloat16_agrees_with_float32(bundle):
     exact = drive(predict(bundle, image, tile=64, overlap=16, mixed_precision=False))
     assert (mixed.class_map == exact.class_map).mean() > 0.98
     assert mixed.uncertainty == pytest.approx(exact.uncertainty, abs=0.02)
+
+
+@settings(max_examples=30, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90), tile=st.integers(16, 48), overlap_part=st.floats(0, 0.5),
+       seed=st.integers(0, 2**16))
+def test_tiling_and_blending_change_nothing_for_a_per_pixel_network(height, width, tile, overlap_part, seed):
+    """A 1x1 convolution sees no context, so any tiling must reproduce the whole-image result."""
+    torch.manual_seed(seed)
+    net = SegmentationModel(torch.nn.Conv2d(3, 3, 1), arch="pixel", num_classes=3, in_channels=3, stride=1)
+    pixel = ModelBundle(model=net, arch="pixel", classes=CLASSES, tile_size=512)
+    image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    whole = drive(predict(pixel, image, mixed_precision=False))
+    tiled = drive(predict(pixel, image, tile=tile, overlap=int(tile * overlap_part), mixed_precision=False))
+    assert np.array_equal(whole.class_map, tiled.class_map)
+    assert np.abs(whole.confidence.astype(int) - tiled.confidence).max() <= 1
+    assert whole.uncertainty == pytest.approx(tiled.uncertainty, abs=1e-4)
