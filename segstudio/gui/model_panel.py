@@ -37,6 +37,7 @@ class ModelPanel(QWidget):
         state.project_closed.connect(lambda: self.set_model(None))
         state.model_changed.connect(self._on_model_changed)
         state.image_changed.connect(lambda _image_id: self._update())
+        self._describe(state.model)
         self._update()
 
     # -------------------------------------------------------------------- layout
@@ -69,6 +70,11 @@ class ModelPanel(QWidget):
         self.current_button = QPushButton("Propose on this image")
         self.all_button = QPushButton("Propose on all unreviewed")
         self.cancel_button = QPushButton("Cancel")
+        self.load_button.setToolTip("Use a model bundle folder (model.json + weights.safetensors)")
+        self.import_button.setToolTip("A TorchScript file, or a state dict for the chosen architecture; "
+                                      "it gets the project's classes and becomes a new model version")
+        self.export_button.setToolTip("Write the model as ONNX / TorchScript with its classes and preprocessing")
+        self.all_button.setToolTip("Every image nobody has reviewed yet; painted and accepted pixels are kept")
         self.load_button.clicked.connect(self.choose_bundle)
         self.import_button.clicked.connect(self.choose_import)
         self.export_button.clicked.connect(self.choose_export)
