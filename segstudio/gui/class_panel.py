@@ -64,6 +64,7 @@ class ClassPanel(QWidget):
         state.project_closed.connect(self.reload)
         state.classes_changed.connect(self.reload)
         state.current_class_changed.connect(self._show_current)
+        self.reload()
 
     @property
     def project(self):
@@ -95,6 +96,8 @@ class ClassPanel(QWidget):
                 if label_class.id == self.state.current_class:
                     self.list.setCurrentItem(item)
         self.list.blockSignals(False)
+        for button in self.buttons.values():
+            button.setEnabled(self.project is not None)
         self.buttons["remove"].setEnabled(self.list.count() > MIN_CLASSES)
 
     def class_ids(self) -> list[int]:

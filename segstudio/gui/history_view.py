@@ -29,6 +29,9 @@ class HistoryView(QListWidget):
         """
         self.blockSignals(True)
         self.clear()
+        if self.session.document is None:  # no image open: no history to show
+            self.blockSignals(False)
+            return
         self.addItem(OLDEST_KEPT if trimmed else AS_OPENED)
         for number, name in enumerate(steps, start=1):
             item = QListWidgetItem(f"{number}. {name}")

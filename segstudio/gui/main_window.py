@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.core.errors import SegStudioError
-from segstudio.gui import optional_panels, review, window_settings
+from segstudio.gui import drops, optional_panels, review, window_settings
 from segstudio.gui.canvas.tool_input import ToolInput
 from segstudio.gui.canvas.view import CanvasView
 from segstudio.gui.class_panel import ClassPanel
@@ -164,8 +164,8 @@ class MainWindow(QMainWindow):
         a.done.triggered.connect(self.mark_done)
         a.next_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(+1, self.session.loading)))
         a.previous_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(-1, self.session.loading)))
-        a.next_unreviewed.triggered.connect(lambda: self.go_to(review.next_unreviewed(self.state)))
-        a.next_uncertain.triggered.connect(lambda: self.go_to(review.most_uncertain(self.state)))
+        a.next_unreviewed.triggered.connect(lambda: self.go_to_next(review.next_unreviewed))
+        a.next_uncertain.triggered.connect(lambda: self.go_to_next(review.most_uncertain))
         a.shortcuts.triggered.connect(self.show_shortcuts)
         for spec_action in a.tool_actions():
             name = spec_action.objectName().removeprefix("tool_")
@@ -299,12 +299,18 @@ class MainWindow(QMainWindow):
     def _loading_changed(self, image_id) -> None:
         self.canvas.setCursor(Qt.CursorShape.BusyCursor if image_id is not None else Qt.CursorShape.CrossCursor)
 
+    def go_to_next(self, pick) -> None:
+        """Review navigation: open the image `pick(state)` chooses, or say that none is left."""
+        image_id = pick(self.state)
+        if image_id is None:
+            self.status.showMessage("No other image is waiting for review.", 5000)
+        self.go_to(image_id)
+
     def mark_done(self) -> None:
         ok, _ = self._guarded(self.session.mark_done)
         if ok:
-            following = review.next_unreviewed(self.state)
-            if following is not None:
-                self.go_to(following)
+            self.status.showMessage(f"{self.state.project.image(self.state.image_id).name} is done.", 5000)
+            self.go_to_next(review.next_unreviewed)
 
     def _show_document(self, document) -> None:
         self.tools.reset(self.session.image.display if document is not None else None)
@@ -368,21 +374,10 @@ class MainWindow(QMainWindow):
 
     # ----- window ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        drops.accept_drag(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
-        if not paths:
-            return
-        event.acceptProposedAction()
-        if self.state.project is None:
-            if len(paths) == 1 and review.is_project(paths[0]):
-                self.open_project(paths[0])
-            else:
-                self.message_bar.show_message("Open or create a project first, then drop images on it.", "info")
-            return
-        self.add_paths(paths)
+        drops.handle_drop(self, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         try:

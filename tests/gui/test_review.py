@@ -45,6 +45,12 @@ def test_mark_done_accepts_proposals_and_moves_on(window, project_root, qtbot):
     assert window.state.image_id != first.id  # on to the next unreviewed image
     assert window.state.project.image(first.id).status == Status.DONE
     wait_for_masks(qtbot, window, first.id, lambda source: (source[:20] == Source.ACCEPTED).all(), source=True)
+    assert window.status.currentMessage() == f"{first.name} is done."
+    for record in window.state.project.images():
+        window.state.project.set_status(record.id, Status.DONE)
+    current = window.state.image_id
+    window.actions.next_uncertain.trigger()
+    assert window.state.image_id == current and "No other image" in window.status.currentMessage()
 
 
 def test_dropping_a_folder_adds_its_images(opened, tmp_path, qtbot):

@@ -29,3 +29,17 @@ def test_new_project_from_a_folder_lists_its_images(window, qtbot, tmp_path, ima
     assert [r.name for r in window.image_list.model.records] == ["a_first.png", "b_second.png", "c_third.png"]
     assert window.state.image_id == window.image_list.model.records[0].id
     assert "fresh" in window.windowTitle()
+
+
+def test_before_a_project_nothing_that_edits_is_enabled(window, qtbot, project_root):
+    assert not window.actions.tool_brush.isEnabled() and not window.actions.done.isEnabled()
+    assert not any(button.isEnabled() for button in window.class_panel.buttons.values())
+    assert window.history.count() == 0  # no "(as opened)" row without an image
+    assert window.welcome.recent.isHidden()  # no empty box on a first launch
+    assert window.open_project(project_root)
+    settle(qtbot, window)
+    assert window.actions.tool_brush.isEnabled() and window.class_panel.buttons["add"].isEnabled()
+    assert window.history.count() == 1
+    window.session.close_project()
+    assert not window.actions.tool_brush.isEnabled() and window.history.count() == 0
+    assert not window.welcome.recent.isHidden()

@@ -104,5 +104,7 @@ class Actions:
             self._actions[name].setEnabled(has_project)
         for name in ("done", "accept_all", "clear", "fit", "one_to_one", "zoom_in", "zoom_out"):
             self._actions[name].setEnabled(document is not None)
+        for action in self.tool_actions():  # nothing to paint on yet
+            action.setEnabled(document is not None)
         self._actions["undo"].setEnabled(document is not None and document.can_undo)
         self._actions["redo"].setEnabled(document is not None and document.can_redo)
