@@ -16,14 +16,16 @@ import numpy as np
 
 from segstudio.core.errors import SaveError
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once at import: os.umask can only be read by setting it
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".segstudio-tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
+        handle, tmp_name = temp_file_beside(path)
+        with handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -38,6 +40,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
                 os.unlink(tmp_name)
             except OSError:
                 pass
+
+
+def temp_file_beside(path: Path) -> tuple:
+    """A new temp file next to `path` (same file system, so os.replace is atomic), opened "wb".
+
+    It gets the permissions `path` has, or the umask's for a new file (mkstemp alone gives 0600,
+    which would leave exported datasets readable by their owner only).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".segstudio-tmp", dir=path.parent)
+    try:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK
+        os.chmod(tmp_name, mode)
+    except OSError:
+        pass  # a file system without permissions (e.g. FAT): the default is fine
+    return os.fdopen(fd, "wb"), tmp_name
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from segstudio.gui.training_worker import TrainingHold, hold_training
 from segstudio.gui.workers import GeneratorWorker
 
 ARCH_SETTING = "model.arch"  # project setting: the architecture new models are trained with
@@ -31,6 +32,7 @@ class ModelPanel(QWidget):
         self.mapping: dict[int, int] | None = None  # model -> project class ids, when confirmed
         self.follow_best = True  # use the project's newest best model until the person picks one
         self.worker: GeneratorWorker | None = None
+        self._training_hold: TrainingHold | None = None
         self._running = False  # from start until the worker's finished signal reached this thread
         self._build()
         state.project_opened.connect(self._on_project_opened)
@@ -322,6 +324,7 @@ class ModelPanel(QWidget):
         self._summary = summary
         self.worker = worker
         self._running = True
+        self._training_hold = hold_training()  # training waits between steps while we use the device
         worker.start()
         self._update()
 
@@ -345,6 +348,9 @@ class ModelPanel(QWidget):
 
     def _on_finished(self) -> None:
         self._running = False
+        if self._training_hold is not None:
+            self._training_hold.release()
+            self._training_hold = None
         if self.worker is not None and self.worker.stop_flag.is_set():
             self.status.setText(self._summary(None))
         self._update()

@@ -333,3 +333,24 @@ def test_temp_files_left_by_a_killed_write_are_removed_on_the_next_open(project)
         assert stale.exists()  # a reader never deletes what a writer may be writing
     with Project.open(root):
         assert not stale.exists()
+
+
+def test_saved_masks_are_readable_by_others_like_any_new_file(project, tmp_path):
+    """mkstemp alone makes 0600 files: exported datasets would be private to their owner."""
+    import os
+
+    from segstudio.core.atomic import atomic_write_text
+
+    image_id = project.images()[0].id
+    label, source = project.read_label(image_id), project.read_source(image_id)
+    project.write_masks(image_id, label, source)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    expected = 0o666 & ~umask
+    assert (project.labels_dir / f"{image_id}.png").stat().st_mode & 0o777 == expected
+    target = tmp_path / "card.md"
+    atomic_write_text(target, "x")
+    assert target.stat().st_mode & 0o777 == expected
+    target.chmod(0o600)
+    atomic_write_text(target, "y")  # an existing file keeps its permissions
+    assert target.stat().st_mode & 0o777 == 0o600

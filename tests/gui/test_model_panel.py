@@ -145,3 +145,24 @@ def test_the_main_window_docks_the_panel_and_proposes_on_the_open_image(qtbot, o
     assert state.model.version == "v0001" and document.can_undo
     assert (document.source == Source.PROPOSAL).all()
     assert project.image(state.image_id).uncertainty is not None
+
+
+def test_a_running_model_job_holds_training_until_it_ends(qtbot, panel):
+    """DESIGN.md section 4: an interactive prediction pauses training between its steps."""
+    import threading
+
+    from segstudio.core.progress import Progress
+    from segstudio.gui import training_worker
+
+    release = threading.Event()
+
+    def job(stop):
+        yield Progress(0, 1, "working")
+        release.wait(10)
+        return None
+
+    panel._start(job, "Testing", lambda result: "done")
+    assert training_worker._holds, "the job started without pausing training"
+    release.set()
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=20_000)
+    assert not training_worker._holds, "training stays paused after the job ended"

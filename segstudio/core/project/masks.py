@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from segstudio.core.atomic import encode_png
+from segstudio.core.atomic import encode_png, temp_file_beside
 from segstudio.core.errors import ProjectError, SaveError
 from segstudio.core.project.records import Source
 
@@ -72,10 +71,9 @@ def write_pair(label_path: Path, label: np.ndarray, source_path: Path, source: n
     temps: list[Path] = []
     try:
         for path, array in ((label_path, label), (source_path, source)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".segstudio-tmp", dir=path.parent)
+            handle, tmp = temp_file_beside(path)
             temps.append(Path(tmp))
-            with os.fdopen(fd, "wb") as handle:
+            with handle:
                 handle.write(encode_png(array))
                 handle.flush()
                 os.fsync(handle.fileno())
