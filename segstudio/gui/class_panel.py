@@ -214,7 +214,8 @@ def confirm_removal(parent: QWidget, name: str, pixels: int, images: int) -> boo
     """A modal question whose default answer keeps the class."""
     box = QMessageBox(QMessageBox.Icon.Warning, "Remove class", f"Remove the class \u201c{name}\u201d?", parent=parent)
     if pixels:
-        lost = f"{pixels:,} labelled pixel{'s' if pixels != 1 else ''} on {images} image{'s' if images != 1 else ''} will become unlabelled."
+        lost = (f"{pixels:,} labelled pixel{'s' if pixels != 1 else ''} (proposals included) on {images} "
+                f"image{'s' if images != 1 else ''} will become unlabelled.")
     else:
         lost = "No pixel is labelled with it yet."
     box.setInformativeText(f"{lost} The classes below it move up one number key. This cannot be undone.")

@@ -380,11 +380,14 @@ class MainWindow(QMainWindow):
         drops.handle_drop(self, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.status.showMessage("Saving every edit and stopping background work...")
+        self.status.repaint()  # closing can take seconds (a big mask, a training run): say so now
         try:
             self.session.close_project()
         except SegStudioError as exc:
             if self._close_refused != str(exc):
                 self._close_refused = str(exc)
+                self.status.clearMessage()
                 self.message_bar.show_message(
                     f"Could not save before closing: {exc}. Your edits are kept in the project's journal or in "
                     "memory. Fix the problem and close again, or close again to quit anyway.")

@@ -104,7 +104,7 @@ def test_removing_a_class_asks_with_the_pixel_count_then_folds_and_renumbers(ope
     seen: list[str] = []
     click_in_next_message_box(qtbot, "Cancel", seen)
     qtbot.mouseClick(panel.buttons["remove"], Qt.MouseButton.LeftButton)
-    assert f"{foreground} labelled pixels on 1 image will become unlabelled" in seen[0]
+    assert f"{foreground} labelled pixels (proposals included) on 1 image will become unlabelled" in seen[0]
     assert window.state.project.class_names() == ["background", "foreground", "other"]
 
     click_in_next_message_box(qtbot, "Remove class", seen)
