@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
         self.state.message.connect(lambda text: self.status.showMessage(text, 5000))
         self.tools.class_picked.connect(self.class_panel.select_class)
         s.document_replaced.connect(self._show_document)
+        self.state.image_changed.connect(lambda image_id: window_settings.remember_image(self.state.project, image_id))
         s.autosave_state.connect(self._autosave_state)
         s.loading_changed.connect(self._loading_changed)
         s.load_failed.connect(lambda text: self.message_bar.show_message(text, "error"))
@@ -252,7 +253,7 @@ class MainWindow(QMainWindow):
         if notice:
             self.message_bar.show_message(notice, "info")
         self.pages.setCurrentWidget(self.canvas)
-        first = self.image_list.neighbour(0)
+        first = window_settings.last_image(self.state.project) or self.image_list.neighbour(0)
         if first is not None:
             self.go_to(first)
 

@@ -35,3 +35,16 @@ def save(window) -> None:
     settings.setValue("canvas/overlay", window.actions.toggle_overlay.isChecked())
     settings.setValue("canvas/outline", window.actions.toggle_outline.isChecked())
     settings.setValue("canvas/tool", window.tools.tool_name)
+
+
+def remember_image(project, image_id: int | None) -> None:
+    """The image open in a project, so that opening it again goes on where the person left."""
+    if project is not None and image_id is not None:
+        QSettings().setValue(f"last_image/{project.root}", image_id)
+
+
+def last_image(project) -> int | None:
+    """The image remembered for this project, if it is still in it."""
+    value = QSettings().value(f"last_image/{project.root}")
+    image_id = int(value) if str(value).isdigit() else None
+    return image_id if image_id is not None and any(r.id == image_id for r in project.images()) else None

@@ -71,8 +71,11 @@ def test_dropping_a_folder_adds_its_images(opened, tmp_path, qtbot):
     assert window.image_list.model.rowCount() == 5
 
 
-def test_close_and_reopen_from_the_welcome_page(opened, project_root, qtbot):
+def test_close_and_reopen_from_the_welcome_page_goes_on_at_the_last_image(opened, project_root, qtbot):
     window = opened
+    key(qtbot, window, Qt.Key.Key_N)
+    settle(qtbot, window)
+    last = window.state.image_id
     key(qtbot, window, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
     assert window.state.project is None
     assert window.pages.currentWidget() is window.welcome
@@ -80,6 +83,7 @@ def test_close_and_reopen_from_the_welcome_page(opened, project_root, qtbot):
     window.welcome.recent.itemActivated.emit(window.welcome.recent.item(0))
     settle(qtbot, window)
     assert window.state.project is not None and window.state.document is not None
+    assert window.state.image_id == last != window.image_list.model.records[0].id  # not the first image
 
 
 def test_a_failing_journal_write_keeps_the_person_on_the_image(opened, qtbot):
