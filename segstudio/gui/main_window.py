@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
         a.new_project.triggered.connect(self.new_project_dialog)
         a.open_project.triggered.connect(self.open_project_dialog)
         a.add_images.triggered.connect(self.add_images_dialog)
-        a.save.triggered.connect(lambda: self._guarded(s.save, "Saved into the project."))
+        a.save.triggered.connect(s.save_in_background)
         a.close_project.triggered.connect(lambda: self._guarded(s.close_project))
         a.quit.triggered.connect(self.close)
         a.undo.triggered.connect(s.undo)

@@ -140,7 +140,7 @@ class Session(QObject):
             self._loaded(result)
             return
         worker = GeneratorWorker(read, name="load-image", parent=self)
-        worker.yielded.connect(self._load_progress)
+        worker.yielded.connect(self._show_progress)
         worker.returned.connect(self._loaded)
         worker.failed.connect(self._load_error)
         worker.finished.connect(self._forget_finished_workers)
@@ -149,12 +149,12 @@ class Session(QObject):
         worker.start()
 
     def wait_for_loading(self, msecs: int = 30_000) -> None:
-        """Block until every image read has finished (closing, tests)."""
+        """Block until every image read and background save has finished (closing, tests)."""
         for worker in list(self._workers):
             worker.wait(msecs)
         QCoreApplication.sendPostedEvents()
 
-    def _load_progress(self, progress: Progress) -> None:
+    def _show_progress(self, progress: Progress) -> None:
         self.state.message.emit(progress.message)
 
     def _loaded(self, result) -> None:
@@ -196,10 +196,30 @@ class Session(QObject):
         self.state.image_changed.emit(image_id)
 
     def save(self) -> None:
-        """Write every edit into labels/ now (ctrl+s); raises SaveError."""
+        """Write every edit into labels/ now, before returning (export, class removal); raises SaveError."""
         if self.autosaver is not None:
             self._finish_open_step()
             self.autosaver.fold()
+
+    def save_in_background(self) -> None:
+        """ctrl+s: the same on a worker thread, since folding a 16k mask takes seconds. The
+        autosave state shows the progress; the status bar or the error bar says how it ended."""
+        if self.autosaver is None:
+            return
+        self._finish_open_step()
+        autosaver = self.autosaver
+
+        def fold_everything(stop: StopFlag):
+            yield Progress(0, 1, "Saving every edit into the project...")
+            autosaver.fold()
+
+        worker = GeneratorWorker(fold_everything, name="save", parent=self)
+        worker.yielded.connect(self._show_progress)
+        worker.returned.connect(lambda _result: self.state.message.emit("Saved into the project."))
+        worker.failed.connect(lambda exc: self.state.error.emit(f"Could not save: {exc}"))
+        worker.finished.connect(self._forget_finished_workers)
+        self._workers.append(worker)
+        worker.start()
 
     def _finish_open_step(self) -> None:
         """A stroke still held down (a key switched image mid-drag) becomes a step of its own,

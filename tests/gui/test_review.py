@@ -245,3 +245,31 @@ def test_panels_hear_of_the_close_while_the_project_is_still_open(opened):
     opened.state.project_closed.connect(lambda: seen.append(len(project.images())))
     opened.session.close_project()
     assert seen == [3]
+
+
+def test_ctrl_s_folds_on_a_worker_thread_and_says_so(opened, qtbot):
+    window = opened
+    project = window.state.project
+    writers = []
+    real_write = project.write_masks
+
+    def write_masks(*args, **kwargs):  # the real write, with a note of the thread doing it
+        writers.append(threading.current_thread())
+        return real_write(*args, **kwargs)
+
+    project.write_masks = write_masks
+    window.brush_size.setValue(3)
+    stroke(qtbot, window, [(10, 10), (30, 10)])
+    key(qtbot, window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.status.currentMessage() == "Saved into the project.", timeout=10_000)
+    assert (project.read_label(window.state.image_id)[10, 10:31] == 1).all()
+    assert writers and all(thread is not threading.main_thread() for thread in writers)
+
+    labels = project.root / "labels"
+    shutil.rmtree(labels)
+    labels.write_text("not a folder")
+    stroke(qtbot, window, [(10, 20), (30, 20)])
+    key(qtbot, window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.message_bar.text().startswith("Could not save"), timeout=10_000)
+    labels.unlink()
+    labels.mkdir()
