@@ -14,6 +14,19 @@ from gui_helpers import IGNORE, key, make_image, settle, stroke, wait_for_masks
 from segstudio.core.project import Project, Source, Status
 
 
+def record_mask_writers(project) -> list[threading.Thread]:
+    """The threads that write masks into labels/ from now on; the real write still happens."""
+    writers = []
+    real_write = project.write_masks
+
+    def write_masks(*args, **kwargs):
+        writers.append(threading.current_thread())
+        return real_write(*args, **kwargs)
+
+    project.write_masks = write_masks
+    return writers
+
+
 def test_switching_images_saves_and_coming_back_shows_the_edit(opened, qtbot, project_root):
     window = opened
     first = window.state.image_id
@@ -137,14 +150,7 @@ def test_folds_run_on_the_autosave_thread_and_closing_folds_the_rest(opened, qtb
     """A 16k mask takes seconds to write: the GUI thread must never be the one writing it."""
     window = opened
     project = window.state.project
-    writers = []
-    real_write = project.write_masks
-
-    def write_masks(*args, **kwargs):  # the real write, with a note of the thread doing it
-        writers.append(threading.current_thread())
-        return real_write(*args, **kwargs)
-
-    project.write_masks = write_masks
+    writers = record_mask_writers(project)
     first = window.state.image_id
     window.brush_size.setValue(3)
     stroke(qtbot, window, [(10, 10), (30, 10)])
@@ -250,14 +256,7 @@ def test_panels_hear_of_the_close_while_the_project_is_still_open(opened):
 def test_ctrl_s_folds_on_a_worker_thread_and_says_so(opened, qtbot):
     window = opened
     project = window.state.project
-    writers = []
-    real_write = project.write_masks
-
-    def write_masks(*args, **kwargs):  # the real write, with a note of the thread doing it
-        writers.append(threading.current_thread())
-        return real_write(*args, **kwargs)
-
-    project.write_masks = write_masks
+    writers = record_mask_writers(project)
     window.brush_size.setValue(3)
     stroke(qtbot, window, [(10, 10), (30, 10)])
     key(qtbot, window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
