@@ -317,16 +317,14 @@ class Session(QObject):
 
 
 def _mask_and_image_reader(project, autosaver, image_id: int):
-    """A work generator (see segstudio.core.progress) that reads an image and its masks,
-    with the edits still waiting in the journal for a fold."""
+    """A work generator (see segstudio.core.progress) that reads an image and its masks side by
+    side, with the edits still waiting in the journal for a fold."""
 
     def read(stop: StopFlag):
-        from segstudio.core.imageio import read_image
+        from segstudio.core.project.opening import open_for_editing
 
-        record = project.image(image_id)
-        yield Progress(0, 2, f"Opening {record.name}...")
-        loaded = read_image(record.path)
-        yield Progress(1, 2, f"Reading the mask of {record.name}...")
-        return (image_id, loaded, *autosaver.read_masks(image_id))
+        yield Progress(0, 1, f"Opening {project.image(image_id).name}...")
+        opened = open_for_editing(project, image_id, autosaver.read_masks)
+        return image_id, opened.image, opened.label, opened.source
 
     return read
