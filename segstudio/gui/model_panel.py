@@ -63,7 +63,7 @@ class ModelPanel(QWidget):
         self.export_combo.addItems(list(EXPORT_CHOICES))
         self.crf_box = QCheckBox("Refine boundaries (CRF, slower)")
         form = QFormLayout()
-        form.addRow("Architecture", self.arch_combo)
+        form.addRow("New models", self.arch_combo)  # the loaded model says its own architecture
         form.addRow("Device", self.device_combo)
         form.addRow("Export as", self.export_combo)
         self.load_button = QPushButton("Load...")
