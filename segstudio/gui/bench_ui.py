@@ -7,6 +7,9 @@ with a synthetic image and mask, then:
 - repaint: times full-viewport repaints while panning, at several zoom levels (the first frame
   at each zoom builds its tiles and is reported on its own);
 and it times a fresh `segstudio` process from start to its exposed main window.
+Each zoom gets its own keys (`brush_event_p95_ms_zoomfit_16k`); the headline keys
+(`brush_event_p95_ms_16k`, `repaint_p95_ms_8k`) are the worst zoom's figure, never a pool of
+zooms, so one slow zoom cannot hide behind fast ones.
 Wall-clock figures are the budgets; the CPU time of the same events is printed beside them, so
 that on a shared machine waiting for a core can be told apart from work.
 Only the standard library is imported at module level (the CLI imports this to parse options).
@@ -138,8 +141,6 @@ def _bench_size(app, size: int, events: int, frames: int, say) -> dict[str, floa
         button = Qt.MouseButton.LeftButton if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton
         app.sendEvent(canvas, QMouseEvent(kind, pos, canvas.mapToGlobal(pos), button, buttons, Qt.KeyboardModifier.NoModifier))
 
-    brush_times: list[float] = []
-    brush_cpu: list[float] = []
     for zoom in (1.0, "fit"):
         if zoom == "fit":
             canvas.fit()
@@ -166,17 +167,13 @@ def _bench_size(app, size: int, events: int, frames: int, say) -> dict[str, floa
         name = "100%" if zoom == 1.0 else "fit"
         say(f"  brush event -> repainted, zoom {name}: p50 {statistics.median(times):.2f} ms, p95 {percentile(times, 95):.2f} ms "
             f"(CPU time p95 {percentile(cpu, 95):.2f} ms; {len(times)} events)")
-        tag = "zoom100" if zoom == 1.0 else "zoomfit"
+        tag = _zoom_tag(zoom)
         out[f"brush_event_p50_ms_{tag}"] = round(statistics.median(times), 3)
         out[f"brush_event_p95_ms_{tag}"] = round(percentile(times, 95), 3)
-        brush_times += times
-        brush_cpu += cpu
-    out["brush_event_p50_ms"] = round(statistics.median(brush_times), 3)
-    out["brush_event_p95_ms"] = round(percentile(brush_times, 95), 3)
-    out["brush_event_cpu_p95_ms"] = round(percentile(brush_cpu, 95), 3)
+        out[f"brush_event_cpu_p95_ms_{tag}"] = round(percentile(cpu, 95), 3)
+    _worst_zoom(out, "brush_event", ("p50_ms", "p95_ms", "cpu_p95_ms"), ("zoom100", "zoomfit"))
+    say(f"  brush event -> repainted, worst zoom: p95 {out['brush_event_p95_ms']:.2f} ms (the headline figure)")
 
-    repaint_times: list[float] = []
-    repaint_cpu: list[float] = []
     first_frames: list[float] = []
     for zoom in ZOOMS:
         if zoom == "fit":
@@ -196,16 +193,27 @@ def _bench_size(app, size: int, events: int, frames: int, say) -> dict[str, floa
         scale = f"{canvas.scale:.3f}"
         say(f"  repaint while panning, zoom {scale} (level {canvas.level()}): p50 {statistics.median(times):.2f} ms, "
             f"p95 {percentile(times, 95):.2f} ms (CPU time p95 {percentile(cpu, 95):.2f} ms); first frame {first_frames[-1]:.1f} ms")
-        repaint_times += times
-        repaint_cpu += cpu
-    out["repaint_p50_ms"] = round(statistics.median(repaint_times), 3)
-    out["repaint_p95_ms"] = round(percentile(repaint_times, 95), 3)
-    out["repaint_cpu_p95_ms"] = round(percentile(repaint_cpu, 95), 3)
+        tag = _zoom_tag(zoom)
+        out[f"repaint_p50_ms_{tag}"] = round(statistics.median(times), 3)
+        out[f"repaint_p95_ms_{tag}"] = round(percentile(times, 95), 3)
+        out[f"repaint_cpu_p95_ms_{tag}"] = round(percentile(cpu, 95), 3)
+    _worst_zoom(out, "repaint", ("p50_ms", "p95_ms", "cpu_p95_ms"), [_zoom_tag(zoom) for zoom in ZOOMS])
+    say(f"  repaint while panning, worst zoom: p95 {out['repaint_p95_ms']:.2f} ms (the headline figure)")
     out["repaint_first_frame_max_ms"] = round(max(first_frames), 3)
     canvas.close()
     canvas.deleteLater()
     app.processEvents()
     return out
+
+
+def _zoom_tag(zoom) -> str:
+    return "zoomfit" if zoom == "fit" else f"zoom{round(zoom * 100)}"
+
+
+def _worst_zoom(out: dict[str, float], name: str, stats: tuple[str, ...], tags) -> None:
+    """Headline `name_stat` = the worst zoom's figure: pooling zooms would let a slow one hide."""
+    for stat in stats:
+        out[f"{name}_{stat}"] = max(out[f"{name}_{stat}_{tag}"] for tag in tags)
 
 
 def _launch_seconds() -> float:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import resource
+
 import numpy as np
 import pytest
 
 from segstudio.core.geometry import BBox
 from segstudio.gui.canvas.colorize import Palette, outline_mask
-from segstudio.gui.canvas.layers import ImageLayer, LabelLayer, level_count, level_shape
+from segstudio.gui.canvas.layers import (
+    ImageLayer,
+    LabelLayer,
+    commit_pages,
+    level_count,
+    level_shape,
+)
 from segstudio.gui.canvas.tiles import TILE, TileCache
 
 RED, GREEN = (255, 0, 0), (0, 255, 0)
@@ -81,6 +89,30 @@ def test_tile_patches_match_a_fresh_render_after_edits(outline, shown_level):
             patched = cache._tiles[(level, ty, tx)][0]
             fresh.tile(level, ty, tx)
             np.testing.assert_array_equal(patched, fresh._tiles[(level, ty, tx)][0], err_msg=f"level {level} tile {ty},{tx}")
+
+
+def test_shown_mask_memory_is_mapped_before_the_first_edit():
+    """A fresh np.zeros mask is mapped on first write (a 2 MB huge page took 4-10 ms): the layer
+    maps it up front, keeping the values, so painting into untouched memory faults no more."""
+    label = np.full((1024, 8192), 255, np.uint8)
+    source = np.zeros((1024, 8192), np.uint8)  # 8 MB, never written: no memory behind it yet
+    source[7, 9] = 2
+    LabelLayer(label, source, Palette([RED]))
+    spots = np.arange(16) * (source.size // 16) + 123  # one byte in each of 16 untouched 512 KB spans
+    flat = source.reshape(-1)
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    flat[spots] = 1
+    assert resource.getrusage(resource.RUSAGE_THREAD).ru_minflt == before
+    assert source[7, 9] == 2 and int(source.sum()) == 2 + 16 and (label == 255).all()
+
+
+def test_commit_pages_leaves_views_it_cannot_write_through_alone():
+    strided = np.zeros((64, 64), np.uint8)[:, ::2]
+    commit_pages(strided)  # not contiguous: skipped, no copy written in its place
+    read_only = np.zeros(8, np.uint8)
+    read_only.flags.writeable = False
+    commit_pages(read_only)
+    assert not strided.any() and not read_only.any()
 
 
 def test_image_pyramid_and_tile_pixels():
