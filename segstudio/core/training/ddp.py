@@ -66,10 +66,10 @@ class DistributedContext:
         return items[self.rank::self.world_size] if self.enabled else items
 
     def sum_counts(self, array: np.ndarray) -> np.ndarray:
-        """Element-wise sum of an integer array over all ranks."""
+        """Element-wise sum of a numeric array (counts, loss sums) over all ranks."""
         if not self.enabled:
             return array
-        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
         tensor = tensor.to(self._collective_device())
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor.cpu().numpy()

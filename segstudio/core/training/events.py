@@ -30,6 +30,7 @@ class ValidationEvent:
     miou: float
     per_class_iou: dict[str, float | None]
     improved: bool
+    loss: float  # mean cross-entropy over the validation pixels
     epochs_without_gain: int
 
 

@@ -281,10 +281,11 @@ class Trainer:
 
     # --------------------------------------------------------- validate and keep
     def _scores(self, data: RoundData):
-        accumulator = evaluate(self.eval_model, self.ctx.shard(data.val), self.bundle.normalisation.apply,
-                               self.bundle.num_classes, self.device, tile=self.config.validation_tile,
-                               autocast=self.autocast)
-        return scores_from_confusion(self.ctx.sum_counts(accumulator.matrix))
+        accumulator, loss = evaluate(self.eval_model, self.ctx.shard(data.val), self.bundle.normalisation.apply,
+                                     self.bundle.num_classes, self.device, tile=self.config.validation_tile,
+                                     autocast=self.autocast)
+        loss_sum, counted = self.ctx.sum_counts(loss)
+        return scores_from_confusion(self.ctx.sum_counts(accumulator.matrix)), loss_sum / max(1.0, counted)
 
     def _baseline(self, data: RoundData) -> float:
         """The best model's mIoU on this round's validation images (NaN when there is none)."""
@@ -293,18 +294,19 @@ class Trainer:
         current = self._state_copy()
         self.eval_model.load_state_dict(self.best_state)
         try:
-            return self._scores(data).miou
+            return self._scores(data)[0].miou
         finally:
             self.eval_model.load_state_dict(current)
 
     def _validate_and_keep(self, data: RoundData) -> Generator[object, None, None]:
         self.validated_at = self.step
-        scores = self._scores(data)
+        scores, loss = self._scores(data)
         miou = scores.miou
         improved = self.policy.observe(miou)
         per_class = {name: (None if np.isnan(value) else float(value))
                      for name, value in zip(self.bundle.class_names, scores.iou)}
-        yield ValidationEvent(self.step, self.epoch, miou, per_class, improved, self.policy.epochs_without_gain)
+        yield ValidationEvent(step=self.step, epoch=self.epoch, miou=miou, per_class_iou=per_class, improved=improved,
+                              loss=loss, epochs_without_gain=self.policy.epochs_without_gain)
         if not improved:
             return
         self.best_state = self._state_copy()
@@ -312,7 +314,7 @@ class Trainer:
             return
         self.bundle.seed = self.config.seed
         self.bundle.training_data_hash = data.fingerprint
-        metrics = {"val_miou": round(miou, 6), "per_class_iou": per_class, "epoch": self.epoch, "step": self.step,
+        metrics = {"val_miou": round(miou, 6), "val_loss": round(loss, 6), "per_class_iou": per_class, "epoch": self.epoch, "step": self.step,
                    "train_images": len(data.train), "val_images": len(data.val)}
         record = save_new_version(self.project, replace(self.bundle, model=self.eval_model), metrics)
         self.result.best_version = record.version

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from segstudio.core.metrics import MetricAccumulator
@@ -19,10 +20,15 @@ from segstudio.core.training.dataset import ReviewedImage
 
 @torch.no_grad()
 def predict_classes(model: nn.Module, pixels: np.ndarray, device: torch.device, *, tile: int = 512,
-                    margin: int = 32, autocast: bool = False) -> np.ndarray:
-    """Arg-max class per pixel (H x W uint8) of a C x H x W normalised input."""
+                    margin: int = 32, autocast: bool = False, target: np.ndarray | None = None):
+    """Arg-max class per pixel (H x W uint8) of a C x H x W normalised input.
+
+    With a `target` (H x W, 255 = ignore) returns (classes, summed cross-entropy, labelled pixels)
+    instead: the loss tells apart models whose class maps score the same.
+    """
     _, height, width = pixels.shape
     out = np.zeros((height, width), np.uint8)
+    loss_sum, counted = 0.0, 0
     for y0, y1 in _spans(height, tile, margin):
         for x0, x1 in _spans(width, tile, margin):
             cy0, cx0 = max(0, y0 - margin), max(0, x0 - margin)
@@ -30,9 +36,13 @@ def predict_classes(model: nn.Module, pixels: np.ndarray, device: torch.device, 
             window = torch.from_numpy(np.ascontiguousarray(pixels[:, cy0:cy1, cx0:cx1]))[None].to(device)
             with torch.autocast(device.type, enabled=autocast):
                 logits = model(window)
-            classes = logits.argmax(1)[0, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
-            out[y0:y1, x0:x1] = classes.to("cpu", torch.uint8).numpy()
-    return out
+            logits = logits[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0].float()
+            out[y0:y1, x0:x1] = logits.argmax(1)[0].to("cpu", torch.uint8).numpy()
+            if target is not None:
+                labels = torch.from_numpy(target[y0:y1, x0:x1].astype(np.int64))[None].to(device)
+                loss_sum += float(F.cross_entropy(logits, labels, ignore_index=255, reduction="sum"))
+                counted += int((labels != 255).sum())
+    return out if target is None else (out, loss_sum, counted)
 
 
 def _spans(length: int, tile: int, margin: int) -> list[tuple[int, int]]:
@@ -45,21 +55,25 @@ def _spans(length: int, tile: int, margin: int) -> list[tuple[int, int]]:
 
 def evaluate(model: nn.Module, images: Sequence[ReviewedImage], normalise: Callable[[np.ndarray], np.ndarray],
              num_classes: int, device: torch.device, *, tile: int = 512, boundary_tolerance: int | None = None,
-             autocast: bool = False) -> MetricAccumulator:
-    """Confusion counts of the model's predictions against the reviewed pixels of `images`.
+             autocast: bool = False) -> tuple[MetricAccumulator, np.ndarray]:
+    """Confusion counts of the model's predictions against the reviewed pixels of `images`, and
+    [summed cross-entropy, labelled pixels].
 
-    Returns the accumulator (not the scores) so distributed ranks can sum their counts.
+    Returns sums (not scores) so distributed ranks can add theirs up.
     """
     accumulator = MetricAccumulator(num_classes, boundary_tolerance=boundary_tolerance)
+    loss = np.zeros(2, np.float64)
     was_training = model.training
     model.eval()
     try:
         for image in images:
-            prediction = predict_classes(model, normalise(image.raw), device, tile=tile, autocast=autocast)
+            prediction, loss_sum, counted = predict_classes(model, normalise(image.raw), device, tile=tile,
+                                                            autocast=autocast, target=image.target)
             accumulator.add(image.target, prediction)
+            loss += (loss_sum, counted)
     finally:
         model.train(was_training)
-    return accumulator
+    return accumulator, loss
 
 
 def evaluate_project(project, *, version: str | None = None, split: str = "val", device: str | None = None,
