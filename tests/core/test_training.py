@@ -83,7 +83,6 @@ def test_keep_if_better_and_patience_policy():
     assert not policy.exhausted and policy.observe(0.46)
 
 
-
 def test_no_gain_ends_by_patience_and_keeps_nothing_worse(project):
     # Only background anywhere: once a model predicts it everywhere (mIoU 1.0) nothing can beat it.
     for record in project.images():
