@@ -88,13 +88,16 @@ def test_no_gain_ends_by_patience_and_keeps_nothing_worse(project):
     for record in project.images():
         shape = (record.height, record.width)
         project.write_masks(record.id, np.zeros(shape, np.uint8), np.full(shape, 3, np.uint8))
-    _, first = collect(train(project, tiny(epochs=30, patience=2)))
+    _, first = collect(train(project, tiny(epochs=30, patience=2, min_val_images=1)))
     assert first.reason == "patience" and first.best_miou == 1.0
     assert first.kept_versions and project.best_model().version == first.kept_versions[-1]
-    events, second = collect(train(project, tiny(epochs=30, patience=2)))
+    events, second = collect(train(project, tiny(epochs=30, patience=2, min_val_images=1)))
     assert second.reason == "patience" and second.epochs == 2  # the warm start was already the best
     assert second.kept_versions == [] and not any(isinstance(e, CheckpointEvent) for e in events)
     assert project.best_model().version == first.best_version
+    # One validation image is too few to trust the old best's score: new annotations' model wins.
+    _, third = collect(train(project, tiny(epochs=1)))
+    assert third.kept_versions and project.best_model().version == third.kept_versions[0]
 
 
 def test_stop_mid_epoch_leaves_the_last_kept_model_loadable(project):

@@ -48,6 +48,7 @@ from segstudio.core.training.validation import evaluate
 class RoundData:
     train: list[ReviewedImage]
     val: list[ReviewedImage]  # the training images when no image validates yet (documented)
+    val_images: int  # real validation images (0 when validating on the training images)
     fingerprint: str
     loader: DataLoader
     dataset: PatchDataset
@@ -165,7 +166,9 @@ class Trainer:
                     return self._finish("stopped", stopped=True)
                 continue
             yield RoundEvent(self.round, len(data.train), len(data.val), reason)
-            self.policy.restart(self._baseline(data))
+            # Too few validation images to trust the old best's score: new annotations win.
+            trusted = data.val_images >= self.config.min_val_images
+            self.policy.restart(self._baseline(data) if trusted else float("nan"))
             outcome = yield from self._train_round(data)
             if outcome == "annotations changed":
                 self.round += 1
@@ -198,7 +201,9 @@ class Trainer:
         self.ctx.barrier()
         splits = {record.id: record.split for record in project.images()}
         train = [image for image in images if splits[image.image_id] not in (Split.VAL, Split.TEST)]
-        val = [image for image in images if splits[image.image_id] == Split.VAL] or train
+        val = [image for image in images if splits[image.image_id] == Split.VAL]
+        val_images = len(val)
+        val = val or train
         if not train:
             raise SegStudioError("every reviewed image is in the validation or test split: nothing to train on")
         fingerprint = annotation_fingerprint(project)
@@ -217,7 +222,7 @@ class Trainer:
             counts = class_pixel_counts(train, self.bundle.num_classes)
             weights = torch.from_numpy(class_weights_from_counts(counts))
         loss = SegmentationLoss(self.bundle.num_classes, config.loss, class_weights=weights).to(self.device)
-        return RoundData(train, val, fingerprint, loader, dataset, sampler, loss)
+        return RoundData(train, val, val_images, fingerprint, loader, dataset, sampler, loss)
 
     def _train_round(self, data: RoundData) -> Generator[object, None, str]:
         config = self.config
