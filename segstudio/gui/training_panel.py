@@ -92,7 +92,11 @@ class TrainingPanel(QWidget):
         """The TrainConfig the panel starts with (the app leaves one core to the GUI)."""
         from segstudio.core.training.config import TrainConfig
 
-        return TrainConfig(patience=self.patience.value(), continuous=self.continuous.isChecked(),
+        from segstudio.gui.model_panel import ARCH_SETTING
+
+        project = self.state.project
+        arch = project.get_setting(ARCH_SETTING) if project is not None else None  # chosen in the Model dock
+        return TrainConfig(arch=arch, patience=self.patience.value(), continuous=self.continuous.isChecked(),
                            device=self.state.device_preference, threads=default_threads(), deterministic=False)
 
     def start(self, config=None) -> None:

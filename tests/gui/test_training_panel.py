@@ -95,3 +95,11 @@ def test_a_kept_model_refreshes_proposals_of_unreviewed_images_only(qtbot, panel
         assert project.image(image_id).uncertainty is not None
     for image_id, label in reviewed.items():
         assert (project.read_label(image_id) == label).all()
+
+
+def test_new_models_use_the_architecture_chosen_in_the_model_dock(panel):
+    from segstudio.gui.model_panel import ARCH_SETTING
+
+    assert panel.config().arch is None  # nothing chosen: follow the best model (or the default)
+    panel.state.project.set_setting(ARCH_SETTING, "lraspp_mobilenet_v3_large")
+    assert panel.config().arch == "lraspp_mobilenet_v3_large"
