@@ -262,7 +262,9 @@ class MainWindow(QMainWindow):
 
         ok, root = self._guarded(lambda: prepare_demo(default_demo_dir()))
         if ok:
-            self.open_project(root)
+            from segstudio.gui.demo_tour import open_demo_in
+
+            open_demo_in(self, root)  # the same first minute as `segstudio demo`: tour and training
 
     def new_project_dialog(self) -> None:
         images = QFileDialog.getExistingDirectory(self, "Folder of images to label")
