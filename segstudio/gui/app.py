@@ -16,12 +16,17 @@ REPORT_SHOWN_ENV = "SEGSTUDIO_REPORT_SHOWN"
 
 
 def create_application():
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from segstudio.resources_path import resource_path
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("SegStudio")
     app.setOrganizationName("SegStudio")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName("io.github.segstudio.SegStudio")  # Wayland matches the window to the .desktop entry
+    app.setWindowIcon(QIcon(str(resource_path("icons", "segstudio.svg"))))
     return app
 
 
