@@ -64,8 +64,9 @@ class TrainingPanel(QWidget):
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#4aa3df", width=1))
         self.val_plot = self.plots.addPlot(row=1, col=0, title="Validation IoU")
         self.val_plot.setLabel("bottom", "step")
-        self.val_plot.setYRange(0, 1)
-        self.val_plot.addLegend(offset=(-5, 5))
+        self.val_plot.setYRange(0, 1.45, padding=0)  # IoU never passes 1: the band above holds the legend
+        self.val_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        self.val_plot.addLegend(offset=(-5, 1), colCount=2)
         self.miou_curve = self.val_plot.plot(name="mIoU", pen=pg.mkPen("w", width=2), symbol="o", symbolSize=5)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
