@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 
 def pytest_addoption(parser):
     parser.addoption("--headed", action="store_true", help="show Qt windows on a real display")
@@ -13,3 +15,14 @@ def pytest_configure(config):
     if not config.getoption("--headed"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("SEGSTUDIO_NO_NETWORK", "1")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module of tiny-model tests: small work gains nothing from
+    threads, and on a busy machine the extra threads spin. Use with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    from segstudio.core.device import torch_threads
+
+    with torch_threads(1):
+        yield

@@ -8,21 +8,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from segstudio.core.device import torch_threads
 from segstudio.core.models import ARCHITECTURES, ModelBundle, create_model
 
 TINY = {"unet": {"depth": 2, "width": 8}, "segnet": {"depth": 2, "width": 8}}
 CLASSES = ["background", "cell", "debris"]
 
 # the ResNet-50 models take seconds per case on a CPU
-pytestmark = pytest.mark.parametrize(
-    "arch", [pytest.param(a, marks=pytest.mark.slow) if "resnet" in a else a for a in sorted(ARCHITECTURES)])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):  # small work gains nothing from threads; a busy machine makes them spin
-        yield
+pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
+    pytest.mark.parametrize(
+        "arch", [pytest.param(a, marks=pytest.mark.slow) if "resnet" in a else a for a in sorted(ARCHITECTURES)]),
+]
 
 
 @pytest.fixture(scope="module")

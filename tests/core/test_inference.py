@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segstudio.core.device import cpu_has_native_bf16, torch_threads
+from segstudio.core.device import cpu_has_native_bf16
 from segstudio.core.document import MaskDocument
 from segstudio.core.errors import ModelError
 from segstudio.core.geometry import BBox
@@ -23,10 +23,7 @@ from segstudio.core.project import Project, Source
 CLASSES = ["background", "cell", "debris"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):  # small work gains nothing from threads; a busy machine makes them spin
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

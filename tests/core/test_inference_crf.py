@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from segstudio.core.crf import refine_probabilities
-from segstudio.core.device import torch_threads
 from segstudio.core.inference import predict
 from segstudio.core.models import ModelBundle
 from segstudio.core.progress import drive
@@ -21,10 +20,7 @@ from segstudio.core.progress import drive
 NUM_CLASSES = 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):  # small work gains nothing from threads; a busy machine makes them spin
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def scene(seed: int, size: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

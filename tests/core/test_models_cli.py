@@ -11,17 +11,13 @@ import torch
 from PIL import Image
 
 from segstudio.cli import main
-from segstudio.core.device import torch_threads
 from segstudio.core.models import ModelBundle
 from segstudio.core.project import Project, Source
 
 CLASSES = ["background", "cell"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):  # small work gains nothing from threads; a busy machine makes them spin
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

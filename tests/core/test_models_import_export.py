@@ -12,7 +12,6 @@ import pytest
 import torch
 from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
-from segstudio.core.device import torch_threads
 from segstudio.core.errors import ModelError
 from segstudio.core.inference import predict
 from segstudio.core.model_export import export_bundle, export_onnx, onnx_max_difference, sidecar_path
@@ -22,10 +21,7 @@ from segstudio.core.progress import drive
 CLASSES = ["background", "cell"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    with torch_threads(1):  # small work gains nothing from threads; a busy machine makes them spin
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from segstudio.core.device import torch_threads
 from segstudio.core.document import MaskDocument
 from segstudio.core.models import ModelBundle
 from segstudio.core.project import Project, Source, Status
@@ -18,10 +17,7 @@ from segstudio.gui.state import AppState
 CLASSES = ("background", "foreground", "other")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    with torch_threads(1):  # tiny model; a busy machine makes extra threads spin
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_bundle(classes=CLASSES) -> ModelBundle:
