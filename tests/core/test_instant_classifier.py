@@ -13,7 +13,7 @@ import pytest
 
 from segstudio.bench.instant import scribble_target
 from segstudio.core.errors import ModelError
-from segstudio.core.instant.classifier import InstantModel
+from segstudio.core.instant.classifier import InstantModel, collect_rows
 from segstudio.core.instant.features import image_features
 from segstudio.core.instant.forest import ForestParams
 from segstudio.core.instant.project_data import reviewed_samples
@@ -60,6 +60,20 @@ def test_cached_features_train_and_predict_like_the_image(nuclei, model):
     features = image_features(image)
     again = InstantModel.fit([(features, scribbles)], CLASSES, threads=1)
     assert np.array_equal(again.predict_proba(features), model.predict_proba(image))
+
+
+def test_rows_gathered_once_restart_a_fit_like_one_pass_over_every_image(nuclei):
+    """The live refresh gathers the other reviewed images once and adds only the open image."""
+    image, _, scribbles = nuclei
+    others, open_image = (image[:100], scribbles[:100]), (image_features(image[100:]), scribbles[100:])
+    start = collect_rows([others], CLASSES, max_pixels=800)
+    kept = [rows.copy() for rows in start.sampler.rows if rows is not None]
+    refreshed = InstantModel.fit([open_image], CLASSES, start=start, params=ForestParams(trees=4), threads=1)
+    one_pass = InstantModel.fit([others, open_image], CLASSES, max_pixels=800, params=ForestParams(trees=4), threads=1)
+    assert np.array_equal(refreshed.predict_proba(open_image[0]), one_pass.predict_proba(open_image[0]))
+    assert all(np.array_equal(a, b) for a, b in zip(kept, [r for r in start.sampler.rows if r is not None]))
+    with pytest.raises(ModelError, match="other classes"):
+        InstantModel.fit([open_image], CLASSES[:2], start=start)
 
 
 def test_a_class_nobody_labelled_keeps_its_place_with_probability_zero(nuclei):

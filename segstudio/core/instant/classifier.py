@@ -9,8 +9,10 @@ has labelled yet keep their place in the output with probability 0.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,29 +56,23 @@ class InstantModel:
     @classmethod
     def fit(cls, samples: Iterable[tuple[np.ndarray | ImageFeatures, np.ndarray]], class_names: list[str], *,
             max_pixels: int = DEFAULT_MAX_PIXELS, seed: int = 0, params: ForestParams | None = None,
-            channels: int | None = None, sigmas=FEATURE_SIGMAS, threads: int | None = None) -> InstantModel:
+            channels: int | None = None, sigmas=FEATURE_SIGMAS, start: ReviewedRows | None = None,
+            threads: int | None = None) -> InstantModel:
         """Learn from every reviewed pixel of the samples (balanced, at most `max_pixels` rows).
 
         `channels` fixes the input channels (default: the first sample's); later images are
-        matched to it the way networks match them.
+        matched to it the way networks match them. `start` (from `collect_rows`) holds rows
+        already gathered from other images: a live refresh gathers the other reviewed images
+        once and passes only the open image here.
         """
-        if not class_names:
-            raise ModelError("an instant model needs at least one class")
+        rows = collect_rows(samples, class_names, max_pixels=max_pixels, seed=seed, channels=channels,
+                            sigmas=sigmas, start=start)
+        training = rows.sampler.rows_for_training()
         params = params or ForestParams()
-        sampler = BalancedSampler(len(class_names), max_pixels, seed)
-        for image_or_features, target in samples:
-            if channels is None:
-                channels = image_or_features.channels if isinstance(image_or_features, ImageFeatures) \
-                    else as_hwc(image_or_features).shape[2]
-            target = np.asarray(target)
-            _check_target(target, image_or_features)
-            gather = _gatherer(image_or_features, channels, sigmas)
-            sampler.add(target, 255 if target.dtype == np.uint8 else 65535, gather)
-        rows = sampler.rows_for_training()
-        trees = grow_trees(rows.features, rows.labels, rows.weights, params, seed, threads)
-        return cls(class_names, trees, channels=channels, sigmas=sigmas, params=params,
-                   present=sorted(set(rows.labels.tolist())), labelled=rows.labelled.tolist(),
-                   sampled=rows.sampled.tolist(), seed=seed)
+        trees = grow_trees(training.features, training.labels, training.weights, params, seed, threads)
+        return cls(class_names, trees, channels=rows.channels, sigmas=rows.sigmas, params=params,
+                   present=sorted(set(training.labels.tolist())), labelled=training.labelled.tolist(),
+                   sampled=training.sampled.tolist(), seed=seed)
 
     def predict_proba(self, image_or_features: np.ndarray | ImageFeatures, *, threads: int | None = None) -> np.ndarray:
         """(num_classes, H, W) float32 class probabilities; raw images go through in tiles."""
@@ -120,6 +116,38 @@ class InstantModel:
                 or features.values.shape[-1] != self.num_features:
             raise ModelError(f"these features ({features.channels} channels, sigmas {features.sigmas}) are not the "
                              f"ones this model uses ({self.channels} channels, sigmas {self.sigmas})")
+
+
+@dataclass
+class ReviewedRows:
+    """Balanced feature rows gathered from some images; `fit(..., start=...)` continues from a copy."""
+
+    sampler: BalancedSampler
+    channels: int | None
+    sigmas: tuple[float, ...]
+
+
+def collect_rows(samples: Iterable[tuple[np.ndarray | ImageFeatures, np.ndarray]], class_names: list[str], *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, seed: int = 0, channels: int | None = None,
+                 sigmas=FEATURE_SIGMAS, start: ReviewedRows | None = None) -> ReviewedRows:
+    """The reviewed pixels' feature rows of the samples, added to a copy of `start` if given."""
+    if not class_names:
+        raise ModelError("an instant model needs at least one class")
+    if start is not None:
+        if start.sampler.num_classes != len(class_names) or start.sigmas != tuple(float(s) for s in sigmas):
+            raise ModelError("the rows gathered before were for other classes or feature scales")
+        rows = ReviewedRows(copy.deepcopy(start.sampler), start.channels, start.sigmas)
+    else:
+        rows = ReviewedRows(BalancedSampler(len(class_names), max_pixels, seed), channels, tuple(float(s) for s in sigmas))
+    for image_or_features, target in samples:
+        if rows.channels is None:
+            rows.channels = image_or_features.channels if isinstance(image_or_features, ImageFeatures) \
+                else as_hwc(image_or_features).shape[2]
+        target = np.asarray(target)
+        _check_target(target, image_or_features)
+        gather = _gatherer(image_or_features, rows.channels, rows.sigmas)
+        rows.sampler.add(target, 255 if target.dtype == np.uint8 else 65535, gather)
+    return rows
 
 
 def _check_target(target: np.ndarray, image_or_features) -> None:
