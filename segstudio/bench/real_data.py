@@ -15,6 +15,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import subprocess
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -76,8 +77,9 @@ def shuffled_names(stems: list[str]) -> list[str]:
     large image are in spatial order, so without this the held-out set would be one corner.
     """
     order = sorted(stems, key=lambda stem: hashlib.sha256(stem.encode()).hexdigest())
+    rank = {stem: position for position, stem in enumerate(order)}
     width = len(str(len(stems)))
-    return [f"{order.index(stem):0{width}d}_{stem}" for stem in stems]
+    return [f"{rank[stem]:0{width}d}_{stem}" for stem in stems]
 
 
 def installed_package_dir(package: str) -> Path | None:
@@ -92,6 +94,16 @@ def installed_version(distribution: str) -> str | None:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def debian_version(package: str) -> str | None:
+    """The installed Debian package's version (dpkg-query), or None."""
+    try:
+        result = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True,
+                                check=False)
+    except OSError:
+        return None
+    return result.stdout.strip() or None
 
 
 def _require_modules(source: RealSource) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.bench.real_data import RealSource, Sample, shuffled_names
+from segstudio.bench.real_data import RealSource, Sample, debian_version, shuffled_names
 
 TEMPLATES = Path("/usr/share/mricron/templates")
 CLASSES = ("other", "cerebral cortex", "deep grey matter", "cerebellum")
@@ -60,7 +60,7 @@ SOURCE = RealSource(
     install="apt-get install mricron-data && pip install nibabel",
     locate=lambda: TEMPLATES if (TEMPLATES / "aal.nii.gz").is_file() and (TEMPLATES / "ch2.nii.gz").is_file() else None,
     needs_modules=("nibabel",),
-    version=lambda: _debian_version("mricron-data"),
+    version=lambda: debian_version("mricron-data"),
     samples=samples,
     licence="BSD-3-Clause as Debian states it for mricron-data; cite Holmes et al. 1998 and Tzourio-Mazoyer et al. 2002",
     notice="""\
@@ -84,12 +84,3 @@ spans the whole brain; the z index in the name is the slice.
 """,
 )
 
-
-def _debian_version(package: str) -> str | None:
-    import subprocess
-
-    try:
-        result = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, check=False)
-    except OSError:
-        return None
-    return result.stdout.strip() or None
