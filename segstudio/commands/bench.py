@@ -21,6 +21,7 @@ BENCHES: dict[str, str] = {
     "predict": "segstudio.bench.predict",
     "open": "segstudio.bench.open",
     "instant": "segstudio.bench.instant",
+    "real-data": "segstudio.bench.real_data",
 }
 
 
