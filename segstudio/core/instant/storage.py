@@ -47,13 +47,14 @@ def load_model(cls, folder: Path):
     meta = _read_json(folder / MODEL_JSON)
     try:
         class_names, channels, sigmas, params, present, labelled, sampled = _check_meta(meta)
+        seed, created_at = int(meta.get("seed", 0)), str(meta["created_at"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{folder / MODEL_JSON} is not a valid instant model: {exc!r}") from exc
     arrays = _read_arrays(folder / ARRAYS_FILE, meta["arrays"])
     trees = trees_from_arrays(arrays, trees=params.trees, features=len(feature_names(channels, sigmas)),
                               classes=len(present))
     return cls(class_names, trees, channels=channels, sigmas=sigmas, params=params, present=present,
-               labelled=labelled, sampled=sampled, seed=int(meta.get("seed", 0)), created_at=str(meta["created_at"]))
+               labelled=labelled, sampled=sampled, seed=seed, created_at=created_at)
 
 
 def _describe(model, data: bytes) -> dict:
