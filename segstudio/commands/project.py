@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from segstudio.core.errors import ProjectError, ProjectLockedError
+from segstudio.core.errors import ProjectError, ProjectLockedError, ProjectReadOnlyError
 
 DEFAULT_CLASSES = "background,foreground"
 
@@ -96,13 +96,17 @@ def run_info(args: argparse.Namespace) -> int:
     root = _existing_project(args.project)
     try:
         project = Project.open(root)
-        open_elsewhere = False
-    except ProjectLockedError:
+        open_elsewhere = read_only_storage = False
+    except (ProjectLockedError, ProjectReadOnlyError) as exc:  # still worth a look, read-only
         project = Project.open(root, readonly=True)
-        open_elsewhere = True
+        read_only_storage = isinstance(exc, ProjectReadOnlyError)
+        open_elsewhere = not read_only_storage
     with project:
-        report = RecoveryReport() if open_elsewhere else recover(project)
+        if project.resumed:
+            print(project.resumed)
+        report = RecoveryReport() if project.readonly else recover(project)
         summary = _summary(project, report, ProjectJournal(project).image_ids(), open_elsewhere)
+        summary["read_only_storage"] = read_only_storage
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -134,8 +138,9 @@ def _open_for_writing(path: Path):
     except BaseException:
         project.close()
         raise
-    if report:
-        print(report.summary())
+    for message in (project.resumed, report.summary()):
+        if message:
+            print(message)
     return project
 
 
@@ -166,7 +171,8 @@ def _add(project, paths: list[Path], args: argparse.Namespace) -> int:
     )
     print(f"Images: {report.summary()}")
     for path, reason in report.failed:
-        print(f"  could not add {path}: {reason}", file=sys.stderr)
+        shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")  # names that are not UTF-8
+        print(f"  could not add {shown}: {reason}", file=sys.stderr)
     return len(report.failed)
 
 
@@ -192,6 +198,8 @@ def _summary(project, report, waiting: list[int], open_elsewhere: bool) -> dict:
 
 def _format_summary(s: dict) -> str:
     lines = [f"Project {s['project']}"]
+    if s.get("read_only_storage"):
+        lines.append("  (on read-only storage: shown read-only)")
     if s["open_elsewhere"]:
         lines.append("  (open in another window or process: shown read-only)")
     lines.append(f"Classes ({len(s['classes'])}): " + ", ".join(f"{c['id']} {c['name']}" for c in s["classes"]))

@@ -2,13 +2,17 @@
 
 A crash, a full disk or a read-only folder never leaves a half-written file in place of a good
 one: either the new content is there completely, or the old file is untouched and SaveError
-says why.
+says why. Projects are folders people share, so nothing is written through a link:
+`check_write_target` (used by every writer of the project) refuses a target that is a link,
+a folder or a device, and a folder that is a link, and new files are created with O_NOFOLLOW.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -18,6 +22,45 @@ from segstudio.core.errors import SaveError
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once at import: os.umask can only be read by setting it
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, where links need privileges to make
+
+
+def link_kind(path: str | os.PathLike) -> str | None:
+    """What `path` is without following it: "link", "folder", "file", "special file", or None."""
+    mode = os.lstat(path).st_mode if os.path.lexists(path) else None
+    if mode is None:
+        return None
+    if stat.S_ISLNK(mode):
+        return "link"
+    return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "special file"
+
+
+def check_write_target(path: str | os.PathLike) -> Path:
+    """`path` if writing it stays where it says: SaveError when it exists as anything but a
+    regular file (a link, a folder, a fifo) or its folder is a link."""
+    path = Path(path)
+    try:
+        for item, wanted in ((path, "file"), (path.parent, "folder")):
+            kind = link_kind(item)
+            if kind not in (None, wanted):
+                raise SaveError(f"refused to write {path}: {item} is a {kind}, not a {wanted} "
+                                "(nothing is written through links)")
+    except OSError as exc:
+        raise SaveError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def create_new_file(path: str | os.PathLike, mode: int = 0o666):
+    """Open a file that must not exist yet for writing ("xb"), never following a link."""
+    path = check_write_target(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, mode), "wb", buffering=0)
+
+
+def is_read_only_error(exc: OSError) -> bool:
+    return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -49,6 +92,7 @@ def temp_file_beside(path: Path) -> tuple:
     which would leave exported datasets readable by their owner only).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_write_target(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".segstudio-tmp", dir=path.parent)
     try:
         mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK
