@@ -211,6 +211,8 @@ def run_import(args: argparse.Namespace) -> int:
     from segstudio.core.models import import_model
 
     classes = [name.strip() for name in args.classes.split(",") if name.strip()]
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise SegStudioError(f"--out {args.out} is a file; give a folder for the bundle")
     bundle = import_model(args.file, classes=classes, arch=args.arch, in_channels=args.in_channels)
     folder = bundle.save(args.out)
     print(f"imported {args.file} as {bundle.arch} with classes {', '.join(classes)} -> {folder}")
