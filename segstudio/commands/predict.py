@@ -62,26 +62,27 @@ def register(subparsers) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads sleep: see bench/predict.py
-    from segstudio.core.device import pick_device
-    from segstudio.core.models import ModelBundle
     from segstudio.core.progress import drive_with_tqdm
     from segstudio.core.project import Project
 
-    source = Path(args.source)
+    source, out = Path(args.source), Path(args.out)
+    _refuse_overlapping_out(out, [])  # a project as --out: before the project is even opened
     project = Project.open(source, readonly=not args.apply) if Project.is_project(source) else None
     try:
         if args.apply and project is None:
             raise SegStudioError(f"--apply needs a project; {source} is a folder of images")
-        bundle_path = args.model or _best_model_path(project, source)
-        bundle = ModelBundle.load(bundle_path)
-        mapping = bundle.mapping_to(project.class_names(), allow_mapping=args.map_classes) if project else None
         items = _project_items(project) if project else _folder_items(source)
         if not items:
             raise SegStudioError(f"no images found in {source}")
-        _refuse_overlapping_out(Path(args.out), [path for _, path, _ in items])
+        _refuse_overlapping_out(out, [path for _, path, _ in items])
+        from segstudio.core.device import pick_device
+        from segstudio.core.models import ModelBundle
+
+        bundle = ModelBundle.load(args.model or _best_model_path(project, source))
+        mapping = bundle.mapping_to(project.class_names(), allow_mapping=args.map_classes) if project else None
         device = pick_device(args.device)
         colours = _palette([c.color for c in project.classes()] if project else [c.color for c in bundle.classes])
-        work = _predict_items(bundle, items, Path(args.out), project=project if args.apply else None,
+        work = _predict_items(bundle, items, out, project=project if args.apply else None,
                               device=device, tile=args.tile, overlap=args.overlap, crf=args.crf, mapping=mapping,
                               colours=colours if args.color else None)
         written, failed = drive_with_tqdm(work, desc=f"predict ({device})")

@@ -73,7 +73,11 @@ def _check_jpeg(handle, size: int, path: Path) -> None:
         if kind == 0xFF:  # fill byte
             offset += 1
             continue
-        if kind == 0xDA:  # start of scan: the compressed data follows
+        if kind == 0xDA:  # start of scan: the compressed data follows its header
+            offset += 2 + struct.unpack(">H", marker[2:4])[0]
+            handle.seek(offset)
+            if handle.read(2) in (b"", b"\xff\xd9"):
+                raise ImageReadError(path, "the JPEG file has no image data (its scan is empty)")
             break
         if kind == 0xD9:
             raise ImageReadError(path, "the JPEG file has no image data (no scan before its end)")

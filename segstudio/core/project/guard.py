@@ -62,8 +62,11 @@ def probe_database(db_path: Path) -> int:
     try:
         conn = connect_read_only(db_path, immutable=on_read_only_storage(db_path.parent))
         try:
-            version = schema.check_version(conn, db_path)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems))
+            version = schema.check_version(conn, db_path)
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:

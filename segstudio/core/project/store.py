@@ -42,8 +42,11 @@ class Project(ImagesMixin, CatalogMixin):
     def create(cls, root: str | Path, classes: Iterable[str] = ("background", "foreground"), *,
                colors: Iterable[RGB] | None = None) -> Project:
         root = Path(root).expanduser().absolute()
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise ProjectError(f"cannot create a project in {root}: the folder exists and is not empty")
+        try:
+            if root.exists() and (not root.is_dir() or any(root.iterdir())):
+                raise ProjectError(f"cannot create a project in {root}: the folder exists and is not empty")
+        except OSError as exc:  # a name too long, a folder we may not read
+            raise ProjectError(f"cannot create a project in {root}: {exc.strerror or exc}") from exc
         names = [name.strip() for name in classes]
         if not names or any(not name for name in names) or len(set(names)) != len(names):
             raise ProjectError(f"class names must be unique and non-empty, got {names}")
