@@ -189,7 +189,8 @@ def _summary(project, report, waiting: list[int], open_elsewhere: bool) -> dict:
         "unlabelled_pixels": stats["unlabelled_pixels"],
         "models": [{"version": m.version, "arch": m.arch, "best": m.is_best, "metrics": m.metrics}
                    for m in project.models()],
-        "recovered": [{"image_id": i.image_id, "name": i.name, "edits": i.edits} for i in report.images],
+        "recovered": [{"image_id": i.image_id, "name": i.name, "edits": i.edits, "skipped_records": i.skipped_records}
+                      for i in report.images],
         "recovery_failed": [{"image_id": i, "reason": reason} for i, reason in report.failed],
         "journal_waiting": waiting,
         "past_recoveries": [event for event in project.history(limit=1000) if event["kind"] == "journal_recovered"],
@@ -218,7 +219,9 @@ def _format_summary(s: dict) -> str:
     else:
         lines.append("Models: none yet")
     for item in s["recovered"]:
-        lines.append(f"Recovered {item['edits']} unsaved edits of {item['name']} left by a crash")
+        skipped = item["skipped_records"]
+        lines.append(f"Recovered {item['edits']} unsaved edits of {item['name']} left by a crash" + (
+            f"; {skipped} damaged journal record{'s were' if skipped != 1 else ' was'} skipped" if skipped else ""))
     for item in s["recovery_failed"]:
         lines.append(f"Could not recover the edits of image {item['image_id']}: {item['reason']}")
     if s["journal_waiting"]:

@@ -41,7 +41,10 @@ def remove_class(project, class_id: int) -> None:
     intent = {"operation": "remove_class", "class_id": class_id, "names_before": names,
               "names_after": names[:class_id] + names[class_id + 1:], "phase": "prepare", "images": []}
     path = project.root / INTENT_NAME
-    atomic_write_text(path, json.dumps(intent))
+    try:
+        atomic_write_text(path, json.dumps(intent))
+    except SaveError as exc:
+        raise SaveError(f"cannot remove the class: {exc}. Nothing was changed.") from exc
     try:
         intent["images"] = _stage(project, class_id)
     except BaseException:
