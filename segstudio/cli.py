@@ -17,6 +17,7 @@ import argparse
 import difflib
 import importlib
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Sequence
@@ -76,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         return _fail(f"{exc.strerror or exc}{where}", debug)
+    except UnicodeDecodeError as exc:
+        return _fail(f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", debug)
+    except sqlite3.Error as exc:
+        return _fail(f"the project database failed: {exc}", debug)
     except MemoryError:
         return _fail("not enough memory for this (an input may be larger than it claims)", debug)
     except Exception as exc:  # noqa: BLE001 - the boundary: a message, never a traceback

@@ -305,3 +305,16 @@ def test_a_project_opens_with_a_clear_message_when_asked_for_a_missing_class(pai
     with Project.open(root) as project, pytest.raises(ProjectError, match="no class with id 7"):
         project.remove_class(7)
     assert_pixels_kept(root, expected)
+
+
+def test_a_class_list_file_that_is_not_utf8_is_a_message(painted, tmp_path):
+    root, expected = painted
+    dataset = tmp_path / "dataset"
+    write_images(dataset / "images", 1)
+    (dataset / "masks").mkdir()
+    Image.fromarray(np.zeros((24, 32), np.uint8)).save(dataset / "masks" / "img0.png")
+    (dataset / "classes.txt").write_bytes("background\ncaf\xe9\n".encode("latin-1"))
+    run = cli("import", root, dataset, "--format", "masks")
+    assert run.rc == 2 and "Traceback" not in run.text, run.text
+    assert "utf-8" in run.text.lower()
+    assert_pixels_kept(root, expected)
