@@ -38,6 +38,7 @@ HEADER = struct.Struct("<4sII")  # magic, payload length, crc32
 META = struct.Struct("<IIIIIIB")  # image height, width, box y0, x0, y1, x1, label bytes per pixel
 _FILE_NAME = re.compile(r"^(\d+)\.(\d+)\.journal$")
 _LABEL_DTYPES = {1: np.dtype(np.uint8), 2: np.dtype("<u2")}
+MAX_RECORD_PIXELS = 2**30  # the largest image SegStudio reads (imageio.MAX_PIXELS)
 
 
 class JournalError(SegStudioError):
@@ -118,11 +119,16 @@ def _decode_one(data: bytes, offset: int) -> tuple[JournalRecord | None, int]:
     if zlib.crc32(payload, zlib.crc32(struct.pack("<I", length))) != crc:
         return None, 0
     try:
-        raw = zlib.decompress(payload)
-        height, width, y0, x0, y1, x1, itemsize = META.unpack_from(raw, 0)
+        inflate = zlib.decompressobj()
+        meta = inflate.decompress(payload, META.size)
+        height, width, y0, x0, y1, x1, itemsize = META.unpack_from(meta, 0)
         box = BBox(y0, x0, y1, x1)
         label_dtype = _LABEL_DTYPES[itemsize]
         count = box.height * box.width
+        if not (0 <= y0 <= y1 <= height and 0 <= x0 <= x1 <= width) or count > MAX_RECORD_PIXELS:
+            return None, 0
+        # inflate no more than the box needs: a small damaged or hostile record cannot ask for gigabytes
+        raw = meta + inflate.decompress(inflate.unconsumed_tail, count * (itemsize + 1))
         label_end = META.size + count * itemsize
         label = np.frombuffer(raw, dtype=label_dtype, count=count, offset=META.size).reshape(box.height, box.width)
         source = np.frombuffer(raw, dtype=np.uint8, count=count, offset=label_end).reshape(box.height, box.width)

@@ -273,3 +273,35 @@ def test_the_cli_refuses_a_read_only_change_with_a_message_not_a_traceback(paint
     run = cli("new", root)
     assert_refused(run, "not empty")
     assert_pixels_kept(root, expected)
+
+
+@pytest.mark.parametrize("intent", [
+    '{"operation": "remove_class", "class_id": 1, "names_before": ["a", "b"], "names_after": ["a"], '
+    '"phase": "commit", "images": ["../../outside/secret"]}',
+    "{not json", "[" * 50_000,
+], ids=["path-in-ids", "not-json", "nested"])
+def test_a_hostile_or_damaged_intent_file_is_refused_and_touches_nothing(painted, outside, intent):
+    root, expected = painted
+    (root / INTENT_NAME).write_text(intent)
+    assert_refused(cli("info", root), "interrupted class removal", "cannot be read")
+    (root / INTENT_NAME).unlink()
+    assert_pixels_kept(root, expected)
+
+
+def test_a_journal_record_is_inflated_only_as_far_as_its_box_needs(painted):
+    root, expected = painted
+    image_id = min(expected)
+    from segstudio.core.journal import HEADER, MAGIC, META
+
+    raw = META.pack(*SHAPE, 0, 0, 2, 2, 1) + b"\x01" * 8 + b"\x00" * (64 << 20)  # 64 MB behind a 2 x 2 box
+    payload = zlib.compress(raw, 9)
+    length = struct.pack("<I", len(payload))
+    bomb = HEADER.pack(MAGIC, len(payload), zlib.crc32(payload, zlib.crc32(length))) + payload
+    with Project.open(root) as project:
+        writer = JournalWriter(ProjectJournal(project).path(image_id, 1))
+        writer.write([bomb])
+        writer.close()
+    run = cli("info", root)
+    assert run.rc == 0 and "Recovered 1 unsaved edit" in run.out, run.text
+    expected[image_id][0:2, 0:2] = 1
+    assert_pixels_kept(root, expected)

@@ -30,6 +30,7 @@ from segstudio.core.project.records import Source
 
 INTENT_NAME = ".segstudio-class-removal.json"
 _STAGED = ".{id}.class-removal.png"
+MAX_INTENT_BYTES = 16 << 20
 
 
 def remove_class(project, class_id: int) -> None:
@@ -61,9 +62,13 @@ def resume(project) -> str:
     if not path.exists():
         return ""
     try:
+        if path.stat().st_size > MAX_INTENT_BYTES:
+            raise ValueError(f"it is {path.stat().st_size:,} bytes")
         intent = json.loads(path.read_text(encoding="utf-8"))
-        phase, name = intent["phase"], intent["names_before"][int(intent["class_id"])]
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        phase, name = intent["phase"], intent["names_before"][intent["class_id"]]
+        if not all(type(i) is int for i in [intent["class_id"], *intent["images"]]):  # ids name files
+            raise ValueError("its image and class ids are not all whole numbers")
+    except (OSError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
         raise ProjectError(f"{path} (an interrupted class removal) cannot be read: {exc}. Nothing was changed; "
                            f"move the file away to open the project as it is.") from exc
     if phase == "commit":
