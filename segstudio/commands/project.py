@@ -92,6 +92,7 @@ def run_info(args: argparse.Namespace) -> int:
     from segstudio.core.autosave import RecoveryReport, recover
     from segstudio.core.journal import ProjectJournal
     from segstudio.core.project import Project
+    from segstudio.core.project.guard import storage_problem
 
     root = _existing_project(args.project)
     try:
@@ -106,7 +107,7 @@ def run_info(args: argparse.Namespace) -> int:
             print(project.resumed)
         report = RecoveryReport() if project.readonly else recover(project)
         summary = _summary(project, report, ProjectJournal(project).image_ids(), open_elsewhere)
-        summary["read_only_storage"] = read_only_storage
+        summary["read_only_storage"] = (storage_problem(root) or "read-only") if read_only_storage else ""
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -199,7 +200,9 @@ def _summary(project, report, waiting: list[int], open_elsewhere: bool) -> dict:
 
 def _format_summary(s: dict) -> str:
     lines = [f"Project {s['project']}"]
-    if s.get("read_only_storage"):
+    if s.get("read_only_storage") == "full":
+        lines.append("  (its disk is full: shown read-only)")
+    elif s.get("read_only_storage"):
         lines.append("  (on read-only storage: shown read-only)")
     if s["open_elsewhere"]:
         lines.append("  (open in another window or process: shown read-only)")

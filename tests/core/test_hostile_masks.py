@@ -258,6 +258,17 @@ def test_a_full_disk_during_class_removal_changes_nothing(tmp_path):
 
 
 @needs_namespace
+def test_a_full_disk_at_open_shows_the_project_and_refuses_changes_with_the_reason(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    result = _scenario("full_disk_at_open", f'mount -t tmpfs -o size=3m tmpfs "{disk}"', disk)
+    info, add = result["info"], result["add"]
+    assert info["rc"] == 0 and "its disk is full" in info["out"] and "Pixels per class" in info["out"], info
+    assert add["rc"] == 2 and "is full: free some space" in add["err"] and "Traceback" not in add["err"], add
+    assert result["kept"]
+
+
+@needs_namespace
 def test_a_project_on_read_only_storage_is_shown_read_only_and_refuses_changes(painted, tmp_path):
     root, expected = painted
     result = _scenario("read_only", f'mount --bind "{root}" "{root}" && mount -o remount,bind,ro "{root}"', root)

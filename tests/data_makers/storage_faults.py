@@ -50,7 +50,7 @@ def full_disk_add_copy(folder: Path) -> dict:
     from PIL import Image
 
     Image.fromarray((np.random.default_rng(3).random((700, 700, 3)) * 255).astype(np.uint8)).save(big)
-    _fill(folder, 64 * 1024)
+    _fill(folder, 256 * 1024)  # enough to open the project, not for the 1.4 MB image
     run = _cli("add", root, big, "--copy")
     os.unlink(folder / "filler")
     images = sorted(p.name for p in (root / "images").iterdir()) if (root / "images").exists() else []
@@ -69,9 +69,9 @@ def full_disk_class_removal(folder: Path) -> dict:
             label = rng.integers(0, 3, (24, 32)).astype(np.uint8)
             project.write_masks(record.id, label, np.full(label.shape, Source.HUMAN, np.uint8))
     before = _labels(root)
-    _fill(folder, 20 * 1024)  # room for the intent and a few staged maps, not all
     try:
         with Project.open(root) as project:
+            _fill(folder, 20 * 1024)  # room for the intent and a few staged maps, not all
             project.remove_class(1)
         error = ""
     except SegStudioError as exc:
@@ -84,6 +84,18 @@ def full_disk_class_removal(folder: Path) -> dict:
             "intent": (root / ".segstudio-class-removal.json").exists()}
 
 
+def full_disk_at_open(folder: Path) -> dict:
+    """Nothing free at all, not even for the lock file's contents or SQLite's shared memory."""
+    root = folder / "proj"
+    expected = {str(k): v.tolist() for k, v in make_painted_project(root).items()}
+    (root / ".segstudio.lock").unlink()
+    _fill(folder, 0)
+    result = {"info": _cli("info", root), "add": _cli("add", root, folder / "proj-images")}
+    os.unlink(folder / "filler")
+    result["kept"] = _labels(root) == expected
+    return result
+
+
 def read_only(folder: Path) -> dict:
     out = folder.parent / "exported"
     return {"info": _cli("info", folder), "add": _cli("add", folder, folder.parent / "proj-images"),
@@ -92,7 +104,7 @@ def read_only(folder: Path) -> dict:
 
 
 SCENARIOS = {"full_disk_add_copy": full_disk_add_copy, "full_disk_class_removal": full_disk_class_removal,
-             "read_only": read_only}
+             "full_disk_at_open": full_disk_at_open, "read_only": read_only}
 
 if __name__ == "__main__":
     print(json.dumps(SCENARIOS[sys.argv[1]](Path(sys.argv[2]))))

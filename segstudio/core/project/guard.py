@@ -111,17 +111,31 @@ def connect_read_only(db_path: Path, *, immutable: bool = False) -> sqlite3.Conn
         raise ProjectError(f"{db_path} is not a readable SegStudio database: {exc}") from exc
 
 
-def on_read_only_storage(root: Path) -> bool:
-    """True when nothing can be written in `root` (a read-only mount, or no write permission)."""
+LOW_SPACE = 64 * 1024  # below this SQLite cannot even make its shared-memory file
+
+
+def storage_problem(root: Path) -> str:
+    """"read-only", "full" or "": why nothing could be written in `root` right now."""
     try:
-        if os.statvfs(root).f_flag & getattr(os, "ST_RDONLY", 1):
-            return True
-    except (OSError, AttributeError):
-        pass
-    return not os.access(root, os.W_OK)
+        stats = os.statvfs(root)
+    except (OSError, AttributeError):  # no statvfs (Windows): ask for permission only
+        return "" if os.access(root, os.W_OK) else "read-only"
+    if stats.f_flag & getattr(os, "ST_RDONLY", 1) or not os.access(root, os.W_OK):
+        return "read-only"
+    return "full" if stats.f_bavail * stats.f_frsize < LOW_SPACE else ""
 
 
-def refuse_read_only(root: Path) -> None:
-    if on_read_only_storage(root):
+def on_read_only_storage(root: Path) -> bool:
+    """True when nothing can be written in `root` now: SQLite must then read without its
+    shared-memory file (immutable), and changes are refused."""
+    return bool(storage_problem(root))
+
+
+def refuse_unwritable(root: Path) -> None:
+    problem = storage_problem(root)
+    if problem == "read-only":
         raise ProjectReadOnlyError(f"{root} is on read-only storage (or you may not write there): "
                                    "it can be opened read-only, but not changed")
+    if problem == "full":
+        raise ProjectReadOnlyError(f"the disk holding {root} is full: free some space to change the project "
+                                   "(it can be opened read-only meanwhile). Nothing was changed.")

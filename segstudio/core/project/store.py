@@ -79,6 +79,8 @@ class Project(ImagesMixin, CatalogMixin):
             guard.probe_database(db_path)
         lock = None
         if not readonly:
+            if not _creating:
+                guard.refuse_unwritable(root)
             lock = ProjectLock(root)
             lock.acquire()
         try:
