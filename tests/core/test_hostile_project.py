@@ -130,7 +130,7 @@ def test_a_lock_that_is_a_folder_is_a_message(painted):
     assert_pixels_kept(root, expected)
 
 
-@pytest.mark.parametrize("folder", ["labels", "sources", "journal", "models", "uncertainty", "images"])
+@pytest.mark.parametrize("folder", ["labels", "sources", "journal", "models", "uncertainty"])
 def test_a_project_folder_that_is_a_link_is_refused_before_any_write(painted, outside, folder):
     root, expected = painted
     real = root.parent / f"real-{folder}"
@@ -142,6 +142,16 @@ def test_a_project_folder_that_is_a_link_is_refused_before_any_write(painted, ou
     assert_refused(cli("info", root), f"{folder} is a link")
     os.unlink(root / folder)
     os.replace(real, root / folder)
+    assert_pixels_kept(root, expected)
+
+
+def test_add_copy_into_an_images_folder_that_is_a_link_is_listed_not_written(painted, tmp_path, outside):
+    root, expected = painted
+    os.symlink(outside / "folder", root / "images")
+    source = write_images(tmp_path / "new", 1, seed=9)[0]
+    run = cli("add", root, source, "--copy")
+    assert run.rc == 1 and "is a link" in run.err and "Traceback" not in run.text, run.text
+    os.unlink(root / "images")
     assert_pixels_kept(root, expected)
 
 

@@ -17,7 +17,8 @@ from segstudio.core.atomic import link_kind
 from segstudio.core.errors import ProjectError, ProjectReadOnlyError
 from segstudio.core.project import schema
 
-FOLDERS = ("labels", "sources", "models", "journal", "uncertainty", "images")
+FOLDERS = ("labels", "sources", "models", "journal", "uncertainty")  # images/ may be a link: it is
+# only written by `add --copy`, whose writes refuse a linked folder one file at a time
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
