@@ -112,6 +112,24 @@ class InSetState(nn.Module):
         return torch.cat([x[:, :1], x[:, 1:2]], 1)
 
 
+class InHook(nn.Module):
+    """A forward hook: not a method of the module, but run with every forward."""
+
+    def __init__(self, target: str):
+        super().__init__()
+        self.target = target
+        self.conv = nn.Conv2d(3, 2, 1)
+        self.register_forward_hook(hook_with_io)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def hook_with_io(module: InHook, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor:
+    written = torch.from_file(module.target, True, 5, dtype=torch.uint8).fill_(112)
+    return output + written.sum().float() * 0
+
+
 class Printing(nn.Module):
     """No file, but output outside the allow-list: also refused (the list is an allow-list)."""
 
@@ -126,7 +144,7 @@ class Printing(nn.Module):
 
 HOSTILE = {
     "forward": InForward, "helper": InHelper, "submodule": InSubmodule,
-    "free_function": InFreeFunction, "unused_method": InUnusedMethod, "setstate": InSetState,
+    "free_function": InFreeFunction, "unused_method": InUnusedMethod, "setstate": InSetState, "hook": InHook,
 }
 
 

@@ -59,6 +59,7 @@ ALLOWED_OPS: frozenset[str] = frozenset(
     {f"aten::{name}" for name in _TENSOR_OPS.split()} | set(_LANGUAGE_OPS.split()))
 
 _LOAD_TIME_HOOK = re.compile(rb"def\s+__setstate__\b")
+MAX_CODE_BYTES = 16 << 20
 
 
 def check_archive(path: Path) -> None:
@@ -66,11 +67,16 @@ def check_archive(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             for entry in archive.infolist():
-                if "/code/" in f"/{entry.filename}" and entry.filename.endswith(".py"):
-                    if _LOAD_TIME_HOOK.search(archive.read(entry)):
-                        raise ModelError(f"refused {path.name}: its code defines __setstate__ ({entry.filename}), "
-                                         "which torch.jit.load would run; SegStudio does not run code from model files")
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                if "/code/" not in f"/{entry.filename}" or not entry.filename.endswith(".py"):
+                    continue
+                if entry.file_size > MAX_CODE_BYTES:
+                    raise ModelError(f"refused {path.name}: {entry.filename} holds {entry.file_size:,} bytes of code")
+                if _LOAD_TIME_HOOK.search(archive.read(entry)):
+                    raise ModelError(f"refused {path.name}: its code defines __setstate__ ({entry.filename}), "
+                                     "which torch.jit.load would run; SegStudio does not run code from model files")
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - what zipfile cannot read is not loaded either
         raise ModelError(f"cannot read TorchScript model {path}: {exc}") from exc
 
 
