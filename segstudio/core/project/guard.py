@@ -107,6 +107,7 @@ def connect_read_only(db_path: Path, *, immutable: bool = False) -> sqlite3.Conn
         conn = sqlite3.connect(f"{db_path.absolute().as_uri()}?{query}", uri=True, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")  # as schema.connect: a writer may be checkpointing
         return conn
     except sqlite3.DatabaseError as exc:
         raise ProjectError(f"{db_path} is not a readable SegStudio database: {exc}") from exc

@@ -82,13 +82,13 @@ class ImagesMixin:
         while target.exists() or target.is_symlink():
             target = target_dir / f"{path.stem}_{counter}{path.suffix}"
             counter += 1
-        try:
-            with open(path, "rb") as source, create_new_file(target) as copy:
+        with open(path, "rb") as source, create_new_file(target) as copy:
+            try:
                 shutil.copyfileobj(source, copy, 1 << 20)
                 os.fsync(copy.fileno())
-        except BaseException:
-            target.unlink(missing_ok=True)
-            raise
+            except BaseException:
+                target.unlink()  # ours: created just now, never through a link
+                raise
         shutil.copystat(path, target)
         return target
 
