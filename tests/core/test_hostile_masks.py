@@ -209,7 +209,11 @@ def test_kill_9_at_random_points_of_a_class_removal_leaves_every_image_before_or
         shutil.copytree(template, root)
         child = _removal_child(root)
         assert child.stdout.readline().strip() == "go"
-        time.sleep(duration * rng.uniform(0, 1.2))
+        if trial % 2:  # every other kill waits until the removal is under way: some must land inside
+            deadline = time.monotonic() + 5 * duration + 1
+            while not (root / INTENT_NAME).exists() and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.0005)
+        time.sleep(duration * rng.uniform(0, 1.0))
         child.kill()
         child.wait()
         child.stdout.close()
