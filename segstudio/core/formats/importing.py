@@ -4,7 +4,14 @@
 mapping table (which dataset class goes to which project class, which ones are new, which are
 dropped) before anything is written. `import_dataset` then adds each image with its mask, marks
 the pixels as painted by a person (source 3) and the image as done. A file that cannot be used
-is reported and leaves nothing in the project; the rest imports.
+is reported and leaves nothing in the project (an image copied in for it is deleted again); the
+rest imports. An image that is already in the project with nothing painted (an import killed
+half-way, or an image added but never labelled) receives the dataset's labels instead of being
+refused as a duplicate, so an interrupted import is finished by running it again.
+
+Class names are matched exactly first, then ignoring case; names that differ only by case
+within the dataset are refused (unless --map says where each goes), so the mapping shown is
+always where the pixels land.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ class ImportReport:
     imported: list[int] = field(default_factory=list)  # project image ids
     problems: list[FileProblem] = field(default_factory=list)
     new_classes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # files the format recognised and left out on purpose
     cancelled: bool = False
 
     def summary(self) -> str:
@@ -63,13 +71,21 @@ def parse_mapping(text: str | None) -> dict[str, str]:
 
 def mapping_table(source_names: list[str], project_names: list[str], overrides: Mapping[str, str] | None = None) -> list[MappingRow]:
     """Where each dataset class goes: an override, else the project class of the same name
-    (case-insensitive), else a new class."""
+    (exactly, else ignoring case when that is unambiguous), else a new class."""
     overrides = dict(overrides or {})
     unknown = set(overrides) - set(source_names)
     if unknown:
         raise FormatError(f"the mapping names classes the dataset does not have: {', '.join(sorted(unknown))}; "
                           f"it has: {', '.join(source_names)}")
-    by_lower = {name.lower(): name for name in project_names}
+    folded: dict[str, list[str]] = {}
+    for name in source_names:
+        if name not in overrides:
+            folded.setdefault(name.casefold(), []).append(name)
+    clashes = [names for names in folded.values() if len(names) > 1]
+    if clashes:
+        raise FormatError("the dataset has class names that differ only by case: "
+                          + "; ".join(" and ".join(repr(n) for n in names) for names in clashes)
+                          + ". Say where each goes with --map (for example Cell=cell,CELL=cell)")
     rows = []
     for source_id, name in enumerate(source_names):
         if name in overrides:
@@ -77,20 +93,39 @@ def mapping_table(source_names: list[str], project_names: list[str], overrides: 
             if not target:
                 rows.append(MappingRow(source_id, name, None, "dropped"))
                 continue
-            existing = by_lower.get(target.lower())
+            existing = _project_name(target, project_names)
             rows.append(MappingRow(source_id, name, existing or target, "mapped" if existing else "new class"))
-        elif name.lower() in by_lower:
-            rows.append(MappingRow(source_id, name, by_lower[name.lower()], "same name"))
+        elif (existing := _project_name(name, project_names)) is not None:
+            rows.append(MappingRow(source_id, name, existing, "same name"))
         else:
             rows.append(MappingRow(source_id, name, name, "new class"))
     return rows
 
 
+def _project_name(name: str, project_names: list[str]) -> str | None:
+    """The project class `name` refers to: the exact name, else the only one equal ignoring case."""
+    if name in project_names:
+        return name
+    matches = [existing for existing in project_names if existing.casefold() == name.casefold()]
+    return matches[0] if len(matches) == 1 else None
+
+
 def preview_import(project, format_name: str, path: str | Path,
                    overrides: Mapping[str, str] | None = None) -> tuple[list[MappingRow], int]:
     """The mapping table and the number of annotation files, without writing anything."""
-    reader = get_format(format_name).importer(Path(path))
+    reader = _open_reader(get_format(format_name), Path(path))
     return mapping_table(reader.class_names(), project.class_names(), overrides), len(reader)
+
+
+def _open_reader(spec: FormatSpec, path: Path):
+    """The format's reader on `path`; a dataset in which it finds nothing is refused, naming the
+    layout it expected."""
+    if not path.exists():
+        raise FormatError(f"{path} does not exist")
+    reader = spec.importer(path)
+    if len(reader) == 0:
+        raise FormatError(f"{path}: found nothing to import as {spec.title} (expected {spec.description})")
+    return reader
 
 
 def import_dataset(project, format_name: str, path: str | Path, *, overrides: Mapping[str, str] | None = None,
@@ -98,9 +133,9 @@ def import_dataset(project, format_name: str, path: str | Path, *, overrides: Ma
                    ) -> Generator[Progress | FileProblem, None, ImportReport]:
     """Import every usable file; yields Progress and each FileProblem as it is found."""
     spec: FormatSpec = get_format(format_name)
-    reader = spec.importer(Path(path))
+    reader = _open_reader(spec, Path(path))
     rows = mapping_table(reader.class_names(), project.class_names(), overrides)
-    report = ImportReport()
+    report = ImportReport(notes=list(getattr(reader, "notes", [])))
     total = len(reader)
     for done, item in enumerate(reader):
         if stop is not None and stop.is_set():
@@ -126,13 +161,15 @@ def _import_one(project, sample: ImportSample, rows: list[MappingRow], copy_imag
         if sample.embedded_image is not None:
             image_path = Path(scratch) / f"{sample.image_path.stem}{sample.embedded_suffix}"
             image_path.write_bytes(sample.embedded_image)
-        added = project.add_images([image_path], recursive=False, copy=copy_images or sample.embedded_image is not None)
-    if added.duplicates:
-        return FileProblem(sample.annotation, f"image {sample.image_path.name} is already in the project (same bytes); left as it is")
-    if not added.added:
+        copied = copy_images or sample.embedded_image is not None
+        added = project.add_images([image_path], recursive=False, copy=copied)
+        record = added.added[0] if added.added else _unlabelled_twin(project, image_path) if added.duplicates else None
+    if added.duplicates and record is None:
+        return FileProblem(sample.annotation, f"image {sample.image_path.name} is already in the project (same bytes) "
+                                              "with painted pixels; left as it is")
+    if record is None:
         reason = added.failed[0][1] if added.failed else "not added"
         return FileProblem(sample.annotation, f"image {sample.image_path.name}: {reason}")
-    record = added.added[0]
     try:
         if (record.height, record.width) != sample.label.shape:
             raise FormatError(f"labels are {sample.label.shape[1]}x{sample.label.shape[0]} but the image is "
@@ -144,10 +181,22 @@ def _import_one(project, sample: ImportSample, rows: list[MappingRow], copy_imag
             project.set_split(record.id, sample.split)
         project.set_status(record.id, Status.DONE)
     except SegStudioError as exc:
-        project.remove_image(record.id)
+        if added.added:  # only what this import added is taken back
+            project.remove_image(record.id)
+            if copied and record.path.is_relative_to(Path(project.root) / "images"):
+                record.path.unlink(missing_ok=True)
         return FileProblem(sample.annotation, str(exc))
     report.imported.append(record.id)
     return None
+
+
+def _unlabelled_twin(project, image_path: Path):
+    """The project's image with the same bytes as `image_path`, if nothing is painted on it."""
+    from segstudio.core.project.images import _sha256
+
+    checksum = _sha256(image_path)
+    twin = next((r for r in project.images() if r.checksum == checksum), None)
+    return twin if twin is not None and not project.has_masks(twin.id) else None
 
 
 def _to_project_label(project, label: np.ndarray, rows: list[MappingRow], report: ImportReport) -> np.ndarray:

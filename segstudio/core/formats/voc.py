@@ -19,6 +19,7 @@ from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
     ExportContext, ExportSample, IndexMaskReader, find_image, place_image, write_bytes, write_png, write_text,
 )
+from segstudio.core.formats.safety import dataset_files
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -112,7 +113,8 @@ class VocReader(IndexMaskReader):
     def __init__(self, root: Path):
         self.root = root
         if not (root / "SegmentationClass").is_dir():
-            raise FormatError(f"{root} is not a PASCAL VOC dataset: it has no SegmentationClass/ folder")
+            raise FormatError(f"{root} is not a PASCAL VOC dataset: expected SegmentationClass/ (palette PNGs) "
+                              "and JPEGImages/; it has no SegmentationClass/ folder")
         labelmap = _read_labelmap(root / "labelmap.txt")
         self.names = [name for name, _ in labelmap] if labelmap else list(VOC_CLASSES)
         self.ignore = 255
@@ -120,10 +122,13 @@ class VocReader(IndexMaskReader):
         self.colors = {color: index for index, color in enumerate(colors) if color is not None}
         self.colors[IGNORE_COLOR] = 255
         self.splits = _read_sets(root / SETS_DIR)
-        self.masks = sorted((root / "SegmentationClass").glob("*.png"))
+        self.masks = dataset_files(root, root / "SegmentationClass", "*.png", recursive=False)
+        if not self.masks:
+            raise FormatError(f"{root} is not a PASCAL VOC dataset SegStudio can read: expected "
+                              "SegmentationClass/<name>.png masks; found none")
 
     def locate(self, mask_path: Path) -> tuple[Path | None, str, str | None]:
-        image = find_image(self.root / "JPEGImages", mask_path.stem)
+        image = find_image(self.root / "JPEGImages", mask_path.stem, self.root)
         return image, "no image with this name in JPEGImages/", self.splits.get(mask_path.stem)
 
 
