@@ -107,9 +107,10 @@ class CocoReader:
         if explicit and kinds[0][2] != "instances":
             raise FormatError(f"{files[0]} is a COCO {kinds[0][2]} file, not instance annotations "
                               "(instances_*.json, with segmentation); it cannot be imported as labels")
+        if any(path.name.startswith("instances") for path, _, _ in kinds):  # the official and datumaro naming
+            kinds = [(path, document, kind if path.name.startswith("instances") else _named_kind(path, kind))
+                     for path, document, kind in kinds]
         usable = [(path, document) for path, document, kind in kinds if kind == "instances"]
-        if any(path.name.startswith("instances") for path, _ in usable):  # person_keypoints repeats them
-            usable = [(path, document) for path, document in usable if not path.name.startswith("person_keypoints")]
         self.notes = [f"{path.name}: COCO {kind} file, not imported" for path, _, kind in kinds if kind != "instances"]
         if not usable:
             found = ", ".join(f"{path.name} ({kind})" for path, _, kind in kinds[:6]) or "no .json files"
@@ -179,6 +180,14 @@ def _kind(document: object, path: Path) -> str:
     if annotations and not any(isinstance(a, dict) and a.get("segmentation") for a in annotations[:1000]):
         return "detection (boxes only)"
     return "instances"
+
+
+def _named_kind(path: Path, kind: str) -> str:
+    """The task a file beside instances_*.json holds, by its official name prefix."""
+    for prefix in ("captions", "image_info", "panoptic", "person_keypoints", "stuff", "labels"):
+        if path.name.startswith(prefix):
+            return prefix
+    return kind if kind != "instances" else "other annotations"
 
 
 def _checked(document: dict, path: Path) -> dict:
