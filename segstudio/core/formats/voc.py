@@ -1,8 +1,10 @@
 """PASCAL VOC segmentation: JPEGImages/, SegmentationClass/ palette PNGs, ImageSets/Segmentation/.
 
 Masks are palette PNGs with the VOC colour map; 255 (drawn in VOC's cream border colour) is
-ignore. labelmap.txt (the file datumaro and CVAT read) names the classes; without it the
-importer assumes the 21 standard VOC classes. Images: JPEG originals are copied (or linked)
+ignore. labelmap.txt (the file datumaro and CVAT read) names the classes; a class listed without
+a colour has the VOC colour of its index (as datumaro writes and reads it); without labelmap.txt
+the importer assumes the 21 standard VOC classes. Masks may be palette PNGs (indices) or colour
+PNGs (datumaro writes these), read through the colours. Images: JPEG originals are copied (or linked)
 unchanged; other originals are re-encoded as JPEG (quality 95) so that readers which assume
 `<id>.jpg` (torchvision's VOCSegmentation) work, unless `lossless_images` is set, in which case
 they keep their own lossless format and suffix. The dataset card says which happened.
@@ -118,8 +120,9 @@ class VocReader(IndexMaskReader):
         labelmap = _read_labelmap(root / "labelmap.txt")
         self.names = [name for name, _ in labelmap] if labelmap else list(VOC_CLASSES)
         self.ignore = 255
-        colors = [color for _, color in labelmap] if labelmap else voc_colormap(len(self.names))
-        self.colors = {color: index for index, color in enumerate(colors) if color is not None}
+        standard = voc_colormap(max(len(self.names), 1))  # datumaro writes `name:::` for these
+        colors = [color or standard[index] for index, (_, color) in enumerate(labelmap)] if labelmap else standard
+        self.colors = {color: index for index, color in enumerate(colors)}
         self.colors[IGNORE_COLOR] = 255
         self.splits = _read_sets(root / SETS_DIR)
         self.masks = dataset_files(root, root / "SegmentationClass", "*.png", recursive=False)
