@@ -108,6 +108,7 @@ def official_cityscapes(root: Path, kinds: tuple[str, ...], images: str = "leftI
             Image.fromarray(files[kind]).save(gt / f"{stem}_gtFine_{kind}.png")
 
 
+@pytest.mark.slow  # the first case imports torchvision
 @pytest.mark.parametrize("kinds, images, first_class", [
     (("labelIds", "instanceIds"), "leftImg8bit", "unlabeled"),
     (("instanceIds",), "leftImg8bit", "unlabeled"),

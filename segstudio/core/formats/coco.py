@@ -216,10 +216,10 @@ def _paint(image_path: Path, annotations: list[dict], categories: dict[int, int]
         rle = _encode(annotation.get("segmentation"), height, width, mask_utils, origin, order)
         if rle is not None:
             encoded.append((int(mask_utils.area(rle)), order, categories[annotation["category_id"]], rle))
-    label = np.full((height, width), UNLABELLED, dtype=np.int32)
+    label = np.full((height, width), UNLABELLED, dtype=np.int32, order="F")  # pycocotools' order
     for _, _, class_id, rle in sorted(encoded, key=lambda item: (-item[0], item[1])):
-        label[mask_utils.decode(rle).astype(bool)] = class_id
-    return label
+        np.copyto(label, class_id, where=mask_utils.decode(rle).view(bool))
+    return np.ascontiguousarray(label)
 
 
 def _encode(segmentation: object, height: int, width: int, mask_utils, origin: Path, order: int) -> dict | None:

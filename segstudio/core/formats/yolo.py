@@ -79,7 +79,7 @@ class YoloReader:
         self.names = _read_names(config, config_path)
         self.items, searched = self._find_items(config)
         if not self.items:
-            raise FormatError(f"{root} is not a YOLO dataset that SegStudio can read: looked for label files "
+            raise FormatError(f"{root} is not a YOLO dataset that SegStudio can read: expected label files "
                               f"for the images in {', '.join(searched) or 'images/ and */images/'} (each image's "
                               "labels in the matching labels/ folder, as Ultralytics pairs them); found none")
 
