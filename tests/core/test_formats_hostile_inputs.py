@@ -184,19 +184,21 @@ def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(tmp_path)
     assert not abandoned.exists() and running.exists()  # a live exporter's folder is left alone
 
 
-def test_class_names_that_differ_only_by_case_are_refused_unless_mapped(tmp_path, project, capsys):
+def test_class_names_that_differ_only_by_case_fold_into_one_class_where_the_mapping_says(tmp_path, project, capsys):
     write_images(tmp_path / "lm", 2)
-    for index, name in enumerate(("Cell", "cell")):
+    for index, name in enumerate(("Tumour", "tumour")):
         (tmp_path / "lm" / f"img_{index:03d}.json").write_text(json.dumps({
             "imagePath": f"img_{index:03d}.png", "imageData": None,
             "shapes": [{"label": name, "points": [[1, 1], [20, 5], [9, 19]], "shape_type": "polygon"}]}))
-    with pytest.raises(FormatError, match="differ only by case: 'Cell' and 'cell'"):
-        preview_import(project, "labelme", tmp_path / "lm")
-    rows, _ = preview_import(project, "labelme", tmp_path / "lm", {"Cell": "cell", "cell": "cell"})
-    assert [r.target_name for r in rows] == ["cell", "cell"]
+    rows, _ = preview_import(project, "labelme", tmp_path / "lm")
+    assert [(r.target_name, r.action) for r in rows] == [("Tumour", "new class"), ("Tumour", "new class")]
     project.close()
-    assert main(["import", str(project.root), str(tmp_path / "lm"), "-f", "labelme"]) == 2
-    assert "differ only by case" in capsys.readouterr().err
+    assert main(["import", str(project.root), str(tmp_path / "lm"), "-f", "labelme"]) == 0
+    assert capsys.readouterr().out.count("-> Tumour [new class]") == 2
+    with Project.open(project.root, readonly=True) as reopened:
+        assert reopened.class_names() == [*CLASSES, "Tumour"]
+        for record in reopened.images():
+            assert (reopened.read_label(record.id) == len(CLASSES)).sum() > 0  # both in the one class
 
 
 def test_a_project_class_is_matched_exactly_before_ignoring_case(tmp_path):
@@ -204,6 +206,8 @@ def test_a_project_class_is_matched_exactly_before_ignoring_case(tmp_path):
 
     rows = mapping_table(["Cell", "CELL", "nucleus"], ["cell", "Cell", "NUCLEUS"], {"CELL": "cell"})
     assert [(r.source_name, r.target_name) for r in rows] == [("Cell", "Cell"), ("CELL", "cell"), ("nucleus", "NUCLEUS")]
+    with pytest.raises(FormatError, match="'cell' and 'Cell', which differ only by case"):
+        mapping_table(["CELL"], ["cell", "Cell"])
 
 
 @pytest.mark.parametrize("fmt, build, says", [

@@ -9,9 +9,9 @@ rest imports. An image that is already in the project with nothing painted (an i
 half-way, or an image added but never labelled) receives the dataset's labels instead of being
 refused as a duplicate, so an interrupted import is finished by running it again.
 
-Class names are matched exactly first, then ignoring case; names that differ only by case
-within the dataset are refused (unless --map says where each goes), so the mapping shown is
-always where the pixels land.
+Class names are matched exactly first, then ignoring case; dataset names that differ only by
+case fold into one class (an existing project class, else the first spelling). The mapping table
+says so row by row, and the pixels land exactly where it says, in the app and the CLI alike.
 """
 
 from __future__ import annotations
@@ -71,21 +71,13 @@ def parse_mapping(text: str | None) -> dict[str, str]:
 
 def mapping_table(source_names: list[str], project_names: list[str], overrides: Mapping[str, str] | None = None) -> list[MappingRow]:
     """Where each dataset class goes: an override, else the project class of the same name
-    (exactly, else ignoring case when that is unambiguous), else a new class."""
+    (exactly, else ignoring case), else a new class (one for names that differ only by case)."""
     overrides = dict(overrides or {})
     unknown = set(overrides) - set(source_names)
     if unknown:
         raise FormatError(f"the mapping names classes the dataset does not have: {', '.join(sorted(unknown))}; "
                           f"it has: {', '.join(source_names)}")
-    folded: dict[str, list[str]] = {}
-    for name in source_names:
-        if name not in overrides:
-            folded.setdefault(name.casefold(), []).append(name)
-    clashes = [names for names in folded.values() if len(names) > 1]
-    if clashes:
-        raise FormatError("the dataset has class names that differ only by case: "
-                          + "; ".join(" and ".join(repr(n) for n in names) for names in clashes)
-                          + ". Say where each goes with --map (for example Cell=cell,CELL=cell)")
+    first_spelling: dict[str, str] = {}
     rows = []
     for source_id, name in enumerate(source_names):
         if name in overrides:
@@ -97,17 +89,21 @@ def mapping_table(source_names: list[str], project_names: list[str], overrides: 
             rows.append(MappingRow(source_id, name, existing or target, "mapped" if existing else "new class"))
         elif (existing := _project_name(name, project_names)) is not None:
             rows.append(MappingRow(source_id, name, existing, "same name"))
-        else:
-            rows.append(MappingRow(source_id, name, name, "new class"))
+        else:  # names differing only by case fold into the first spelling
+            target = first_spelling.setdefault(name.casefold(), name)
+            rows.append(MappingRow(source_id, name, target, "new class"))
     return rows
 
 
 def _project_name(name: str, project_names: list[str]) -> str | None:
-    """The project class `name` refers to: the exact name, else the only one equal ignoring case."""
+    """The project class `name` refers to: the exact name, else the one equal ignoring case."""
     if name in project_names:
         return name
     matches = [existing for existing in project_names if existing.casefold() == name.casefold()]
-    return matches[0] if len(matches) == 1 else None
+    if len(matches) > 1:
+        raise FormatError(f"dataset class {name!r} matches project classes {' and '.join(map(repr, matches))}, which "
+                          "differ only by case; say which one it goes to (--map, or the mapping table)")
+    return matches[0] if matches else None
 
 
 def preview_import(project, format_name: str, path: str | Path,
