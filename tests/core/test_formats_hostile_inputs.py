@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from core.test_formats_data import CLASSES, make_project, write_images
@@ -169,6 +168,62 @@ def test_an_import_killed_after_adding_an_image_is_finished_by_importing_again(t
     assert all(project.has_masks(r.id) for r in project.images()) and len(project.images()) == 2
     report = drive(import_dataset(project, "masks", tmp_path / "voc"))  # now painted: left as it is
     assert not report.imported and all("already in the project" in p.reason for p in report.problems)
+
+
+KILL_ON_SECOND = """
+import os, signal, sys
+from pathlib import Path
+from segstudio.core.progress import drive
+target, attribute = {target}
+calls = []
+original = getattr(target, attribute)
+def kill_on_second(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9, half-way
+    return original(*args, **kwargs)
+setattr(target, attribute, kill_on_second)
+{run}
+"""
+
+
+def run_killed(tmp_path: Path, target: str, run: str) -> None:
+    script = KILL_ON_SECOND.format(target=target, run=run)
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                            timeout=300, cwd=Path(__file__).parents[2])
+    assert result.returncode == -9, result.stderr
+
+
+def test_an_import_killed_with_sigkill_is_finished_by_running_it_again(tmp_path):
+    source = make_project(tmp_path / "src", count=3)
+    drive(export_dataset(source, tmp_path / "ds", ExportOptions(formats=("masks",))))
+    source.close()
+    with Project.create(tmp_path / "project", CLASSES):
+        pass
+    run_killed(tmp_path, "(__import__('segstudio.core.project', fromlist=['Project']).Project, 'write_masks')",
+               "from segstudio.core.formats import import_dataset\n"
+               "from segstudio.core.project import Project\n"
+               "project = Project.open(Path(sys.argv[1]) / 'project')\n"
+               "drive(import_dataset(project, 'masks', Path(sys.argv[1]) / 'ds'))")
+    with Project.open(tmp_path / "project") as project:  # the kill left the second image without masks
+        assert len(project.images()) == 2 and sum(project.has_masks(r.id) for r in project.images()) == 1
+        report = drive(import_dataset(project, "masks", tmp_path / "ds"))
+        assert len(report.imported) == 2 and len(report.problems) == 1  # the first one was complete
+        assert len(project.images()) == 3 and all(project.has_masks(r.id) for r in project.images())
+
+
+def test_an_export_killed_with_sigkill_leaves_a_staging_folder_the_next_export_removes(tmp_path):
+    source = make_project(tmp_path / "src", count=3)
+    source.close()
+    run_killed(tmp_path, "(__import__('segstudio.core.formats.masks', fromlist=['MasksWriter']).MasksWriter, 'add')",
+               "from segstudio.core.formats import ExportOptions, export_dataset\n"
+               "from segstudio.core.project import Project\n"
+               "project = Project.open(Path(sys.argv[1]) / 'src' / 'project', readonly=True)\n"
+               "drive(export_dataset(project, Path(sys.argv[1]) / 'out', ExportOptions(formats=('masks',))))")
+    assert len(list(tmp_path.glob(".out.segstudio-partial-*"))) == 1 and not (tmp_path / "out").exists()
+    with Project.open(tmp_path / "src" / "project", readonly=True) as project:
+        drive(export_dataset(project, tmp_path / "out", ExportOptions(formats=("masks",))))
+    assert not list(tmp_path.glob(".out.segstudio-partial-*")) and (tmp_path / "out" / "classes.json").is_file()
 
 
 def test_a_killed_exports_staging_folder_is_removed_by_the_next_export(tmp_path):

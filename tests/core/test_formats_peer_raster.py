@@ -3,7 +3,6 @@ to what the peers' readers say; our exports read back exactly through datumaro a
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -53,6 +53,8 @@ class ImportReport:
         text = f"imported {len(self.imported)} images, {len(self.problems)} files not imported"
         if self.new_classes:
             text += f"; new classes: {', '.join(self.new_classes)}"
+        if self.notes:
+            text += f"; {len(self.notes)} files of other kinds left out"
         return text + (" (cancelled)" if self.cancelled else "")
 
 
