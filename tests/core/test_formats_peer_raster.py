@@ -182,3 +182,27 @@ def test_our_voc_export_reads_back_exactly_through_datumaro(tmp_path):
         want[want == project.ignore_value] = names.index("ignored")  # VOC's 255, datumaro's "ignored" label
         np.testing.assert_array_equal(read[Path(record.name).stem], want)
     project.close()
+
+
+def test_a_masks_dataset_described_by_datumaros_dataset_meta_imports_as_datumaro_reads_it(tmp_path):
+    """datumaro's common_semantic_segmentation layout (it has an importer, no exporter): images/,
+    masks/ in the meta file's colours, dataset_meta.json."""
+    import json
+
+    from segstudio.core.formats.masks import MasksReader
+
+    colors = [[0, 0, 0], [128, 64, 128], [0, 0, 142], [220, 20, 60]]
+    (tmp_path / "dataset_meta.json").write_text(json.dumps({
+        "label_map": {str(i): name for i, name in enumerate(NAMES)}, "segmentation_colors": colors}))
+    for index in range(2):
+        save_photo(tmp_path / "images" / f"frame_{index}.jpg", 64, 96, "coffee", top=index * 30)
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        Image.fromarray(np.array(colors, dtype=np.uint8)[scene(index)]).save(tmp_path / "masks" / f"frame_{index}.png")
+    read, names = datumaro_semantic(tmp_path, "common_semantic_segmentation")
+    reader = MasksReader(tmp_path)
+    assert reader.class_names() == names == NAMES
+    samples = list(reader)
+    assert len(samples) == 2
+    for sample in samples:
+        np.testing.assert_array_equal(sample.label, read[sample.image_path.stem])
+        np.testing.assert_array_equal(sample.label, scene(int(sample.image_path.stem[-1])))
