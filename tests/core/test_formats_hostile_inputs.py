@@ -287,3 +287,35 @@ def test_an_import_that_finds_nothing_exits_2_naming_the_layout_it_expected(fmt,
     assert "expected" in err and says in err, err
     with Project.open(tmp_path / "project", readonly=True) as project:
         assert project.images() == []
+
+
+def test_config_files_linked_from_outside_or_not_utf8_are_refused_without_echo(tmp_path):
+    from segstudio.core.formats.masks import MasksReader
+    from segstudio.core.formats.voc import VocReader
+
+    (tmp_path / "secret.txt").write_text(f"{SECRET}:1,2,3::\n")
+    voc = tmp_path / "voc"
+    (voc / "SegmentationClass").mkdir(parents=True)
+    (voc / "labelmap.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(FormatError, match="inside the dataset folder") as caught:
+        VocReader(voc)
+    assert SECRET not in str(caught.value)
+    masks = tmp_path / "masks"
+    (masks / "masks").mkdir(parents=True)
+    (masks / "classes.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    with pytest.raises(FormatError, match="not UTF-8"):
+        MasksReader(masks)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("annotations/instances_train.json", "[" * 100_000 + "]" * 100_000),
+    ("data.yaml", "names: " + "[" * 50_000 + "]" * 50_000 + "\n"),
+])
+def test_files_nested_absurdly_deep_are_refused_with_a_message(name, text, tmp_path):
+    from segstudio.core.formats import get_format
+
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    with pytest.raises(FormatError, match="too deeply"):
+        get_format("coco" if name.endswith("json") else "yolo").importer(tmp_path)

@@ -262,12 +262,14 @@ class IndexMaskReader:
             yield ImportSample(image_path, label, mask_path, split)
 
 
-def read_dataset_meta(path: Path) -> list[str] | None:
+def read_dataset_meta(root: Path, path: Path) -> list[str] | None:
     """Class names from datumaro's dataset_meta.json (`labels`, or `label_map` id -> name)."""
     if not path.is_file():
         return None
-    from segstudio.core.formats.safety import load_json
+    from segstudio.core.formats.safety import dataset_file, load_json
 
+    if dataset_file(root, path) is None:
+        raise FormatError(f"{path} is not a regular file inside the dataset folder; refused")
     meta = load_json(path)
     labels = meta.get("labels") if isinstance(meta, dict) else None
     if isinstance(labels, list) and labels:

@@ -30,7 +30,7 @@ from segstudio.core.formats.base import (
     write_png, write_text,
 )
 from segstudio.core.formats.polygons import label_regions, ring_points
-from segstudio.core.formats.safety import dataset_files
+from segstudio.core.formats.safety import dataset_files, dataset_text
 
 CITYSCAPES_LABELS = (
     "unlabeled", "ego vehicle", "rectification border", "out of roi", "static", "dynamic", "ground",
@@ -108,7 +108,8 @@ class CityscapesReader(IndexMaskReader):
                               f"gtFine/<split>/<city>/<name>{' or '.join(MASK_KINDS)}; found none")
         self.masks = found[self.kind]
         default = TRAIN_LABELS if self.kind == MASK_KINDS[1] else CITYSCAPES_LABELS
-        self.names = _read_label_colors(root / LABEL_COLORS) or read_dataset_meta(root / DATASET_META) or list(default)
+        self.names = (_read_label_colors(root, root / LABEL_COLORS) or read_dataset_meta(root, root / DATASET_META)
+                      or list(default))
         self.ignore = ignore_for(len(self.names))
 
     def read_mask(self, mask_path: Path) -> np.ndarray:
@@ -127,11 +128,12 @@ class CityscapesReader(IndexMaskReader):
         return image, f"no {name} image in leftImg8bit/{relative.as_posix()}/", relative.parts[0]
 
 
-def _read_label_colors(path: Path) -> list[str] | None:
-    if not path.is_file():
+def _read_label_colors(root: Path, path: Path) -> list[str] | None:
+    text = dataset_text(root, path)
+    if text is None:
         return None
     names = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.split(maxsplit=3)

@@ -158,7 +158,10 @@ def _import_one(project, sample: ImportSample, rows: list[MappingRow], copy_imag
         image_path = sample.image_path
         if sample.embedded_image is not None:
             image_path = Path(scratch) / f"{sample.image_path.stem}{sample.embedded_suffix}"
-            image_path.write_bytes(sample.embedded_image)
+            try:
+                image_path.write_bytes(sample.embedded_image)
+            except OSError as exc:  # a full disk: this file is reported, nothing is added
+                return FileProblem(sample.annotation, f"cannot write its embedded image: {exc.strerror or exc}")
         copied = copy_images or sample.embedded_image is not None
         added = project.add_images([image_path], recursive=False, copy=copied)
         record = added.added[0] if added.added else _unlabelled_twin(project, image_path) if added.duplicates else None

@@ -20,7 +20,7 @@ from segstudio.core.formats.base import (
     DATASET_META, ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, read_dataset_meta,
     write_png, write_text,
 )
-from segstudio.core.formats.safety import dataset_files, load_json
+from segstudio.core.formats.safety import dataset_files, dataset_text, load_json
 
 
 class MasksWriter:
@@ -64,9 +64,9 @@ class MasksReader(IndexMaskReader):
                               "masks/<name>.png class-index masks; found none")
         self.splits: dict[str, str] = {}
         for split in ("train", "val", "test"):
-            path = root / "splits" / f"{split}.txt"
-            if path.is_file():
-                self.splits.update((line, split) for line in path.read_text(encoding="utf-8").split())
+            text = dataset_text(root, root / "splits" / f"{split}.txt")
+            if text is not None:
+                self.splits.update((line, split) for line in text.split())
 
     def locate(self, mask_path: Path) -> tuple[Path | None, str, str | None]:
         image = find_image(self.root / "images", mask_path.stem, self.root)
@@ -75,7 +75,7 @@ class MasksReader(IndexMaskReader):
 
 def _read_classes(root: Path) -> tuple[list[str], int | None]:
     json_path, txt_path = root / "classes.json", root / "classes.txt"
-    if json_path.is_file():
+    if dataset_text(root, json_path) is not None:
         document = load_json(json_path)
         try:
             entries = sorted(document["classes"], key=lambda c: int(c["id"]))
@@ -85,15 +85,15 @@ def _read_classes(root: Path) -> tuple[list[str], int | None]:
             return names, int(document.get("ignore", ignore_for(len(names))))
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"{json_path}: expected {{'classes': [{{'id', 'name'}}, ...]}}: {exc}") from exc
-    if txt_path.is_file():
-        names = [line.strip() for line in txt_path.read_text(encoding="utf-8").splitlines()]
+    if (text := dataset_text(root, txt_path)) is not None:
+        names = [line.strip() for line in text.splitlines()]
         while names and not names[-1]:
             names.pop()
         if "" in names:
             raise FormatError(f"{txt_path}: line {names.index('') + 1} is empty; every line names the class with that id")
         if names:
             return names, ignore_for(len(names))
-    names = read_dataset_meta(root / DATASET_META)
+    names = read_dataset_meta(root, root / DATASET_META)
     if names:
         return names, None  # datumaro's masks have no ignore value: every colour is a class
     raise FormatError(f"{root} has no classes.json, classes.txt or dataset_meta.json naming its classes")

@@ -52,6 +52,28 @@ def dataset_file(root: Path, path: Path) -> Path | None:
     return path if path.is_file() and inside(root, path) else None
 
 
+MAX_TEXT_BYTES = 64 * 2**20
+"""Class lists, split lists and colour tables larger than this are refused."""
+
+
+def dataset_text(root: Path, path: Path) -> str | None:
+    """A small text file of the dataset (class list, split list, label map): None when it does
+    not exist; refused when a link leads outside the dataset folder, when it is too large or
+    not UTF-8. Nothing of its content is put in a message."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    if not inside(root, path) or not path.is_file():
+        raise FormatError(f"{path} is not a regular file inside the dataset folder (a link leading outside?); refused")
+    try:
+        if path.stat().st_size > MAX_TEXT_BYTES:
+            raise FormatError(f"{path} is over {MAX_TEXT_BYTES // 2**20} MiB; refused")
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def load_yaml(path: Path) -> Any:
     """Parse a small YAML file safely: size-bounded, plain data only, no anchors or aliases
     (so a 700-byte alias bomb cannot expand into gigabytes)."""
@@ -75,6 +97,8 @@ def load_yaml(path: Path) -> Any:
         raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         return yaml.load(text, Loader=_NoAliases)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise FormatError(f"{path} nests lists or mappings too deeply to be a dataset file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -117,6 +141,8 @@ def load_json(path: Path) -> Any:
         raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
         return json.loads(text)
+    except RecursionError:
+        raise FormatError(f"{path} nests arrays or objects too deeply to be an annotation file") from None
     except json.JSONDecodeError as exc:
         ending = text.rstrip()[-1:]
         hint = " (the file looks truncated)" if ending not in ("}", "]") else ""
