@@ -95,7 +95,7 @@ def official_cityscapes(root: Path, kinds: tuple[str, ...], images: str = "leftI
         label = np.full((64, 96), 7, dtype=np.uint8)  # road
         label[:20] = 23  # sky
         label[30:50, 10:30] = 26  # car
-        instances = label.astype(np.int32)
+        instances = label.astype(np.uint16)  # 16-bit PNGs, as in the download
         instances[30:50, 10:20] = 26001
         instances[30:50, 20:30] = 26002
         train = np.full_like(label, 255)
