@@ -125,3 +125,26 @@ def test_a_data_yaml_whose_folders_hold_no_labels_names_the_layout_it_expected(t
     (tmp_path / "data.yaml").write_text("train: ../train/images\nval: ../valid/images\nnames: [a]\n")
     with pytest.raises(FormatError, match=r"train/images/.*labels/ folder"):
         YoloReader(tmp_path)
+
+
+def test_datumaros_yolo_ultralytics_export_imports_its_boxes_as_filled_rectangles(tmp_path):
+    """datumaro writes detection boxes and `train: train.txt` image lists; the images are found
+    in images/<split>/ beside them."""
+    from datumaro.components.annotation import Bbox
+    from datumaro.components.dataset import Dataset
+    from datumaro.components.dataset_base import DatasetItem
+    from datumaro.components.media import Image
+
+    from data_makers.photos import photo
+
+    items = [DatasetItem(id=f"{split}_0", subset=split, media=Image.from_numpy(photo(40, 50)[..., ::-1].copy()),
+                         annotations=[Bbox(5, 5, 10, 12, label=0), Bbox(30, 20, 8, 8, label=1)])
+             for split in ("train", "val")]
+    Dataset.from_iterable(items, categories=["car", "person"]).export(str(tmp_path / "y"), "yolo_ultralytics",
+                                                                       save_media=True)
+    want = np.full((40, 50), -1, dtype=np.int32)
+    want[5:18, 5:16], want[20:29, 30:39] = 0, 1  # the truncation rule fills both edges of a box
+    samples = list(YoloReader(tmp_path / "y"))
+    assert sorted(s.split for s in samples) == ["train", "val"]
+    for sample in samples:
+        np.testing.assert_array_equal(sample.label, want)
