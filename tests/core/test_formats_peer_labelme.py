@@ -3,7 +3,9 @@ through it exactly. labelme runs in a subprocess (it imports PyQt5; this process
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +20,13 @@ from segstudio.core.formats.labelme import LabelmeReader
 from segstudio.core.progress import drive
 from segstudio.core.project import Project
 
-pytest.importorskip("labelme", reason="labelme is in the test extra")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("labelme") is None, reason="labelme is in the test extra")
 PEER = Path(__file__).parents[1] / "data_makers" / "labelme_peer.py"
 
 
 def labelme(*args) -> None:
     subprocess.run([sys.executable, str(PEER), *map(str, args)], check=True, timeout=120,
-                   env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
+                   env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
 
 
 def labelme_reads(folder: Path, names: dict[str, int], tmp_path: Path) -> dict[str, np.ndarray]:
