@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from core.test_formats_data import CLASSES, expected_export, make_project
-from data_makers.photos import save_photo
+from data_makers.photos import photo, save_photo
 from segstudio.core.errors import FormatError
 from segstudio.core.formats import ExportOptions, export_dataset, import_dataset
 from segstudio.core.formats.yolo import YoloReader
@@ -128,14 +128,11 @@ def test_a_data_yaml_whose_folders_hold_no_labels_names_the_layout_it_expected(t
 
 
 def test_datumaros_yolo_ultralytics_export_imports_its_boxes_as_filled_rectangles(tmp_path):
-    """datumaro writes detection boxes and `train: train.txt` image lists; the images are found
-    in images/<split>/ beside them."""
+    """datumaro writes detection boxes and `train: train.txt` image lists (`./images/train/...`)."""
     from datumaro.components.annotation import Bbox
     from datumaro.components.dataset import Dataset
     from datumaro.components.dataset_base import DatasetItem
     from datumaro.components.media import Image
-
-    from data_makers.photos import photo
 
     items = [DatasetItem(id=f"{split}_0", subset=split, media=Image.from_numpy(photo(40, 50)[..., ::-1].copy()),
                          annotations=[Bbox(5, 5, 10, 12, label=0), Bbox(30, 20, 8, 8, label=1)])
@@ -144,6 +141,8 @@ def test_datumaros_yolo_ultralytics_export_imports_its_boxes_as_filled_rectangle
                                                                        save_media=True)
     want = np.full((40, 50), -1, dtype=np.int32)
     want[5:18, 5:16], want[20:29, 30:39] = 0, 1  # the truncation rule fills both edges of a box
+    save_photo(tmp_path / "y" / "images" / "train" / "stray.jpg", 40, 50)  # not in train.txt: not read
+    (tmp_path / "y" / "labels" / "train" / "stray.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
     samples = list(YoloReader(tmp_path / "y"))
     assert sorted(s.split for s in samples) == ["train", "val"]
     for sample in samples:

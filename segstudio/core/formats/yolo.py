@@ -7,7 +7,7 @@ rings (polygons.py), lines largest region first.
 
 The importer finds the images the way Ultralytics does: the train/val/test entries of data.yaml,
 relative to its `path` (else the yaml's folder), with Roboflow's `../train/images` read as
-`train/images`; each image's labels are the same path with the last `images` folder replaced by
+`train/images`, and image-list files (`train: train.txt`, as datumaro writes); each image's labels are the same path with the last `images` folder replaced by
 `labels` and the suffix by .txt. Without usable entries it looks for images/ and */images/.
 Detection lines (`class xc yc w h`) are filled boxes. Rasterisation and overlaps follow
 Ultralytics (raster.py): larger polygons first, smaller on top.
@@ -25,7 +25,7 @@ from segstudio.core.formats.base import (
 )
 from segstudio.core.formats.polygons import label_regions, ring_points
 from segstudio.core.formats.raster import bounded_ring, fill_truncated, truncated_mask_area
-from segstudio.core.formats.safety import dataset_file, dataset_files, inside, load_yaml
+from segstudio.core.formats.safety import dataset_file, dataset_files, dataset_text, inside, load_yaml, safe_join
 
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "test": "test"}
 CONFIG_NAMES = ("data.yaml", "data.yml", "dataset.yaml")
@@ -98,20 +98,36 @@ class YoloReader:
                     if not folder.exists() and value.startswith("../"):  # Roboflow's data.yaml
                         folder = base / value[3:]
                     folders.append((folder, SPLIT_ALIASES[key]))
-        usable = [(f, split) for f, split in folders if f.is_dir() and inside(self.root, f)]
+        usable = [(f, split) for f, split in folders if (f.is_dir() or f.suffix == ".txt") and inside(self.root, f)]
         if not usable:
             usable = [(f, SPLIT_ALIASES.get(f.parent.name)) for f in
                       [self.root / "images", *sorted(self.root.glob("*/images"))] if f.is_dir() and inside(self.root, f)]
         items, seen = [], set()
-        for folder, split in usable:
-            for image in _images_in(self.root, folder):
+        for source, split in usable:
+            images = _images_in(self.root, source) if source.is_dir() else self._listed(source, base)
+            for image in images:
                 label = _label_path(image)
                 if image in seen or label is None or dataset_file(self.root, label) is None:
                     continue
                 seen.add(image)
-                sub = image.parent.relative_to(folder).parts
+                sub = image.parent.relative_to(source).parts if source.is_dir() else ()
                 items.append((image, label, split or (SPLIT_ALIASES.get(sub[0]) if sub else None)))
         return items, [_shown(self.root, f) for f, _ in folders]
+
+    def _listed(self, list_file: Path, base: Path) -> list[Path]:
+        """An image-list entry (`train: train.txt`): one image a line, `./x` relative to the list's
+        folder and other lines to the dataset (Ultralytics' rule); only images inside the folder."""
+        images = []
+        for line in (dataset_text(self.root, list_file) or "").splitlines():
+            if line.strip():
+                try:
+                    path = safe_join(self.root, line.strip()[2:] if line.startswith("./") else line.strip(),
+                                     base=list_file.parent if line.startswith("./") else base)
+                except FormatError:
+                    continue
+                if dataset_file(self.root, path) is not None:
+                    images.append(path)
+        return images
 
     def class_names(self) -> list[str]:
         return list(self.names)
