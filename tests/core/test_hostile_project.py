@@ -161,7 +161,11 @@ def test_no_project_write_goes_through_a_link(tmp_path, outside):
         atomic_write_bytes(tmp_path / "mask.png", b"new")
     os.symlink(outside / "folder", tmp_path / "linked")
     with pytest.raises(SaveError, match="is a link"):
-        atomic_write_bytes(tmp_path / "linked" / "mask.png", b"new")
+        atomic_write_bytes(tmp_path / "linked" / "mask.png", b"new", project_file=True)
+    os.symlink(tmp_path / "real", tmp_path / "my-datasets")  # a person's own destination may be a link
+    (tmp_path / "real").mkdir()
+    atomic_write_bytes(tmp_path / "my-datasets" / "card.md", b"fine")
+    assert (tmp_path / "real" / "card.md").read_bytes() == b"fine"
 
 
 def test_add_copy_never_copies_through_a_dangling_link_in_images(painted, tmp_path, outside):

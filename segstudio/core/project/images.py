@@ -234,7 +234,7 @@ class ImagesMixin:
         record = self.image(image_id)
         if array.shape != (record.height, record.width) or array.dtype != np.uint8:
             raise SaveError(f"uncertainty map must be uint8 {record.height}x{record.width}, got {array.dtype} {array.shape}")
-        atomic_write_png(self.root / "uncertainty" / f"{image_id}.png", array)
+        atomic_write_png(self.root / "uncertainty" / f"{image_id}.png", array, project_file=True)
 
 
 def _collect_files(paths: Iterable[str | Path], recursive: bool, report: AddReport) -> list[Path]:

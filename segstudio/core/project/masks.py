@@ -86,7 +86,7 @@ def write_pair(label_path: Path, label: np.ndarray, source_path: Path, source: n
     temps: list[Path] = []
     try:
         for path, array in ((label_path, label), (source_path, source)):
-            handle, tmp = temp_file_beside(path)
+            handle, tmp = temp_file_beside(path, project_file=True)
             temps.append(Path(tmp))
             with handle:
                 handle.write(encode_png(array))

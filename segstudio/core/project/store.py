@@ -254,7 +254,7 @@ class Project(ImagesMixin, CatalogMixin):
             if self.has_masks(record.id):
                 label = self.read_label(record.id).astype(np.uint16)
                 label[label == IGNORE] = IGNORE_16
-                atomic_write_png(self._label_path(record.id), label)
+                atomic_write_png(self._label_path(record.id), label, project_file=True)
 
 
 def _remove_stale_temp_files(root: Path) -> None:
