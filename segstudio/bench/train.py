@@ -51,30 +51,37 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     autocast, dtype = autocast_settings(device)
-    rates: dict[str, list[float]] = {"app": [], "reference": [], "fp32": []}
+    wall: dict[str, list[float]] = {"app": [], "reference": [], "fp32": []}
+    cpu: dict[str, list[float]] = {"app": [], "reference": [], "fp32": []}
     with tempfile.TemporaryDirectory(prefix="segstudio-bench-train-") as workdir:
         project = create_shapes_project(Path(workdir) / "project", count=args.images, size=args.size)
         try:
             samples = [_project_sample(project, record.id) for record in project.images()]
             for _ in range(args.rounds):
-                rates["reference"].append(reference_steps_per_second(samples, args, device))
-                rates["app"].append(app_steps_per_second(project, args, device, fast=True))
-                rates["fp32"].append(app_steps_per_second(project, args, device, fast=False))
+                for name, measure in (("reference", lambda: reference_steps_per_second(samples, args, device)),
+                                      ("app", lambda: app_steps_per_second(project, args, device, fast=True)),
+                                      ("fp32", lambda: app_steps_per_second(project, args, device, fast=False))):
+                    rate, cpu_rate = measure()
+                    wall[name].append(rate)
+                    cpu[name].append(cpu_rate)
         finally:
             project.close()
-    app, reference, fp32 = (statistics.median(rates[k]) for k in ("app", "reference", "fp32"))
+    app, reference, fp32 = (statistics.median(wall[k]) for k in ("app", "reference", "fp32"))
+    app_cpu, reference_cpu, fp32_cpu = (statistics.median(cpu[k]) for k in ("app", "reference", "fp32"))
     precision = str(dtype).replace("torch.", "") if autocast else "float32"
+    plain = "plain loop: in-memory float32 NHWC images, numpy crop+flip, channels-last U-Net, "
     result = {"app_steps_per_s": round(app, 3), "reference_steps_per_s": round(reference, 3),
               "ratio": round(app / reference, 3), "fp32_steps_per_s": round(fp32, 3),
               "app_over_fp32": round(app / fp32, 3),
-              "reference": f"plain loop: in-memory float32 NHWC images, numpy crop+flip, channels-last U-Net, "
-                           f"{precision} autocast" if autocast else
-                           "plain loop: in-memory float32 NHWC images, numpy crop+flip, channels-last U-Net, float32 "
-                           "(this CPU has no native bfloat16)",
+              "reference": plain + (f"{precision} autocast" if autocast else
+                                    "float32 (no native bfloat16 on this CPU), AdamW, cross-entropy"),
+              "per_cpu_second": {"app": round(app_cpu, 3), "reference": round(reference_cpu, 3),
+                                 "fp32": round(fp32_cpu, 3), "ratio": round(app_cpu / reference_cpu, 3),
+                                 "app_over_fp32": round(app_cpu / fp32_cpu, 3)},
               "precision": precision, "channels_last": device.type in ("cpu", "cuda"), "device": str(device),
               "threads": args.threads, "batch_size": args.batch_size, "patch": args.patch,
               "model": f"unet width {args.width} depth {args.depth}",
-              "rounds": {k: [round(r, 3) for r in v] for k, v in rates.items()}}
+              "rounds": {k: [round(r, 3) for r in v] for k, v in wall.items()}}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"reference loop:       {reference:7.2f} steps/s  (rounds: {result['rounds']['reference']})")
         print(f"app, fp32 NCHW:       {fp32:7.2f} steps/s  (rounds: {result['rounds']['fp32']})")
         print(f"ratio app / reference: {result['ratio']:.3f}; app / fp32: {result['app_over_fp32']:.3f}")
+        print(f"per CPU second of this process: {result['per_cpu_second']}")
     return 0
 
 
@@ -93,13 +101,19 @@ def _project_sample(project, image_id: int) -> tuple[np.ndarray, np.ndarray]:
     return read_image(project.image(image_id).path).raw, project.read_label(image_id)
 
 
-def _timed(step_times: list[float], warmup: int) -> float:
-    """Steps per second between the end of the warm-up and the last step."""
+def _timed(step_times: list[tuple[float, float]], warmup: int) -> tuple[float, float]:
+    """Steps per second between the end of the warm-up and the last step: per wall-clock second,
+    and per second of CPU time of this process (steadier than wall time on a shared machine)."""
     timed = step_times[warmup:]
-    return (len(timed) - 1) / (timed[-1] - timed[0])
+    steps = len(timed) - 1
+    return steps / (timed[-1][0] - timed[0][0]), steps / (timed[-1][1] - timed[0][1])
 
 
-def app_steps_per_second(project, args, device, *, fast: bool) -> float:
+def _now() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def app_steps_per_second(project, args, device, *, fast: bool) -> tuple[float, float]:
     """The app's trainer; `fast` False turns off channels-last and autocast (plain fp32 NCHW)."""
     from segstudio.core.progress import drive
     from segstudio.core.training import StepEvent, TrainConfig, train
@@ -110,12 +124,12 @@ def app_steps_per_second(project, args, device, *, fast: bool) -> float:
                          batch_size=args.batch_size, min_steps_per_epoch=total, max_steps_per_epoch=total,
                          patience=10_000, augment=AugmentConfig(patch=args.patch), device=str(device),
                          threads=args.threads, deterministic=False, warm_start=False, channels_last=fast, amp=fast)
-    times: list[float] = []
-    drive(train(project, config), lambda e: times.append(time.perf_counter()) if isinstance(e, StepEvent) else None)
+    times: list[tuple[float, float]] = []
+    drive(train(project, config), lambda e: times.append(_now()) if isinstance(e, StepEvent) else None)
     return _timed(times, args.warmup)
 
 
-def reference_steps_per_second(samples, args, device) -> float:
+def reference_steps_per_second(samples, args, device) -> tuple[float, float]:
     """The strongest bare loop: see the module docstring."""
     import torch
     import torch.nn.functional as F
@@ -155,5 +169,5 @@ def reference_steps_per_second(samples, args, device) -> float:
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-        times.append(time.perf_counter())
+        times.append(_now())
     return _timed(times, args.warmup)
