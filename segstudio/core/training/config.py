@@ -39,6 +39,7 @@ class TrainConfig:
     threads: int | None = None  # torch CPU threads (the GUI leaves one core to itself)
     num_workers: int = 0  # DataLoader workers (0: load in the training thread)
     amp: bool = True  # mixed precision on CUDA, bfloat16 autocast on CPUs that compute it natively
+    cpu_bf16: bool | None = None  # bfloat16 autocast on the CPU: None when native, True to force (a check)
     channels_last: bool = True  # NHWC memory layout on CPU and CUDA (faster convolutions)
     warm_start: bool = True  # start from the project's best model when its classes match
     continuous: bool = False  # when patience runs out, wait for new annotations instead of ending

@@ -12,12 +12,13 @@ import torch
 from segstudio.core.device import cpu_has_native_bf16
 
 
-def autocast_settings(device: torch.device, wanted: bool = True) -> tuple[bool, torch.dtype]:
-    """(autocast on, its dtype) for training on `device`."""
+def autocast_settings(device: torch.device, wanted: bool = True, *,
+                      cpu_bf16: bool | None = None) -> tuple[bool, torch.dtype]:
+    """(autocast on, its dtype) for training on `device`; `cpu_bf16` None: when native."""
     if not wanted:
         return False, torch.float32
     if device.type == "cuda":
         return True, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_has_native_bf16():
+    if device.type == "cpu" and (cpu_has_native_bf16() if cpu_bf16 is None else cpu_bf16):
         return True, torch.bfloat16
     return False, torch.float32

@@ -140,7 +140,7 @@ class Trainer:
             self.net = self.ctx.wrap(self.model, self.device)
             self.ema = weight_average(self.model, config.ema_decay)
             self.eval_model = self.ema.module if self.ema is not None else self.model
-            self.autocast, self.amp_dtype = autocast_settings(self.device, config.amp)
+            self.autocast, self.amp_dtype = autocast_settings(self.device, config.amp, cpu_bf16=config.cpu_bf16)
             self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast and self.amp_dtype == torch.float16)
             self.cache = TrainingCache(self.project, self.bundle.in_channels, seed=config.seed)
             self.sampler = PrioritySampler(config.batch_size, seed=config.seed, rank=self.ctx.rank,
