@@ -121,7 +121,9 @@ class Normalisation:
             raise ModelError(f"the image has {pixels.shape[2]} channels, the model expects {len(self.mean)}")
         mean = np.asarray(self.mean, np.float32) / np.float32(self.scale)
         inv = np.float32(self.scale) / np.asarray(self.std, np.float32)
-        out = (pixels.astype(np.float32) - mean) * inv
+        out = pixels.astype(np.float32)
+        out -= mean
+        out *= inv
         return np.ascontiguousarray(out.transpose(2, 0, 1))
 
     def unit(self, raw: np.ndarray) -> np.ndarray:

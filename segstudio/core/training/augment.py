@@ -117,6 +117,8 @@ def _jitter(pixels: np.ndarray, config: AugmentConfig, rng: np.random.Generator)
     shift = rng.uniform(-config.brightness, config.brightness)
     channels = pixels.shape[2]
     per_channel = rng.uniform(-config.channel_jitter, config.channel_jitter, channels) if channels > 1 else 0.0
-    mean = pixels.mean(axis=(0, 1), keepdims=True)
-    out = (pixels - mean) * np.float32(contrast) + mean + np.float32(shift) + np.asarray(per_channel, np.float32)
-    return out.astype(np.float32, copy=False)
+    mean = pixels.mean(axis=(0, 1), dtype=np.float32)
+    offset = mean * np.float32(1.0 - contrast) + np.float32(shift) + np.asarray(per_channel, np.float32)
+    pixels *= np.float32(contrast)  # in place: `pixels` is this patch's own float32 array
+    pixels += offset.astype(np.float32)
+    return pixels

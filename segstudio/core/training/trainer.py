@@ -251,7 +251,8 @@ class Trainer:
 
     def _train_round(self, data: RoundData) -> Generator[object, None, str]:
         config = self.config
-        optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                      foreach=True)  # one kernel per step for all tensors, on CPUs too
         steps_per_epoch = len(data.loader)
         schedule_steps = (config.epochs or config.schedule_epochs) * steps_per_epoch
         scheduler = torch.optim.lr_scheduler.LambdaLR(
