@@ -112,3 +112,12 @@ def test_an_image_marked_done_mid_epoch_is_in_the_next_steps(project):
         elif marked_at is not None and event.step > marked_at + 3:
             stop.set()
     assert seen_at is not None and seen_at <= marked_at + 2
+
+
+def test_the_cache_is_never_written_through_a_link(project, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project.root / "cache").symlink_to(elsewhere)
+    with pytest.raises(Exception, match="link"):
+        TrainingCache(project, 3).refresh()
+    assert not list(elsewhere.iterdir())

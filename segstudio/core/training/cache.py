@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segstudio.core.atomic import link_kind
 from segstudio.core.errors import SegStudioError
 from segstudio.core.project import Status
 from segstudio.core.training.dataset import ACCEPTED, HUMAN, IGNORE, is_reviewed, reviewed_target
@@ -157,7 +158,7 @@ class TrainingCache:
             raise SegStudioError(f"image {image_id}: pixels are {raw.shape[1]} x {raw.shape[0]} but its masks "
                                  f"{target.shape[1]} x {target.shape[0]}")
         anchors, counts = class_anchors(target, self.num_classes, np.random.default_rng([self.seed, image_id]))
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         for name, array in (("raw", np.ascontiguousarray(raw)), ("target", target),
                             ("weight", weight_codes(source)), ("anchors", anchors)):
             _save_npy(self.folder / f"{image_id}-{name}.npy", array)
@@ -192,9 +193,19 @@ class TrainingCache:
                 "images": [{"id": e.image_id, "shape": list(e.shape), "counts": list(e.class_counts), "key": e.key}
                            for e in self.reviewed()],
                 "unreviewed": {str(k): v for k, v in self.known.items()}}
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         _replace(self.folder / INDEX_FILE, json.dumps(data).encode())
         self._saved_ids = set(self.entries)
+
+
+    def _make_folder(self) -> None:
+        """cache/training inside the project; never written through a link (a shared project
+        could point it anywhere)."""
+        for path in (self.folder.parent, self.folder):
+            if link_kind(path) not in (None, "folder"):
+                raise SegStudioError(f"{path} is a {link_kind(path)}, not a folder: SegStudio writes nothing through "
+                                     "links; remove it (it is a cache) and train again")
+        self.folder.mkdir(parents=True, exist_ok=True)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
