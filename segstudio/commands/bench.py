@@ -16,6 +16,7 @@ BENCHES: dict[str, str] = {
     "ui": "segstudio.gui.bench_ui",
     "hitl": "segstudio.bench.hitl",
     "train": "segstudio.bench.train",
+    "train-latency": "segstudio.bench.train_latency",
     "make-dataset": "segstudio.bench.shapes_dataset",
     "edits": "segstudio.bench.edits",
     "predict": "segstudio.bench.predict",

@@ -7,6 +7,7 @@ there is an error that says what is available instead of a silent fall back to t
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,6 +58,11 @@ def pick_device(preference: str | torch.device | None = None) -> torch.device:
         raise ModelError(f"device 'mps' asked for, but Apple MPS is not usable here "
                          f"(available: {', '.join(available_devices())})")
     return torch.device(kind)
+
+
+def training_threads() -> int:
+    """Torch threads the app trains with: every core but one, which the GUI keeps."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 @functools.cache

@@ -166,10 +166,10 @@ def _lookup_table(mapping: dict[int, int] | None, num_classes: int) -> np.ndarra
 def _crf_refiner(pixels: np.ndarray, bundle: ModelBundle):
     from segstudio.core.crf import refine_probabilities
 
-    scale = bundle.normalisation.scale
+    norm = bundle.normalisation
 
     def refine(probs: np.ndarray, y0: int) -> np.ndarray:
-        guide = pixels[y0:y0 + probs.shape[1]].astype(np.float32) * np.float32(scale * 255.0)
+        guide = np.clip(norm.unit(pixels[y0:y0 + probs.shape[1]]) * np.float32(255.0), 0, 255)
         return refine_probabilities(probs, guide)
 
     return refine

@@ -81,3 +81,14 @@ def test_bench_train_json_structure(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["app_steps_per_s"] > 0 and result["reference_steps_per_s"] > 0
     assert result["ratio"] == pytest.approx(result["app_steps_per_s"] / result["reference_steps_per_s"], rel=0.01)
+    assert result["fp32_steps_per_s"] > 0 and "plain loop" in result["reference"]
+
+
+@pytest.mark.slow
+def test_bench_train_latency_reports_every_mark_and_memory(capsys):
+    assert main(["bench", "train-latency", "--images", "24", "--start", "6", "--chunk", "8", "--new", "2",
+                 "--gap", "0.5", "--size", "40", "--patch", "32", "--batch-size", "4", "--width", "4",
+                 "--depth", "1", "--threads", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["latency_s"]) == 2 and None not in result["latency_s"]  # both marks reached a step
+    assert set(result["rss_mb_by_reviewed_images"]) >= {"6", "22"} and result["peak_rss_mb"] > 0

@@ -58,13 +58,27 @@ def as_model_classes(classes: Iterable[Any]) -> list[ModelClass]:
     return result
 
 
+DATA_PERCENTILES = (0.5, 99.5)
+
+
 @dataclass(frozen=True)
 class Normalisation:
-    """input = (raw * scale - mean[c]) / std[c] per channel c."""
+    """input = (raw * scale - mean[c]) / std[c] per channel c.
+
+    Two kinds share this one affine form, so prediction, training and export apply them alike:
+    "container" (scale from the pixel type: 8-bit / 255, 16-bit / 65535) and "percentiles",
+    measured on a model's training images: the raw values `low[c]` and `high[c]` at the given
+    percentiles play the part of 0 and 1 (scale 1, mean and std in raw units). A 12-bit image
+    in a 16-bit file, or one using values 0-235, then reaches the network with full contrast.
+    model.json files without "method" are container normalisations and load as before.
+    """
 
     scale: float
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    low: tuple[float, ...] | None = None  # raw values that map to 0 / 1 (percentiles only)
+    high: tuple[float, ...] | None = None
+    percentiles: tuple[float, float] | None = None
 
     @classmethod
     def default(cls, in_channels: int, dtype: str = "uint8") -> Normalisation:
@@ -73,6 +87,25 @@ class Normalisation:
         if in_channels == 3:
             return cls(scale, IMAGENET_MEAN, IMAGENET_STD)
         return cls(scale, (0.5,) * in_channels, (0.25,) * in_channels)
+
+    @classmethod
+    def from_data(cls, pixels: np.ndarray, percentiles: tuple[float, float] = DATA_PERCENTILES) -> Normalisation:
+        """Robust per-channel range of N x C raw sample pixels: the percentiles become 0 and 1,
+        then the default centring (ImageNet's for RGB) applies as for an 8-bit image."""
+        samples = np.asarray(pixels, np.float64).reshape(len(pixels), -1)
+        channels = samples.shape[1]
+        low, high = np.percentile(samples, percentiles, axis=0) if len(samples) else (np.zeros(channels),) * 2
+        high = np.where(high > low, high, low + 1.0)  # a constant channel: keep it finite
+        base = cls.default(channels, "float")
+        spread = high - low
+        mean = low + np.asarray(base.mean) * spread
+        std = np.asarray(base.std) * spread
+        return cls(1.0, _floats(mean), _floats(std), _floats(low), _floats(high),
+                   (float(percentiles[0]), float(percentiles[1])))
+
+    @property
+    def method(self) -> str:
+        return "percentiles" if self.low is not None else "container"
 
     def check(self, in_channels: int) -> None:
         if len(self.mean) != in_channels or len(self.std) != in_channels:
@@ -88,15 +121,40 @@ class Normalisation:
             raise ModelError(f"the image has {pixels.shape[2]} channels, the model expects {len(self.mean)}")
         mean = np.asarray(self.mean, np.float32) / np.float32(self.scale)
         inv = np.float32(self.scale) / np.asarray(self.std, np.float32)
-        out = (pixels.astype(np.float32) - mean) * inv
+        out = pixels.astype(np.float32)
+        out -= mean
+        out *= inv
         return np.ascontiguousarray(out.transpose(2, 0, 1))
 
+    def unit(self, raw: np.ndarray) -> np.ndarray:
+        """H x W x C raw pixels on a 0..1 scale (float32, not clipped): what an 8-bit image / 255 is."""
+        if self.low is None:
+            return raw.astype(np.float32) * np.float32(self.scale)
+        low, high = np.asarray(self.low, np.float32), np.asarray(self.high, np.float32)
+        return (raw.astype(np.float32) - low) / (high - low)
+
+    def contrast(self, low: Sequence[float], high: Sequence[float]) -> float:
+        """The smallest per-channel span, in model input units, of raw values low[c]..high[c]."""
+        spans = [(h - lo) * self.scale / s for lo, h, s in zip(low, high, self.std)]
+        return float(min(spans)) if spans else 0.0
+
     def to_json(self) -> dict:
-        return {"scale": self.scale, "mean": list(self.mean), "std": list(self.std)}
+        data = {"scale": self.scale, "mean": list(self.mean), "std": list(self.std)}
+        if self.low is not None:
+            data.update(method="percentiles", percentiles=list(self.percentiles or DATA_PERCENTILES),
+                        low=list(self.low), high=list(self.high))
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> Normalisation:
-        return cls(float(data["scale"]), tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]))
+        floats = lambda key: _floats(data[key]) if data.get(key) is not None else None  # noqa: E731
+        percentiles = floats("percentiles")
+        return cls(float(data["scale"]), _floats(data["mean"]), _floats(data["std"]), floats("low"), floats("high"),
+                   percentiles if percentiles is None else (percentiles[0], percentiles[1]))
+
+
+def _floats(values) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
 
 
 def class_mapping(model_names: Sequence[str], project_names: Sequence[str], *, allow_mapping: bool,

@@ -68,12 +68,14 @@ def choose_window(shape: tuple[int, int], size: int, anchors: np.ndarray, config
 
 
 def random_patch(raw: np.ndarray, target: np.ndarray, weight: np.ndarray, anchors: np.ndarray,
-                 normalise, config: AugmentConfig, rng: np.random.Generator) -> Sample:
+                 normalise, config: AugmentConfig, rng: np.random.Generator, *,
+                 weight_values: np.ndarray | None = None) -> Sample:
     """Scale, crop, flip, rotate and jitter one patch of an image.
 
-    `raw` is the image as stored (H x W x C, any dtype); `normalise` maps a raw window to
-    C x H x W float32 (the bundle's Normalisation.apply). Cropping happens before normalising,
-    so a patch costs the same on an 8k image as on a small one.
+    `raw` is the image as stored (H x W x C, any dtype; a memory map is read only in the
+    window); `normalise` maps a raw window to C x H x W float32 (the bundle's
+    Normalisation.apply). Cropping happens before normalising, so a patch costs the same on an
+    8k image as on a small one. With `weight_values`, `weight` holds codes into it (0 outside).
     """
     low, high = np.log(config.scale_range[0]), np.log(config.scale_range[1])
     scale = float(np.exp(rng.uniform(low, high)))
@@ -81,7 +83,9 @@ def random_patch(raw: np.ndarray, target: np.ndarray, weight: np.ndarray, anchor
     y0, x0 = choose_window(target.shape, size, anchors, config, rng)
     pixels = normalise(crop_window(raw, y0, x0, size, 0)).transpose(1, 2, 0)  # H x W x C float32
     tgt = crop_window(target, y0, x0, size, IGNORE)
-    wgt = crop_window(weight, y0, x0, size, 0.0)
+    wgt = crop_window(weight, y0, x0, size, 0)
+    if weight_values is not None:
+        wgt = weight_values[wgt]
     if size != config.patch:
         dsize = (config.patch, config.patch)
         pixels = cv2.resize(pixels, dsize, interpolation=cv2.INTER_LINEAR)
@@ -113,6 +117,8 @@ def _jitter(pixels: np.ndarray, config: AugmentConfig, rng: np.random.Generator)
     shift = rng.uniform(-config.brightness, config.brightness)
     channels = pixels.shape[2]
     per_channel = rng.uniform(-config.channel_jitter, config.channel_jitter, channels) if channels > 1 else 0.0
-    mean = pixels.mean(axis=(0, 1), keepdims=True)
-    out = (pixels - mean) * np.float32(contrast) + mean + np.float32(shift) + np.asarray(per_channel, np.float32)
-    return out.astype(np.float32, copy=False)
+    mean = pixels.mean(axis=(0, 1), dtype=np.float32)
+    offset = mean * np.float32(1.0 - contrast) + np.float32(shift) + np.asarray(per_channel, np.float32)
+    pixels *= np.float32(contrast)  # in place: `pixels` is this patch's own float32 array
+    pixels += offset.astype(np.float32)
+    return pixels

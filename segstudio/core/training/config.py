@@ -17,8 +17,13 @@ class TrainConfig:
     patience: int = 10  # epochs without a validation gain before stopping
     min_val_images: int = 3  # with fewer, a new round's first model replaces the best (its score is noise)
     batch_size: int = 8
-    patches_per_image: int = 8  # patches drawn per training image per epoch
+    patches_per_image: int = 8  # patches drawn per training image per epoch...
     min_steps_per_epoch: int = 8
+    max_steps_per_epoch: int = 64  # ...but an epoch is never longer: validation comes at a steady pace
+    refresh_seconds: float = 1.0  # how often, between steps, to look for new and changed annotations
+    fresh_share: float = 0.5  # at most this share of a batch goes to new and changed images
+    fresh_patches: int = 16  # priority patches a new or changed image gets
+    rare_class_probability: float = 0.5  # replay patches centred on a uniformly chosen class
     lr: float = 1e-3
     weight_decay: float = 1e-4
     schedule: str = "cosine"  # "cosine" (warm-up then cosine per round) or "onecycle"
@@ -33,7 +38,9 @@ class TrainConfig:
     device: str | None = None  # None/"auto": CUDA, then MPS, then CPU
     threads: int | None = None  # torch CPU threads (the GUI leaves one core to itself)
     num_workers: int = 0  # DataLoader workers (0: load in the training thread)
-    amp: bool = True  # mixed precision on CUDA
+    amp: bool = True  # mixed precision on CUDA, bfloat16 autocast on CPUs that compute it natively
+    cpu_bf16: bool | None = None  # bfloat16 autocast on the CPU: None when native, True to force (a check)
+    channels_last: bool = True  # NHWC memory layout on CPU and CUDA (faster convolutions)
     warm_start: bool = True  # start from the project's best model when its classes match
     continuous: bool = False  # when patience runs out, wait for new annotations instead of ending
     poll_seconds: float = 2.0  # continuous mode: how often to look for new annotations

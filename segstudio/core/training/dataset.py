@@ -2,8 +2,9 @@
 
 Reviewed pixels are those a person accepted (source 2) or painted (source 3). Everything else,
 unreviewed proposals and unlabelled pixels alike, becomes the ignore index 255, so partially
-labelled images and scribbles train correctly. Each round loads all reviewed images again:
-replaying everything is what keeps the model from forgetting earlier images.
+labelled images and scribbles train correctly. Training replays every reviewed image (that is
+what keeps the model from forgetting earlier ones), read from the disk cache (cache.py) patch
+by patch; `load_reviewed` loads images whole for evaluation commands.
 
 Correction weight rule: the project keeps no copy of a proposal once a person paints over it, so
 "changed away from a proposal" is read from provenance: in an image that holds model pixels
@@ -14,7 +15,7 @@ corrections and get `correction_weight`; in an image painted from scratch all pi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -69,41 +70,38 @@ def load_reviewed(project, image_ids: Sequence[int], in_channels: int, *, correc
     return loaded
 
 
-def class_pixel_counts(images: Sequence[ReviewedImage], num_classes: int) -> np.ndarray:
+def class_pixel_counts(images: Sequence, num_classes: int) -> np.ndarray:
+    """Reviewed pixels per class over images that know their counts (cache.CachedImage)."""
     counts = np.zeros(num_classes, np.int64)
     for image in images:
-        values = image.target[image.target != IGNORE]
-        counts += np.bincount(values, minlength=num_classes)[:num_classes]
+        counts += np.asarray(image.class_counts, np.int64)[:num_classes]
     return counts
 
 
 class PatchDataset(Dataset):
-    """`length` augmented patches per epoch, cycling through the images.
+    """Patches by plan (sampling.PatchPlan): the sampler decides which image and class, this
+    reads the window from the disk cache and augments it.
 
-    Sample i of epoch e is drawn from numpy Generator(seed, round, epoch, i): the same seed gives
-    the same patches whichever worker or rank draws them.
+    Indexed by plans rather than integers, so what a step sees can change between two steps
+    (new annotations) and any worker or rank draws the same patch from the same plan.
+    Items are (image C x H x W float32, target H x W int64, weight H x W float32, image id).
     """
 
-    def __init__(self, images: Sequence[ReviewedImage], normalise: Callable[[np.ndarray], np.ndarray],
-                 augment: AugmentConfig, *, length: int, seed: int = 0, round_index: int = 0):
-        if not images:
-            raise ValueError("no reviewed images to train on")
-        self.images = list(images)
+    def __init__(self, normalise: Callable[[np.ndarray], np.ndarray], augment: AugmentConfig, *,
+                 correction_weight: float = 1.0):
         self.normalise = normalise
         self.augment = augment
-        self.length = length
-        self.seed = seed
-        self.round_index = round_index
-        self.epoch = 0
+        self.focused = replace(augment, labelled_anchor_probability=1.0)
+        self.weight_values = np.asarray([0.0, 1.0, correction_weight], np.float32)  # by cache.weight_codes
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int):
-        rng = np.random.default_rng([self.seed, self.round_index, self.epoch, index])
-        image = self.images[index % len(self.images)]
-        sample = random_patch(image.raw, image.target, image.weight, image.anchors, self.normalise, self.augment, rng)
-        return torch.from_numpy(sample.image), torch.from_numpy(sample.target), torch.from_numpy(sample.weight)
+    def __getitem__(self, plan):
+        image = plan.image
+        anchors = np.asarray(image.part("anchors"))
+        if plan.focus_class >= 0:
+            anchors = anchors[anchors[:, 2] == plan.focus_class]
+        config = self.focused if plan.focus_class >= 0 and len(anchors) else self.augment
+        sample = random_patch(image.part("raw"), image.part("target"), image.part("weight"), anchors[:, :2],
+                              self.normalise, config, np.random.default_rng(plan.seed),
+                              weight_values=self.weight_values)
+        return (torch.from_numpy(sample.image), torch.from_numpy(sample.target), torch.from_numpy(sample.weight),
+                image.image_id)

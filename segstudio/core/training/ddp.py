@@ -1,8 +1,8 @@
 """Multi-process training under `torchrun`: DistributedDataParallel, NCCL on GPUs, Gloo on CPU.
 
 `torchrun --nproc_per_node N -m segstudio train PROJECT` starts N copies of the same command;
-torchrun sets RANK / WORLD_SIZE / LOCAL_RANK. Every rank trains on its share of the patches
-(DistributedSampler), validates its share of the validation images (confusion counts are summed
+torchrun sets RANK / WORLD_SIZE / LOCAL_RANK. Every rank draws its own patches (the
+sampler's seed includes the rank), validates its share of the validation images (confusion counts are summed
 across ranks, so every rank takes the same keep decision), and only rank 0 writes to the project.
 Without those variables the context is a single process and every method is a no-op.
 """
@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import Dataset, DistributedSampler
 
 
 @dataclass
@@ -55,11 +54,6 @@ class DistributedContext:
         if not self.enabled:
             return model
         return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    def sampler(self, dataset: Dataset, seed: int) -> DistributedSampler | None:
-        if not self.enabled:
-            return None
-        return DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=seed)
 
     def shard(self, items: list) -> list:
         """This rank's share of a list (validation images)."""

@@ -21,6 +21,7 @@ class StepEvent:
     epoch: int
     loss: float
     lr: float
+    images: tuple[int, ...] = ()  # ids of the images the step's patches came from
 
 
 @dataclass(frozen=True)

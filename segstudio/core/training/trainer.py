@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 
 from segstudio.core.errors import SegStudioError
 from segstudio.core.metrics import scores_from_confusion
@@ -31,28 +31,29 @@ from segstudio.core.progress import Progress, StopFlag
 from segstudio.core.project import Split
 from segstudio.core.training.checkpoint import remove_partial_versions, save_new_version
 from segstudio.core.training.config import TrainConfig
-from segstudio.core.training.dataset import PatchDataset, ReviewedImage, class_pixel_counts, load_reviewed
+from segstudio.core.training.cache import CachedImage, TrainingCache
+from segstudio.core.training.dataset import PatchDataset, class_pixel_counts
 from segstudio.core.training.ddp import DistributedContext
 from segstudio.core.training.events import (
     CheckpointEvent, RoundEvent, StepEvent, TrainResult, ValidationEvent, WaitingEvent,
 )
 from segstudio.core.training.losses import SegmentationLoss, class_weights_from_counts
 from segstudio.core.training.model_setup import initial_bundle
-from segstudio.core.training.policy import (
-    KeepIfBetter, annotation_fingerprint, assign_validation_split, candidate_image_ids,
-)
+from segstudio.core.training.precision import autocast_settings
+from segstudio.core.training.policy import KeepIfBetter, annotation_fingerprint, assign_validation_split
+from segstudio.core.training.sampling import PrioritySampler, steps_per_epoch
 from segstudio.core.training.validation import evaluate
 
 
 @dataclass
 class RoundData:
-    train: list[ReviewedImage]
-    val: list[ReviewedImage]  # the training images when no image validates yet (documented)
+    train: list[CachedImage]
+    val: list[CachedImage]  # the training images when no image validates yet (documented)
     val_images: int  # real validation images (0 when validating on the training images)
     fingerprint: str
     loader: DataLoader
     dataset: PatchDataset
-    sampler: object
+    sampler: PrioritySampler
     loss: SegmentationLoss
 
 
@@ -113,6 +114,7 @@ class Trainer:
         self.epoch = 0
         self.round = 0
         self.started = time.monotonic()
+        self.refreshed_at = time.monotonic()
 
     # ------------------------------------------------------------------ the run
     def run(self) -> Generator[object, None, TrainResult]:
@@ -132,14 +134,18 @@ class Trainer:
             if note:
                 yield Progress(0, None, note)
             self.model = self.bundle.model.to(self.device)
-            if self.device.type == "cuda":
+            self.channels_last = config.channels_last and self.device.type in ("cpu", "cuda")
+            if self.channels_last:
                 self.model = self.model.to(memory_format=torch.channels_last)
             self.net = self.ctx.wrap(self.model, self.device)
             self.ema = weight_average(self.model, config.ema_decay)
             self.eval_model = self.ema.module if self.ema is not None else self.model
-            self.autocast = config.amp and self.device.type == "cuda"
-            self.amp_dtype = torch.bfloat16 if self.autocast and torch.cuda.is_bf16_supported() else torch.float16
+            self.autocast, self.amp_dtype = autocast_settings(self.device, config.amp, cpu_bf16=config.cpu_bf16)
             self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast and self.amp_dtype == torch.float16)
+            self.cache = TrainingCache(self.project, self.bundle.in_channels, seed=config.seed)
+            self.sampler = PrioritySampler(config.batch_size, seed=config.seed, rank=self.ctx.rank,
+                                           fresh_share=config.fresh_share, fresh_patches=config.fresh_patches,
+                                           rare_class_probability=config.rare_class_probability)
             self.best_state = self._state_copy() if warm else None
             if self.ctx.is_main and not self.project.readonly:
                 remove_partial_versions(self.project)
@@ -192,8 +198,8 @@ class Trainer:
     # ----------------------------------------------------------------- a round
     def _load_round(self) -> RoundData | None:
         config, project = self.config, self.project
-        images = load_reviewed(project, candidate_image_ids(project), self.bundle.in_channels,
-                               correction_weight=config.correction_weight, seed=config.seed)
+        changed = self.cache.refresh()
+        images = self.cache.reviewed()
         if not images:
             return None
         if self.ctx.is_main and not project.readonly:
@@ -207,44 +213,63 @@ class Trainer:
         if not train:
             raise SegStudioError("every reviewed image is in the validation or test split: nothing to train on")
         fingerprint = annotation_fingerprint(project)
-        length = max(config.batch_size * config.min_steps_per_epoch, len(train) * config.patches_per_image)
-        length = math.ceil(length / (config.batch_size * self.ctx.world_size)) * config.batch_size * self.ctx.world_size
-        dataset = PatchDataset(train, self.bundle.normalisation.apply, config.augment, length=length,
-                               seed=config.seed, round_index=self.round)
-        sampler = self.ctx.sampler(dataset, config.seed + self.round)
-        generator = torch.Generator().manual_seed(config.seed + self.round)
-        loader = DataLoader(dataset, batch_size=config.batch_size, drop_last=True,
-                            sampler=sampler or RandomSampler(dataset, generator=generator),
-                            num_workers=config.num_workers, persistent_workers=config.num_workers > 0,
-                            pin_memory=self.device.type == "cuda")
+        steps = steps_per_epoch(len(train), config.batch_size, config.patches_per_image,
+                                config.min_steps_per_epoch, config.max_steps_per_epoch)
+        self.sampler.start_round(train, steps, self.round)
+        if self.round > 0:  # changed since the last look: they come first
+            self.sampler.add_fresh([image for image in train if image.image_id in set(changed)])
+        dataset = PatchDataset(self.bundle.normalisation.apply, config.augment,
+                               correction_weight=config.correction_weight)
+        loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=config.num_workers,
+                            persistent_workers=config.num_workers > 0, pin_memory=self.device.type == "cuda")
         weights = None
         if config.class_weighting == "frequency":
             counts = class_pixel_counts(train, self.bundle.num_classes)
             weights = torch.from_numpy(class_weights_from_counts(counts))
         loss = SegmentationLoss(self.bundle.num_classes, config.loss, class_weights=weights).to(self.device)
-        return RoundData(train, val, val_images, fingerprint, loader, dataset, sampler, loss)
+        self.refreshed_at = time.monotonic()
+        return RoundData(train, val, val_images, fingerprint, loader, dataset, self.sampler, loss)
+
+    def _take_new_annotations(self) -> None:
+        """Between steps, every `refresh_seconds`: new and changed training images join the
+        sampler at once (first in line), without waiting for the end of the epoch. New
+        validation images wait for the next round (the fingerprint tells it at epoch end)."""
+        if self.ctx.enabled or time.monotonic() - self.refreshed_at < self.config.refresh_seconds:
+            return
+        changed = self.cache.refresh()
+        self.refreshed_at = time.monotonic()
+        gone = [i for i in self.sampler.images if i not in self.cache.entries]
+        if gone:
+            self.sampler.remove(gone)
+        if not changed:
+            return
+        if self.ctx.is_main and not self.project.readonly:
+            assign_validation_split(self.project, [image.image_id for image in self.cache.reviewed()])
+        splits = {record.id: record.split for record in self.project.images()}
+        self.sampler.add_fresh([self.cache.entries[i] for i in changed
+                                if splits.get(i) not in (Split.VAL, Split.TEST, None)])
 
     def _train_round(self, data: RoundData) -> Generator[object, None, str]:
         config = self.config
-        optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                      foreach=True)  # one kernel per step for all tensors, on CPUs too
         steps_per_epoch = len(data.loader)
         schedule_steps = (config.epochs or config.schedule_epochs) * steps_per_epoch
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, schedule_steps, config.schedule))
         total = config.epochs * steps_per_epoch if config.epochs else None
         while True:
-            data.dataset.set_epoch(self.epoch)
-            if data.sampler is not None:
-                data.sampler.set_epoch(self.epoch)
-            for images, targets, weights in data.loader:
+            data.sampler.set_epoch(self.epoch)
+            for images, targets, weights, image_ids in data.loader:
                 limit = self._limit_reached()
                 if limit:
                     if limit != "stopped" and self.step > self.validated_at:
                         yield from self._validate_and_keep(data)  # the last steps count too
                     return limit
                 loss = self._step(images, targets, weights, data.loss, optimizer, scheduler)
-                yield StepEvent(self.step, self.epoch, loss, scheduler.get_last_lr()[0])
+                yield StepEvent(self.step, self.epoch, loss, scheduler.get_last_lr()[0], tuple(image_ids.tolist()))
                 yield Progress(self.step, total, f"epoch {self.epoch + 1} loss {loss:.4f}")
+                self._take_new_annotations()
             self.epoch += 1
             yield from self._validate_and_keep(data)
             if config.epochs is not None and self.epoch >= config.epochs:
@@ -257,7 +282,7 @@ class Trainer:
     def _step(self, images, targets, weights, loss_fn, optimizer, scheduler) -> float:
         device = self.device
         images = images.to(device, non_blocking=True)
-        if device.type == "cuda":
+        if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         targets = targets.to(device, non_blocking=True)
         weights = weights.to(device, non_blocking=True)

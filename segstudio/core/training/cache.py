@@ -1,0 +1,221 @@
+"""Disk-backed training data: each reviewed image's pixels, targets and class anchors as .npy
+files under <project>/cache/training, read one window at a time through short-lived memory maps.
+
+Why: a round used to hold every reviewed image in RAM at 8 bytes per pixel (32 GB for 1,000
+reviewed 2048 x 2048 images). Here memory holds a small record per image; a patch maps its
+image's files, copies one window and drops the map, so the pages stay in the OS page cache,
+not in the trainer. Entries are keyed by the stat of the image file and of the label and
+source PNGs: a new or changed image is found with a few stat calls (no decoding) between two
+training steps and is ready for the next one. Entries survive between runs; the folder can be
+deleted at any time (it is rebuilt). Files are replaced atomically, never fsynced: a cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segstudio.core.atomic import link_kind
+from segstudio.core.errors import SegStudioError
+from segstudio.core.project import Status
+from segstudio.core.training.dataset import ACCEPTED, HUMAN, IGNORE, is_reviewed, reviewed_target
+
+CACHE_FOLDER = Path("cache") / "training"
+INDEX_FILE = "index.json"
+ANCHORS_PER_CLASS = 1024  # crop centres kept per class and image: enough to find a rare class's pixels
+PARTS = ("raw", "target", "weight", "anchors")
+CORRECTION = 2  # weight code of a pixel a person painted over a proposal (1 elsewhere, 0 outside the image)
+
+
+@dataclass
+class CachedImage:
+    """One reviewed image on disk. Picklable and small: DataLoader workers get it in each plan."""
+
+    image_id: int
+    folder: Path
+    shape: tuple[int, int]
+    class_counts: tuple[int, ...]  # reviewed pixels per class id
+    key: str = ""
+    updated: float = field(default=0.0, compare=False)  # time.monotonic() of the last (re)build
+
+    def part(self, name: str) -> np.ndarray:
+        """A read-only memory map of one array (`raw` H x W x C, `target` H x W uint8 with
+        IGNORE where unreviewed, `weight` H x W uint8 code, `anchors` K x 3 int32 y, x, class)."""
+        return np.load(self.folder / f"{self.image_id}-{name}.npy", mmap_mode="r")
+
+    # ReviewedImage's reading side, so validation reads cached images as it reads loaded ones
+    @property
+    def raw(self) -> np.ndarray:
+        return self.part("raw")
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.part("target")
+
+    @property
+    def labelled_pixels(self) -> int:
+        return int(sum(self.class_counts))
+
+
+def weight_codes(source: np.ndarray) -> np.ndarray:
+    """1 per pixel, CORRECTION where a person painted over a proposal (the correction rule of
+    dataset.correction_weights, kept as a code so the weight itself can change per run)."""
+    codes = np.ones(source.shape, np.uint8)
+    if ((source == 1) | (source == ACCEPTED)).any():
+        codes[source == HUMAN] = CORRECTION
+    return codes
+
+
+def class_anchors(target: np.ndarray, num_classes: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
+    """(K x 3 int32 [y, x, class], pixels per class): up to ANCHORS_PER_CLASS pixels of each class."""
+    counts = np.bincount(target[target != IGNORE].ravel(), minlength=num_classes)[:num_classes]
+    rows = []
+    for class_id in np.flatnonzero(counts):
+        ys, xs = np.nonzero(target == class_id)
+        if len(ys) > ANCHORS_PER_CLASS:
+            keep = rng.choice(len(ys), ANCHORS_PER_CLASS, replace=False)
+            ys, xs = ys[keep], xs[keep]
+        rows.append(np.stack([ys, xs, np.full(len(ys), class_id)], axis=1))
+    anchors = np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, 3), np.int32)
+    return anchors, [int(c) for c in counts]
+
+
+class TrainingCache:
+    """The reviewed images of a project, cached on disk; `refresh()` finds what changed."""
+
+    def __init__(self, project, in_channels: int, *, seed: int = 0):
+        self.seed = seed
+        self.project = project
+        self.in_channels = in_channels
+        self.num_classes = project.num_classes
+        self.folder = Path(project.root) / CACHE_FOLDER
+        self.entries: dict[int, CachedImage] = {}
+        self.known: dict[int, str] = {}  # image id -> key of images looked at and found unreviewed
+        self._load_index()
+
+    # ------------------------------------------------------------------ keys
+    def _key(self, record) -> str | None:
+        """Stat-based key of an image's pixels and masks; None when it has no masks."""
+        parts = [str(self.in_channels), str(self.num_classes)]
+        for path in (record.path, self.project.labels_dir / f"{record.id}.png",
+                     self.project.sources_dir / f"{record.id}.png"):
+            try:
+                stat = os.stat(path)
+            except OSError:
+                return None
+            parts.append(f"{stat.st_mtime_ns}:{stat.st_size}")
+        return "|".join(parts)
+
+    # --------------------------------------------------------------- refresh
+    def refresh(self) -> list[int]:
+        """Bring the cache up to date with the project; returns ids of images (re)built.
+
+        Images still NEW hold no reviewed pixel and skipped images do not train: neither is
+        looked at, so the cost is one database query and a few stat calls per image.
+        """
+        current: dict[int, str] = {}
+        for record in self.project.images(order="added"):
+            if record.status in (Status.NEW, Status.SKIPPED):
+                continue
+            key = self._key(record)
+            if key is not None:
+                current[record.id] = key
+        changed = []
+        for image_id, key in current.items():
+            entry = self.entries.get(image_id)
+            if (entry is not None and entry.key == key) or self.known.get(image_id) == key:
+                continue
+            if self._build(image_id, key):
+                changed.append(image_id)
+        for image_id in [i for i in self.entries if i not in current]:
+            self._drop(image_id)
+        self.known = {i: k for i, k in self.known.items() if i in current}
+        if changed or len(self.entries) != len(self._saved_ids):
+            self._save_index()
+        return changed
+
+    def reviewed(self) -> list[CachedImage]:
+        """Every cached image, by id."""
+        return [self.entries[i] for i in sorted(self.entries)]
+
+    def _build(self, image_id: int, key: str) -> bool:
+        from segstudio.core.imageio import read_image
+        from segstudio.core.inference import match_channels
+
+        source = self.project.read_source(image_id)
+        if not is_reviewed(source):
+            self._drop(image_id)
+            self.known[image_id] = key
+            return False
+        target = reviewed_target(self.project.read_label(image_id), source)
+        raw = match_channels(read_image(self.project.image(image_id).path).raw, self.in_channels)
+        if raw.shape[:2] != target.shape:
+            raise SegStudioError(f"image {image_id}: pixels are {raw.shape[1]} x {raw.shape[0]} but its masks "
+                                 f"{target.shape[1]} x {target.shape[0]}")
+        anchors, counts = class_anchors(target, self.num_classes, np.random.default_rng([self.seed, image_id]))
+        self._make_folder()
+        for name, array in (("raw", np.ascontiguousarray(raw)), ("target", target),
+                            ("weight", weight_codes(source)), ("anchors", anchors)):
+            _save_npy(self.folder / f"{image_id}-{name}.npy", array)
+        self.entries[image_id] = CachedImage(image_id, self.folder, target.shape, tuple(counts), key, time.monotonic())
+        self.known.pop(image_id, None)
+        return True
+
+    def _drop(self, image_id: int) -> None:
+        self.entries.pop(image_id, None)
+        for name in PARTS:
+            (self.folder / f"{image_id}-{name}.npy").unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- index
+    def _load_index(self) -> None:
+        self._saved_ids: set[int] = set()
+        try:
+            data = json.loads((self.folder / INDEX_FILE).read_text(encoding="utf-8"))
+            if data.get("in_channels") != self.in_channels or data.get("num_classes") != self.num_classes:
+                return
+            for item in data["images"]:
+                entry = CachedImage(int(item["id"]), self.folder, tuple(item["shape"]), tuple(item["counts"]),
+                                    str(item["key"]))
+                if all((self.folder / f"{entry.image_id}-{name}.npy").is_file() for name in PARTS):
+                    self.entries[entry.image_id] = entry
+            self.known = {int(k): str(v) for k, v in data.get("unreviewed", {}).items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            self.entries, self.known = {}, {}  # no usable index: everything is rebuilt
+        self._saved_ids = set(self.entries)
+
+    def _save_index(self) -> None:
+        data = {"in_channels": self.in_channels, "num_classes": self.num_classes,
+                "images": [{"id": e.image_id, "shape": list(e.shape), "counts": list(e.class_counts), "key": e.key}
+                           for e in self.reviewed()],
+                "unreviewed": {str(k): v for k, v in self.known.items()}}
+        self._make_folder()
+        _replace(self.folder / INDEX_FILE, json.dumps(data).encode())
+        self._saved_ids = set(self.entries)
+
+
+    def _make_folder(self) -> None:
+        """cache/training inside the project; never written through a link (a shared project
+        could point it anywhere)."""
+        for path in (self.folder.parent, self.folder):
+            if link_kind(path) not in (None, "folder"):
+                raise SegStudioError(f"{path} is a {link_kind(path)}, not a folder: SegStudio writes nothing through "
+                                     "links; remove it (it is a cache) and train again")
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
