@@ -78,6 +78,18 @@ class CatalogMixin:
                 conn.execute("UPDATE models SET pinned = 1 WHERE version = ?", (version,))
         self.log_event("model_pinned" if version else "model_unpinned", version=version)
 
+    def rollback_target(self) -> ModelRecord | None:
+        """The version a roll back pins: the best model before the one proposing now."""
+        proposer = self.proposing_model()
+        if proposer is None:
+            return None
+        line = [m for m in self.models() if m.best_rank is not None]
+        if proposer.best_rank is not None:
+            earlier = [m for m in line if m.best_rank < proposer.best_rank]
+        else:
+            earlier = [m for m in line if m.version < proposer.version]
+        return max(earlier, key=lambda m: m.best_rank) if earlier else None
+
     def proposal_outdated(self, made_by: str | None, proposer: ModelRecord) -> bool:
         """Should `proposer` replace a proposal `made_by` made? Only when it is better, or pinned.
 

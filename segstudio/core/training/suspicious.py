@@ -52,7 +52,7 @@ def trustworthy(model_record) -> bool:
 
 
 def check_labels(project, images: Sequence, predict_fn: Callable[[object], tuple[np.ndarray, np.ndarray]],
-                 model_record, *, recheck: bool = False) -> Generator[Progress, None, list[LabelFlag]]:
+                 model_record, *, recheck: bool = False, stop=None) -> Generator[Progress, None, list[LabelFlag]]:
     """Flag images (with `image_id` and `target`) whose labels a trustworthy model disagrees with.
 
     `predict_fn(image)` returns (class map, probability of that class) for any model kind.
@@ -63,6 +63,8 @@ def check_labels(project, images: Sequence, predict_fn: Callable[[object], tuple
         return []
     flags = []
     for done, image in enumerate(images):
+        if stop is not None and stop.is_set():
+            break
         yield Progress(done, len(images), "checking labels against the best model")
         stamp = project.label_stamp(image.image_id)
         checked, confirmed = project.label_check_state(image.image_id)
@@ -78,3 +80,29 @@ def check_labels(project, images: Sequence, predict_fn: Callable[[object], tuple
         else:
             project.mark_labels_checked(image.image_id, stamp)
     return flags
+
+
+def check_project(project, *, device: str | None = None, stop=None) -> Generator[Progress, None, list[LabelFlag]]:
+    """On demand: every reviewed image not flagged yet, checked by the proposing model (any labels,
+    checked before or not; confirmed labels stay confirmed). Returns the images flagged now."""
+    from segstudio.core.device import pick_device
+    from segstudio.core.inference import predict
+    from segstudio.core.models.bundle import ModelBundle
+    from segstudio.core.progress import drive
+    from segstudio.core.training.dataset import load_reviewed
+    from segstudio.core.training.policy import candidate_image_ids
+
+    record = project.proposing_model()
+    if not trustworthy(record):
+        return []
+    bundle = ModelBundle.load(record.path)
+    mapping = bundle.mapping_to(project.class_names())
+    target = pick_device(device)
+    bundle.model.to(target)
+    images = load_reviewed(project, candidate_image_ids(project), bundle.in_channels)
+
+    def predict_fn(image):
+        prediction = drive(predict(bundle, image.raw, device=target, mapping=mapping))
+        return prediction.class_map, prediction.confidence.astype(np.float32) / 255.0
+
+    return (yield from check_labels(project, images, predict_fn, record, recheck=True, stop=stop))
