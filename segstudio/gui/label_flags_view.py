@@ -7,15 +7,13 @@ confirms the labels here ("Labels are right"), or fixes them (new edits are chec
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from segstudio.gui.workers import GeneratorWorker
 
 
 class LabelFlagsView(QWidget):
-    open_image = Signal(int)  # double-click: the person wants to look at it
-
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -24,8 +22,10 @@ class LabelFlagsView(QWidget):
         self.title.setWordWrap(True)
         self.list = QListWidget()
         self.list.setMaximumHeight(90)
+        self.list.setWordWrap(True)
         self.list.itemSelectionChanged.connect(self._update)
-        self.list.itemDoubleClicked.connect(lambda item: self.open_image.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.itemDoubleClicked.connect(
+            lambda item: state.open_image_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.confirm_button = QPushButton("Labels are right")
         self.confirm_button.setToolTip("Clear the flag: the image trains again with its labels as they are")
         self.check_button = QPushButton("Check labels now")
@@ -50,14 +50,15 @@ class LabelFlagsView(QWidget):
         flagged = project.flagged_images() if project is not None else []
         self.list.clear()
         for record in flagged:
-            item = QListWidgetItem(f"⚠ {record.name}")
+            short = record.label_flag.split(" (")[0]  # the title says what happens meanwhile
+            item = QListWidgetItem(f"⚠ {short[:1].upper()}{short[1:]}")
             item.setToolTip(record.label_flag)
             item.setData(Qt.ItemDataRole.UserRole, record.id)
             self.list.addItem(item)
         if flagged:
             self.list.setCurrentRow(0)
-            self.title.setText(f"{len(flagged)} image(s) left out of training: their labels disagree with the "
-                               f"model. Check them. {flagged[0].label_flag[0].upper()}{flagged[0].label_flag[1:]}")
+            self.title.setText(f"{len(flagged)} image(s) left out of training until you fix or confirm their labels "
+                               f"(double-click to open):")
         else:
             self.title.setText("No suspicious labels.")
         self.list.setVisible(bool(flagged))

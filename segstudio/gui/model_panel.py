@@ -17,10 +17,12 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QLabel, QProgressBar, QPushButton,
     QVBoxLayout, QWidget,
 )
 
+from segstudio.gui.model_proposals import ProposalsMixin
+from segstudio.gui.model_sources import ModelSourcesMixin
 from segstudio.gui.settings_binding import bind_setting
 from segstudio.gui.training_worker import TrainingHold, hold_training
 from segstudio.gui.versions_view import VersionsView
@@ -29,7 +31,7 @@ from segstudio.gui.workers import GeneratorWorker
 EXPORT_CHOICES = {"ONNX + TorchScript": ["onnx", "torchscript"], "ONNX": ["onnx"], "TorchScript": ["torchscript"]}
 
 
-class ModelPanel(QWidget):
+class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -243,101 +245,6 @@ class ModelPanel(QWidget):
         self.state.model = bundle
         self.state.model_changed.emit(bundle)
 
-    def load_bundle(self, folder: str | Path) -> bool:
-        """Load: a version of the project is pinned; a bundle from elsewhere becomes a new pinned version.
-
-        A bundle for other classes needs the person's yes to map them by name; it then proposes
-        from memory (not a version) until a version is pinned or followed again.
-        """
-        from segstudio.core.errors import ModelError, SegStudioError
-        from segstudio.core.models import ModelBundle
-
-        project = self.state.project
-        try:
-            bundle = ModelBundle.load(folder)
-            if project is None:
-                self.set_model(bundle)
-                return True
-            version = self._version_at(Path(folder))
-            if version is None:
-                try:
-                    bundle.mapping_to(project.class_names())
-                except ModelError:
-                    mapping = self._confirm_classes(bundle)
-                    self.outside = True
-                    self.set_model(bundle, mapping)
-                    self.state.message.emit(f"Model from {Path(folder).name} loaded")
-                    return True
-                version = self._add_version(bundle, {"imported_from": Path(folder).name})
-            project.pin_model(version)
-        except SegStudioError as exc:
-            self.state.error.emit(str(exc))
-            return False
-        self.outside = False
-        if bundle.version == version:
-            self.set_model(bundle)
-        self.state.models_changed.emit()
-        self.state.message.emit(f"Model {version} loaded and pinned")
-        return True
-
-    def _version_at(self, folder: Path) -> str | None:
-        project = self.state.project
-        for record in project.models():
-            if record.path.resolve() == folder.resolve():
-                return record.version
-        return None
-
-    def _add_version(self, bundle, metrics: dict) -> str:
-        project = self.state.project
-        bundle.version = project.new_model_version()
-        bundle.save(project.models_dir / bundle.version)
-        project.register_model(bundle.version, bundle.arch, metrics, best=False)
-        return bundle.version
-
-    def _confirm_classes(self, bundle) -> dict[int, int] | None:
-        project = self.state.project
-        if project is None:
-            return None
-        from segstudio.core.errors import ModelError
-
-        try:
-            return bundle.mapping_to(project.class_names())
-        except ModelError as refusal:
-            answer = QMessageBox.question(self, "Classes differ", f"{refusal}\n\nMap the classes by name?")
-            if answer != QMessageBox.StandardButton.Yes:
-                raise
-            return bundle.mapping_to(project.class_names(), allow_mapping=True)
-
-    def choose_bundle(self) -> None:
-        start = str(self.state.project.models_dir) if self.state.project is not None else ""
-        folder = QFileDialog.getExistingDirectory(self, "Load a model bundle (folder with model.json)", start)
-        if folder:
-            self.load_bundle(folder)
-
-    def choose_import(self) -> None:
-        """A TorchScript file or a state dict (for the chosen architecture), with the project's classes."""
-        from segstudio.core.errors import SegStudioError
-        from segstudio.core.models import import_model
-
-        project = self.state.project
-        if project is None:
-            self.state.error.emit("Open a project first: an imported model takes the project's classes.")
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Import a model", "",
-                                              "Models (*.pt *.pth *.safetensors *.torchscript);;All files (*)")
-        if not path:
-            return
-        try:
-            bundle = import_model(path, classes=project.classes(), arch=self.arch_combo.currentText())
-            project.pin_model(self._add_version(bundle, {"imported_from": Path(path).name}))
-        except SegStudioError as exc:
-            self.state.error.emit(str(exc))
-            return
-        self.outside = False
-        self.set_model(bundle)
-        self.state.models_changed.emit()
-        self.state.message.emit(f"Imported {Path(path).name} as model {bundle.version}; it proposes (pinned)")
-
     def choose_export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export the model to a folder")
         if folder:
@@ -352,87 +259,6 @@ class ModelPanel(QWidget):
             return
         self._start(lambda stop: export_bundle(bundle, folder, formats, stop=stop), "Exporting",
                     lambda paths: f"Exported to {', '.join(p.name for p in paths)}" if paths else "Export cancelled")
-
-    # ----------------------------------------------------------------- proposals
-    def propose_current(self) -> None:
-        if self.state.image_id is not None:
-            self._propose([self.state.image_id])
-
-    def propose_unreviewed(self, *, outdated_only: bool = False) -> None:
-        """Every image nobody has reviewed; `outdated_only`: those whose proposal another model made."""
-        from segstudio.core.project import Status
-
-        records = self.state.project.images(status=Status.NEW)
-        proposer = self._proposer()
-        if outdated_only and proposer is not None and not self.outside:
-            records = [r for r in records if self.state.project.proposal_outdated(r.proposed_by, proposer)]
-        ids = [record.id for record in records]
-        if self.state.image_id is not None and self.state.image_id not in ids and self._image_is_new():
-            ids.insert(0, self.state.image_id)
-        if not ids:
-            self.status.setText("No proposal to refresh." if outdated_only else "Every image has been reviewed.")
-            return
-        self._propose(ids)
-
-    def propose_with_version(self, version: str) -> None:
-        """One proposal on the open image from `version`; the proposing model stays what it was."""
-        from segstudio.core.errors import SegStudioError
-        from segstudio.core.models import ModelBundle
-
-        if self.state.image_id is None or self._busy():
-            return
-        try:
-            bundle = ModelBundle.load(self.state.project.model(version).path)
-            mapping = self._confirm_classes(bundle)
-        except SegStudioError as exc:
-            self.state.error.emit(str(exc))
-            return
-        self._propose([self.state.image_id], bundle=bundle, mapping=mapping)
-
-    def _image_is_new(self) -> bool:
-        from segstudio.core.project import Status
-
-        return self.state.project.image(self.state.image_id).status == Status.NEW
-
-    def _propose(self, image_ids: list[int], *, bundle=None, mapping=None) -> None:
-        from segstudio.core.device import pick_device
-        from segstudio.core.errors import SegStudioError
-        from segstudio.core.inference import propose_images
-
-        if bundle is None:
-            self._load_proposer_now()
-            bundle, mapping = self.state.model, self.mapping
-        if bundle is None:
-            self.status.setText("No model yet: train one (Training dock), or load or import a model.")
-            return
-        try:
-            device = pick_device(self.state.device_preference)
-        except SegStudioError as exc:
-            self.state.error.emit(str(exc))
-            return
-        project, crf = self.state.project, self.crf_box.isChecked()
-        self._proposing_version = None if self.outside else (bundle.version or None)
-        self._applied = 0
-        self._start(lambda stop: propose_images(project, bundle, image_ids, device=device, crf=crf, mapping=mapping,
-                                                stop=stop),
-                    f"Proposing on {device}", self._proposals_summary)
-
-    def _proposals_summary(self, result) -> str:
-        if result is None:
-            return f"Cancelled after {self._applied} images"
-        done, problems = result
-        text = f"Proposals applied to {self._applied} of {done} images"
-        return text + (f"; {len(problems)} could not be read: {problems[0]}" if problems else "")
-
-    def _apply(self, proposal) -> None:
-        """On the GUI thread: one undoable edit through the open document, else straight to the project."""
-        from segstudio.core.inference import apply_prediction
-
-        editing = proposal.image_id == self.state.image_id and self.state.document is not None
-        apply_prediction(self.state.project, self.state.document if editing else None, proposal.image_id,
-                         proposal.prediction, version=self._proposing_version)
-        self._applied += 1
-        self.state.images_changed.emit()
 
     # -------------------------------------------------------------------- worker
     def _start(self, factory, title: str, summary) -> None:

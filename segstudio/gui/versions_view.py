@@ -1,7 +1,7 @@
 """Every model version of the project, and the person's say over which one proposes.
 
-Each row is a version with its kind, validation mIoU, date, the images it trained on and its
-role (proposing, best, pinned). Pin makes the selected version propose whatever the scores; Roll
+Each row is a version with its role (proposing, best, pinned), validation mIoU, the images it
+trained on, its kind and date. Pin makes the selected version propose whatever the scores; Roll
 back pins the best model before the one proposing now; Follow best unpins; Propose with this
 asks the selected version for a proposal on the open image once, without changing who proposes.
 The project decides (Project.proposing_model); this view only shows it and asks it.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-COLUMNS = ("Version", "Kind", "mIoU", "Date", "Images", "Role")
+COLUMNS = ("Version", "Role", "mIoU", "Images", "Kind", "Date")
 
 
 class VersionsView(QWidget):
@@ -27,7 +27,8 @@ class VersionsView(QWidget):
         self.table.setHeaderLabels(COLUMNS)
         self.table.setRootIsDecorated(False)
         self.table.setUniformRowHeights(True)
-        self.table.setMinimumHeight(110)
+        self.table.setMinimumHeight(90)
+        self.table.setMaximumHeight(160)
         self.table.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.header().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._update)
@@ -61,9 +62,9 @@ class VersionsView(QWidget):
         proposer = project.proposing_model() if project is not None else None
         self.table.clear()
         for record in records:
-            item = QTreeWidgetItem([record.version, record.kind, _score(record), record.created_at[:16].replace("T", " "),
-                                    "" if record.images_seen is None else str(record.images_seen),
-                                    _role(record, proposer)])
+            item = QTreeWidgetItem([record.version, _role(record, proposer), _score(record),
+                                    "" if record.images_seen is None else str(record.images_seen), record.kind,
+                                    record.created_at[:16].replace("T", " ")])
             item.setData(0, Qt.ItemDataRole.UserRole, record.version)
             item.setToolTip(0, record.metrics.get("verdict") or record.metrics.get("imported_from", ""))
             if proposer is not None and record.version == proposer.version:
