@@ -191,6 +191,8 @@ class TrainingPanel(QWidget):
         elif isinstance(event, ValidationEvent):
             self._miou[0].append(event.step)
             self._miou[1].append(event.miou)
+            if event.verdict:  # why it was kept or not, in words
+                self.status.setText(f"Epoch {event.epoch}: {event.verdict[:1].upper()}{event.verdict[1:]}")
             for name, value in event.per_class_iou.items():
                 if value is not None:
                     xs, ys = self._class_iou.setdefault(name, ([], []))

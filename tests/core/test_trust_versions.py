@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import numpy as np
@@ -165,3 +166,18 @@ def test_nonsense_on_one_image_is_flagged_and_never_makes_the_model_worse(tmp_pa
         assert val_after >= val_before
         if not third.kept_versions:
             assert project.best_model().version == best.version and test_after == test_before
+
+
+def test_versions_and_labels_commands(tmp_path, capsys):
+    with Project.create(tmp_path / "p") as project:
+        register(project, [0.5, 0.7])
+    assert main(["versions", str(tmp_path / "p"), "--rollback"]) == 0
+    assert "v0001  proposing, pinned" in capsys.readouterr().out
+    assert main(["versions", str(tmp_path / "p"), "--unpin", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["version"], r["proposing"], r["pinned"]) for r in rows] == [("v0001", False, False),
+                                                                            ("v0002", True, False)]
+    assert main(["versions", str(tmp_path / "p"), "--pin", "v0009"]) == 2
+    assert "no model v0009" in capsys.readouterr().err
+    assert main(["labels", str(tmp_path / "p")]) == 0
+    assert "no flagged labels" in capsys.readouterr().out
