@@ -201,3 +201,43 @@ def test_flagged_labels_are_listed_and_a_click_confirms_them(qtbot, docks):
     click(qtbot, training.flags.confirm_button)
     assert training.flags.list.count() == 0 and project.image(record.id).label_flag is None
     assert record.id in candidate_image_ids(project) and "No suspicious labels" in training.flags.title.text()
+
+
+@pytest.mark.slow
+def test_training_in_the_app_flags_nonsense_labels_and_the_docks_list_them(qtbot, tmp_path):
+    """The trainer's child process flags through the app's project; the Training dock lists it."""
+    from segstudio.bench.shapes_dataset import create_shapes_project
+    from segstudio.core.progress import drive
+    from segstudio.core.project import Split
+    from segstudio.core.training import train
+    from segstudio.core.training.settings import update_settings
+
+    project = create_shapes_project(tmp_path / "p", count=10, size=64, seed=1)
+    update_settings(project, model_options={"width": 8, "depth": 2}, patch=48, batch_size=4, lr=1e-2,
+                    schedule_epochs=25, patience=25)
+    for record in project.images():
+        project.mark_done(record.id)
+    drive(train(project, dataclasses.replace(_settings_config(project), epochs=25, threads=1, device="cpu")))
+    assert project.best_model().miou > 0.75
+    victim = next(r for r in project.images(order="added") if r.split == Split.TRAIN)
+    label = project.read_label(victim.id)
+    project.write_masks(victim.id, np.where(label == 0, 2, 0).astype(np.uint8), np.full(label.shape, 3, np.uint8))
+    project.mark_done(victim.id)
+
+    state = AppState(device="cpu")
+    training = TrainingPanel(state)
+    qtbot.addWidget(training)
+    state.project = project
+    state.project_opened.emit(project)
+    training.continuous.setChecked(False)
+    training.start(dataclasses.replace(training.config(), epochs=1, threads=1))
+    qtbot.waitUntil(lambda: training.flags.list.count() == 1, timeout=120_000)
+    assert victim.name in training.flags.list.item(0).text() and project.image(victim.id).label_flag
+    training.shutdown()
+    project.close()
+
+
+def _settings_config(project):
+    from segstudio.core.training.settings import load_settings
+
+    return load_settings(project).train_config(patches_per_image=2, min_steps_per_epoch=4)
