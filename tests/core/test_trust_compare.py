@@ -49,6 +49,9 @@ def test_scores_match_the_metrics_module_and_ignore_unreviewed_pixels():
     assert evaluation.miou == pytest.approx(scores_from_confusion(evaluation.confusion).miou)
     assert len(evaluation.per_image()) == 5
     assert np.isnan(batched_miou(np.zeros((1, 3, 3)))[0])
+    stray = np.array([[[5, 0, 0], [0, 4, 1], [0, 0, 0]]])  # class 2 predicted once, never reviewed
+    assert batched_miou(stray)[0] == pytest.approx((1 + 0.8 + 0) / 3)
+    assert batched_miou(stray, reviewed_classes_only=True)[0] == pytest.approx((1 + 0.8) / 2)
 
 
 def test_block_confusions_split_an_image_into_a_grid():

@@ -102,12 +102,19 @@ def score_images(predict_fn: Callable[[object], np.ndarray], images: Iterable, n
     return Evaluation(tuple(ids), stacked)
 
 
-def batched_miou(confusions: np.ndarray) -> np.ndarray:
-    """mIoU of each of R confusion matrices (R, K, K); classes with no pixel either way are left out."""
+def batched_miou(confusions: np.ndarray, *, reviewed_classes_only: bool = False) -> np.ndarray:
+    """mIoU of each of R confusion matrices (R, K, K).
+
+    By default a class counts when it was reviewed or predicted (as segstudio.core.metrics does);
+    with `reviewed_classes_only`, only classes present in the reviewed pixels count, so two
+    models scored on the same pixels average over the same classes (a model's stray prediction
+    of an absent class still costs it: those pixels are missed for their true class).
+    """
     confusions = np.asarray(confusions, np.float64)
     true_positive = np.diagonal(confusions, axis1=1, axis2=2)
-    union = confusions.sum(axis=2) + confusions.sum(axis=1) - true_positive
-    present = union > 0
+    reviewed = confusions.sum(axis=2)
+    union = reviewed + confusions.sum(axis=1) - true_positive
+    present = reviewed > 0 if reviewed_classes_only else union > 0
     iou = np.where(present, true_positive / np.maximum(union, 1), 0.0)
     counted = present.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -116,7 +123,11 @@ def batched_miou(confusions: np.ndarray) -> np.ndarray:
 
 def gain_lower_bound(new: Evaluation, old: Evaluation, *, confidence: float = CONFIDENCE,
                      resamples: int = RESAMPLES, seed: int = 0) -> float:
-    """Lower bound of new.miou - old.miou: paired two-level bootstrap (images, then blocks)."""
+    """Lower bound of the mIoU gain: paired two-level bootstrap (images, then blocks).
+
+    Each resample scores both models on the same resampled pixels, over the classes reviewed
+    in them (a class present in one resample and not another must not count for one model only).
+    """
     images, units = new.blocks.shape[:2]
     if images == 0:
         return float("nan")
@@ -126,8 +137,12 @@ def gain_lower_bound(new: Evaluation, old: Evaluation, *, confidence: float = CO
     cells = (np.arange(resamples)[:, None, None] * images + chosen_images[:, :, None]) * units + chosen_blocks
     weights = np.bincount(cells.ravel(), minlength=resamples * images * units).reshape(resamples, -1).astype(np.float64)
     size = new.blocks.shape[-1]
-    gains = (batched_miou((weights @ new.blocks.reshape(images * units, -1)).reshape(-1, size, size))
-             - batched_miou((weights @ old.blocks.reshape(images * units, -1)).reshape(-1, size, size)))
+
+    def resampled_miou(evaluation: Evaluation) -> np.ndarray:
+        counts = (weights @ evaluation.blocks.reshape(images * units, -1)).reshape(-1, size, size)
+        return batched_miou(counts, reviewed_classes_only=True)
+
+    gains = resampled_miou(new) - resampled_miou(old)
     gains = gains[~np.isnan(gains)]
     return float(np.quantile(gains, 1.0 - confidence)) if gains.size else float("nan")
 
