@@ -181,3 +181,16 @@ def test_versions_and_labels_commands(tmp_path, capsys):
     assert "no model v0009" in capsys.readouterr().err
     assert main(["labels", str(tmp_path / "p")]) == 0
     assert "no flagged labels" in capsys.readouterr().out
+
+
+def test_fixed_labels_of_a_flagged_image_are_checked_again(tmp_path):
+    with create_shapes_project(tmp_path / "p", count=3, size=48) as project:
+        record = project.images()[0]
+        project.flag_labels(record.id, "labels on 0000.png disagree", project.label_stamp(record.id))
+        assert record.id not in candidate_image_ids(project)
+        label = project.read_label(record.id)
+        label[0, 0] = 1 - min(1, int(label[0, 0]))  # the person fixes something
+        project.write_masks(record.id, label, project.read_source(record.id))
+        assert record.id in candidate_image_ids(project)  # the next round's check looks again
+        project.mark_labels_checked(record.id, project.label_stamp(record.id))
+        assert project.image(record.id).label_flag is None

@@ -2,7 +2,8 @@
 
 A mixin of `Project` (segstudio.core.project.store). The rule that decides what looks wrong
 lives in segstudio.core.training.suspicious; here is only what the project remembers:
-- `label_flag`: the plain message of a flagged image; training leaves it out while it is set;
+- `label_flag`: the plain message of a flagged image; training leaves it out while it is set
+  (once its labels change, the next check clears or renews it);
 - `label_checked`: the labels' stamp (file times and sizes) when last checked, so unchanged
   labels are not checked again;
 - `label_confirmed`: the stamp when a person said "these labels are right"; while the labels
@@ -36,8 +37,9 @@ class LabelChecksMixin:
         self.log_event("labels_flagged", image_id, message=message)
 
     def mark_labels_checked(self, image_id: int, stamp: str) -> None:
+        """The labels with this stamp look right (a flag on earlier labels goes)."""
         with self._tx() as conn:
-            conn.execute("UPDATE images SET label_checked = ? WHERE id = ?", (stamp, image_id))
+            conn.execute("UPDATE images SET label_checked = ?, label_flag = NULL WHERE id = ?", (stamp, image_id))
 
     def confirm_labels(self, image_id: int) -> None:
         """A person says the labels are right: the flag goes and the image trains again."""

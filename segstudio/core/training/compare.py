@@ -13,6 +13,8 @@ Why this rule can be trusted with few images:
   With many images the spread between images dominates; with one or two images the spread
   between regions of each image still gives an honest (if optimistic) width, where a pixel-level
   test would call every tiny difference significant (neighbouring pixels are not independent).
+  Each resample averages both models over the classes reviewed in it, so a stray class that
+  one model predicts cannot swing the bound.
 - Too little evidence (fewer than MIN_UNITS labelled blocks in all) also needs a plain margin
   of MIN_GAIN, so a scribble on one image cannot crown a model by a hair.
 - Never "replace whatever the score": a candidate without a better bound is not kept, however

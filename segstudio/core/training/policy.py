@@ -39,9 +39,12 @@ class Patience:
 
 
 def candidate_image_ids(project) -> list[int]:
-    """Images that may hold reviewed pixels (they have masks, were not skipped, are not flagged), by id."""
+    """Images that may hold reviewed pixels, by id: they have masks, were not skipped, and are not
+    flagged as suspicious (a flagged image whose labels changed since is a candidate again: the
+    round's label check looks at it anew)."""
     return sorted(r.id for r in project.images(order="added")
-                  if r.status != Status.SKIPPED and r.label_flag is None and project.has_masks(r.id))
+                  if r.status != Status.SKIPPED and project.has_masks(r.id)
+                  and (r.label_flag is None or project.label_check_state(r.id)[0] != project.label_stamp(r.id)))
 
 
 def assign_validation_split(project, reviewed_ids: list[int]) -> list[int]:
