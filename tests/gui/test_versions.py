@@ -158,6 +158,8 @@ def test_the_docks_agree_on_a_fresh_project_after_training_and_after_reopening(q
     proposing(qtbot, model, best)
     assert f"Best model: {best}" in training.best.text() and "it proposes" in training.best.text()
     assert model.export_button.isEnabled() and model.versions.row_texts()[0][0] == best
+    qtbot.waitUntil(lambda: [r.proposed_by for r in project.images(status=Status.NEW)] == [best],
+                    timeout=60_000)  # the kept model refreshed the unreviewed image's proposal
     training.shutdown()
 
     state.project = None
@@ -169,7 +171,7 @@ def test_the_docks_agree_on_a_fresh_project_after_training_and_after_reopening(q
     state.project_opened.emit(reopened)
     proposing(qtbot, model, best)
     assert f"Best model: {best}" in training.best.text() and model.arch_combo.currentText() == "unet"
-    assert [r.proposed_by for r in reopened.images(status=Status.NEW)] == [best]  # refreshed by the kept model
+    assert [r.proposed_by for r in reopened.images(status=Status.NEW)] == [best]  # remembered
     model.shutdown()
     reopened.close()
 
