@@ -173,6 +173,8 @@ def test_versions_and_labels_commands(tmp_path, capsys):
         register(project, [0.5, 0.7])
     assert main(["versions", str(tmp_path / "p"), "--rollback"]) == 0
     assert "v0001  proposing, pinned" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "p")]) == 0
+    assert "Models: v0001 (unet, pinned), v0002 (unet, best)" in capsys.readouterr().out
     assert main(["versions", str(tmp_path / "p"), "--unpin", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["version"], r["proposing"], r["pinned"]) for r in rows] == [("v0001", False, False),
