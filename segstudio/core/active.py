@@ -53,8 +53,9 @@ def refresh_proposals(project, bundle_path: Path, *, device: str | None = None, 
     bundle.model.to(target)
     known = {m.version: m for m in project.models()}
     proposer = known.get(bundle.version)
-    records = [r for r in project.images(status=Status.NEW) if r.id not in skip
-               and (proposer is None or project.proposal_outdated(r.proposed_by, proposer))]
+    records = [r for r in project.images(status=Status.NEW) if r.id not in skip]
+    if proposer is not None:
+        records = project.outdated_proposals(records, proposer)
     refreshed = 0
     for done, record in enumerate(records):
         if stop is not None and stop.is_set():

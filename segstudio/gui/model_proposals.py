@@ -20,7 +20,7 @@ class ProposalsMixin:
         records = self.state.project.images(status=Status.NEW)
         proposer = self._proposer()
         if outdated_only and proposer is not None and not self.outside:
-            records = [r for r in records if self.state.project.proposal_outdated(r.proposed_by, proposer)]
+            records = self.state.project.outdated_proposals(records, proposer)
         ids = [record.id for record in records]
         if self.state.image_id is not None and self.state.image_id not in ids and self._image_is_new():
             ids.insert(0, self.state.image_id)

@@ -91,18 +91,16 @@ class CatalogMixin:
         return max(earlier, key=lambda m: m.best_rank) if earlier else None
 
     def proposal_outdated(self, made_by: str | None, proposer: ModelRecord) -> bool:
-        """Should `proposer` replace a proposal `made_by` made? Only when it is better, or pinned.
+        """Should `proposer` replace a proposal `made_by` made? Only when it is better, or pinned."""
+        return _outdated(made_by, proposer, self._ranks())
 
-        Better means later in the line of best models (each beat the one before); a proposal
-        from a model outside that line (imported, removed, unknown) gives way to any ranked one.
-        """
-        if made_by == proposer.version:
-            return False
-        if made_by is None or proposer.pinned:
-            return True
-        ranks = {m.version: m.best_rank for m in self.models()}
-        old_rank = ranks.get(made_by)
-        return proposer.best_rank is not None and (old_rank is None or proposer.best_rank > old_rank)
+    def outdated_proposals(self, records: list, proposer: ModelRecord) -> list:
+        """The image records whose proposal `proposer` should replace (one look at the versions)."""
+        ranks = self._ranks()
+        return [record for record in records if _outdated(record.proposed_by, proposer, ranks)]
+
+    def _ranks(self) -> dict[str, int | None]:
+        return {r["version"]: r["best_rank"] for r in self._query("SELECT version, best_rank FROM models")}
 
     # ---------------------------------------------------------- history, settings
     def log_event(self, kind: str, image_id: int | None = None, **data: Any) -> None:
@@ -146,3 +144,14 @@ class CatalogMixin:
             "unlabelled_pixels": int(totals[len(names)]),
         }
 
+
+def _outdated(made_by: str | None, proposer: ModelRecord, ranks: dict[str, int | None]) -> bool:
+    """Better means later in the line of best models (each beat the one before); a proposal from
+    a model outside that line (imported, removed, unknown) gives way to any ranked one; a pinned
+    proposer replaces every proposal but its own (the person chose it)."""
+    if made_by == proposer.version:
+        return False
+    if made_by is None or proposer.pinned:
+        return True
+    old_rank = ranks.get(made_by)
+    return proposer.best_rank is not None and (old_rank is None or proposer.best_rank > old_rank)
