@@ -130,7 +130,14 @@ class TrainingPanel(QWidget):
         self.best.setText(text)
 
     def start(self, config=None) -> None:
+        from segstudio.core.errors import SegStudioError
+
         if self.state.project is None or (self.worker is not None and self.worker.is_running()):
+            return
+        try:
+            config = config or self.config()
+        except SegStudioError as exc:  # damaged settings in the project: say so, start nothing
+            self.state.error.emit(str(exc))
             return
         self._clear_curves()
         self.worker = TrainingWorker(self.state.project, device=self.state.device_preference,
@@ -142,7 +149,7 @@ class TrainingPanel(QWidget):
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
         self.worker.state_changed.connect(self._on_state_changed)
-        self.worker.start(config or self.config())
+        self.worker.start(config)
         self.status.setText("Starting: loading the reviewed images...")
         self._redraw_timer.start()
         self._update_buttons()
