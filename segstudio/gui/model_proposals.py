@@ -22,7 +22,8 @@ class ProposalsMixin:
         if outdated_only and proposer is not None and not self.outside:
             records = self.state.project.outdated_proposals(records, proposer)
         ids = [record.id for record in records]
-        if self.state.image_id is not None and self.state.image_id not in ids and self._image_is_new():
+        if not outdated_only and self.state.image_id is not None and self.state.image_id not in ids \
+                and self._image_is_new():
             ids.insert(0, self.state.image_id)
         if not ids:
             self.status.setText("No proposal to refresh." if outdated_only else "Every image has been reviewed.")

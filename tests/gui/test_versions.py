@@ -243,3 +243,21 @@ def _settings_config(project):
     from segstudio.core.training.settings import load_settings
 
     return load_settings(project).train_config(patches_per_image=2, min_steps_per_epoch=4)
+
+
+def test_load_pins_a_version_and_a_bundle_from_elsewhere_becomes_one(qtbot, docks, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    model, training = docks
+    project = model.state.project
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(project.models_dir / "v0001"))
+    click(qtbot, model.load_button)
+    proposing(qtbot, model, "v0001")
+    assert project.proposing_model().pinned and "proposing: v0001 (pinned by you)" in training.best.text()
+    torch.manual_seed(7)
+    elsewhere = ModelBundle.create("unet", list(CLASSES), depth=2, width=4).save(tmp_path / "elsewhere")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(elsewhere))
+    click(qtbot, model.load_button)
+    proposing(qtbot, model, "v0004")
+    assert project.model("v0004").metrics == {"imported_from": "elsewhere"} and project.model("v0004").best_rank is None
+    assert model.versions.row_texts()[0][:2] == ("v0004", "proposing, pinned")
