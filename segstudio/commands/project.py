@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from segstudio.core.errors import ProjectError, ProjectLockedError
+from segstudio.core.errors import ProjectError, ProjectLockedError, ProjectReadOnlyError
 
 DEFAULT_CLASSES = "background,foreground"
 
@@ -92,17 +92,22 @@ def run_info(args: argparse.Namespace) -> int:
     from segstudio.core.autosave import RecoveryReport, recover
     from segstudio.core.journal import ProjectJournal
     from segstudio.core.project import Project
+    from segstudio.core.project.guard import storage_problem
 
     root = _existing_project(args.project)
     try:
         project = Project.open(root)
-        open_elsewhere = False
-    except ProjectLockedError:
+        open_elsewhere = read_only_storage = False
+    except (ProjectLockedError, ProjectReadOnlyError) as exc:  # still worth a look, read-only
         project = Project.open(root, readonly=True)
-        open_elsewhere = True
+        read_only_storage = isinstance(exc, ProjectReadOnlyError)
+        open_elsewhere = not read_only_storage
     with project:
-        report = RecoveryReport() if open_elsewhere else recover(project)
+        if project.resumed:
+            print(project.resumed)
+        report = RecoveryReport() if project.readonly else recover(project)
         summary = _summary(project, report, ProjectJournal(project).image_ids(), open_elsewhere)
+        summary["read_only_storage"] = (storage_problem(root) or "read-only") if read_only_storage else ""
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -134,8 +139,9 @@ def _open_for_writing(path: Path):
     except BaseException:
         project.close()
         raise
-    if report:
-        print(report.summary())
+    for message in (project.resumed, report.summary()):
+        if message:
+            print(message)
     return project
 
 
@@ -166,7 +172,8 @@ def _add(project, paths: list[Path], args: argparse.Namespace) -> int:
     )
     print(f"Images: {report.summary()}")
     for path, reason in report.failed:
-        print(f"  could not add {path}: {reason}", file=sys.stderr)
+        shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")  # names that are not UTF-8
+        print(f"  could not add {shown}: {reason}", file=sys.stderr)
     return len(report.failed)
 
 
@@ -184,7 +191,8 @@ def _summary(project, report, waiting: list[int], open_elsewhere: bool) -> dict:
         "models": [{"version": m.version, "arch": m.arch, "best": m.is_best, "pinned": m.pinned, "kind": m.kind,
                     "metrics": m.metrics} for m in project.models()],
         "flagged_labels": [{"image_id": r.id, "message": r.label_flag} for r in project.flagged_images()],
-        "recovered": [{"image_id": i.image_id, "name": i.name, "edits": i.edits} for i in report.images],
+        "recovered": [{"image_id": i.image_id, "name": i.name, "edits": i.edits, "skipped_records": i.skipped_records}
+                      for i in report.images],
         "recovery_failed": [{"image_id": i, "reason": reason} for i, reason in report.failed],
         "journal_waiting": waiting,
         "past_recoveries": [event for event in project.history(limit=1000) if event["kind"] == "journal_recovered"],
@@ -193,6 +201,10 @@ def _summary(project, report, waiting: list[int], open_elsewhere: bool) -> dict:
 
 def _format_summary(s: dict) -> str:
     lines = [f"Project {s['project']}"]
+    if s.get("read_only_storage") == "full":
+        lines.append("  (its disk is full: shown read-only)")
+    elif s.get("read_only_storage"):
+        lines.append("  (on read-only storage: shown read-only)")
     if s["open_elsewhere"]:
         lines.append("  (open in another window or process: shown read-only)")
     lines.append(f"Classes ({len(s['classes'])}): " + ", ".join(f"{c['id']} {c['name']}" for c in s["classes"]))
@@ -214,7 +226,9 @@ def _format_summary(s: dict) -> str:
     for item in s["flagged_labels"]:
         lines.append(f"Check labels of image {item['image_id']}: {item['message']}")
     for item in s["recovered"]:
-        lines.append(f"Recovered {item['edits']} unsaved edits of {item['name']} left by a crash")
+        skipped = item["skipped_records"]
+        lines.append(f"Recovered {item['edits']} unsaved edits of {item['name']} left by a crash" + (
+            f"; {skipped} damaged journal record{'s were' if skipped != 1 else ' was'} skipped" if skipped else ""))
     for item in s["recovery_failed"]:
         lines.append(f"Could not recover the edits of image {item['image_id']}: {item['reason']}")
     if s["journal_waiting"]:

@@ -2,8 +2,9 @@
 
 `train` runs the same trainer as the app (keep only a surely better model, patience, warm start)
 with the project's own training settings (segstudio.core.training.settings: the ones the docks
-show) and a progress bar; options given here change them for this run only. Under `torchrun --nproc_per_node N` it trains with DistributedDataParallel and only rank 0
-writes to the project. `eval` scores a model version on a split of the reviewed pixels.
+show) and a progress bar; options given here change them for this run only. Under
+`torchrun --nproc_per_node N` it trains with DistributedDataParallel and only rank 0 writes to
+the project. `eval` scores a model version on a split of the reviewed pixels.
 Heavy imports happen inside the handlers so that `segstudio --help` stays fast.
 """
 
@@ -13,6 +14,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from segstudio.commands.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def register(subparsers) -> None:
@@ -24,25 +27,25 @@ def register(subparsers) -> None:
     train.add_argument("project", type=Path, help="project folder")
     train.add_argument("--arch", help="architecture for a new model (default: the project's setting)")
     limit = train.add_mutually_exclusive_group()
-    limit.add_argument("--epochs", type=int, help="train at most N epochs")
-    limit.add_argument("--minutes", type=float, help="train at most M minutes")
-    train.add_argument("--steps", type=int, help="train at most N optimiser steps")
+    limit.add_argument("--epochs", type=positive_int, help="train at most N epochs")
+    limit.add_argument("--minutes", type=positive_float, help="train at most M minutes")
+    train.add_argument("--steps", type=positive_int, help="train at most N optimiser steps")
     train.add_argument("--device", help="auto (default), cuda, cuda:N, mps or cpu")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same weights")
-    train.add_argument("--patience", type=int, help="epochs without a kept model before stopping (project: 10)")
-    train.add_argument("--batch-size", type=int, help="(project setting: 8)")
-    train.add_argument("--patch", type=int, help="training patch side in pixels (project setting: 128)")
-    train.add_argument("--lr", type=float, help="AdamW learning rate (project setting: 1e-3)")
+    train.add_argument("--patience", type=positive_int, help="epochs without a kept model before stopping (project: 10)")
+    train.add_argument("--batch-size", type=positive_int, help="(project setting: 8)")
+    train.add_argument("--patch", type=positive_int, help="training patch side in pixels (project setting: 128)")
+    train.add_argument("--lr", type=positive_float, help="AdamW learning rate (project setting: 1e-3)")
     train.add_argument("--loss", choices=("ce", "ce+dice", "focal"))
     train.add_argument("--class-weighting", choices=("frequency", "none"))
-    train.add_argument("--correction-weight", type=float,
+    train.add_argument("--correction-weight", type=non_negative_float,
                        help="loss weight of pixels a person painted over a proposal (project setting: 2)")
     train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="architecture option for a new model, e.g. --option width=16 --option depth=3 "
                        "(replaces the project's options)")
     train.add_argument("--fresh", action="store_true", help="do not warm-start from the best model")
-    train.add_argument("--threads", type=int, help="torch CPU threads")
-    train.add_argument("--workers", type=int, default=0, help="data loader worker processes (default 0)")
+    train.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    train.add_argument("--workers", type=non_negative_int, default=0, help="data loader worker processes (default 0)")
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
@@ -52,7 +55,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("--model", help="model version (default: the best)")
     evaluate.add_argument("--split", choices=("val", "train", "test", "all"), default="val")
     evaluate.add_argument("--device", help="auto (default), cuda, mps or cpu")
-    evaluate.add_argument("--tolerance", type=int, default=2, help="boundary F-score tolerance in pixels")
+    evaluate.add_argument("--tolerance", type=non_negative_int, default=2, help="boundary F-score tolerance in pixels")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.set_defaults(func=run_eval)
 
