@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segstudio.commands.bench",
     "segstudio.commands.exchange",
     "segstudio.commands.train",
+    "segstudio.commands.versions",
     "segstudio.commands.demo",
     "segstudio.commands.predict",
 )

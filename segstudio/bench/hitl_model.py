@@ -27,10 +27,10 @@ class CurrentModel:
         self._bundle = None
 
     def bundle(self):
-        """The project's best model bundle (reloaded only when a new version was kept)."""
+        """The project's proposing model bundle (reloaded only when it changed)."""
         from segstudio.core.models.bundle import ModelBundle
 
-        best = self.project.best_model()
+        best = self.project.proposing_model()
         if best is None:
             return None
         if self._bundle is None or self._bundle.version != best.version:

@@ -71,6 +71,7 @@ def prepare_demo(target: Path, *, reset: bool = False) -> Path:
         if not _is_demo(target, for_reset=reset):
             raise ProjectError(f"{target} holds a SegStudio project that is not the demo; choose another --into folder")
         if not reset:
+            _add_missing_settings(target)
             return target
         shutil.rmtree(target)
     elif target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -113,26 +114,45 @@ def _create_demo(root: Path) -> None:
                 project.write_masks(record.id, label, np.full(label.shape, Source.HUMAN, np.uint8))
                 project.mark_done(record.id)
             project.set_setting(DEMO_SETTING, {"title": manifest["title"], "attribution": manifest["attribution"]})
+            _store_demo_settings(project)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)  # a half-made demo would be refused next time
         raise
 
 
-def demo_train_config(base=None, *, minutes: float | None = None, device: str | None = None):
+def demo_settings():
     """Training settings that give visible proposals within about a minute on a 2-core CPU.
 
     A small U-Net (3 levels, 16 channels) learns nuclei from the three reviewed crops in a few
-    dozen steps; 96-pixel patches keep each step short. `base` (e.g. the Training panel's own
-    config: threads, continuous mode, patience) keeps its other settings.
+    dozen steps; 96-pixel patches keep each step short. They are stored in the demo project, so
+    the docks, `segstudio train` and the headless demo all train the same model.
     """
+    from segstudio.core.training.settings import TrainingSettings
+
+    return TrainingSettings(arch="unet", model_options={"depth": 3, "width": 16}, batch_size=8, lr=3e-3,
+                            schedule_epochs=30, patch=96)
+
+
+def _store_demo_settings(project) -> None:
     import dataclasses
 
-    from segstudio.core.training.augment import AugmentConfig
-    from segstudio.core.training.config import TrainConfig
+    from segstudio.core.training.settings import KEY
 
-    base = base if base is not None else TrainConfig(minutes=minutes, device=device)
-    return dataclasses.replace(base, arch="unet", model_options={"depth": 3, "width": 16}, batch_size=8,
-                               lr=3e-3, schedule_epochs=30, augment=AugmentConfig(patch=96))
+    project.set_setting(KEY, dataclasses.asdict(demo_settings()))
+
+
+def _add_missing_settings(root: Path) -> None:
+    """A demo made before training settings lived in the project gets the demo's own."""
+    from segstudio.core.errors import ProjectLockedError
+    from segstudio.core.project import Project
+    from segstudio.core.training.settings import KEY
+
+    try:
+        with Project.open(root) as project:
+            if project.get_setting(KEY) is None:
+                _store_demo_settings(project)
+    except ProjectLockedError:
+        pass  # open in a window: it keeps training with what it has
 
 
 def run_headless(root: Path, *, minutes: float, device: str | None, train: bool) -> int:
@@ -140,15 +160,16 @@ def run_headless(root: Path, *, minutes: float, device: str | None, train: bool)
     from segstudio.core.active import refresh_proposals
     from segstudio.core.progress import drive_with_tqdm
     from segstudio.core.project import Project, Source, Status
+    from segstudio.core.training.settings import load_settings
     from segstudio.core.training.trainer import train as train_project
 
     with Project.open(root) as project:
         if train:
-            result = drive_with_tqdm(train_project(project, demo_train_config(minutes=minutes, device=device)),
-                                     "training")
+            config = load_settings(project).train_config(minutes=minutes, device=device)
+            result = drive_with_tqdm(train_project(project, config), "training")
             print(f"trained {result.steps} steps ({result.reason}); kept {', '.join(result.kept_versions) or 'no model'}; "
                   f"best validation mIoU {result.best_miou:.3f}")
-        best = project.best_model()
+        best = project.proposing_model()
         if best is not None:
             drive_with_tqdm(refresh_proposals(project, best.path, device=device), "proposing")
         new = project.images(status=Status.NEW)

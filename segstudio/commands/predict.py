@@ -117,7 +117,7 @@ def _predict_items(bundle, items, out: Path, *, project, device, tile, overlap, 
         if colours is not None:
             atomic_write_png(target.with_name(target.stem + "_color.png"), colours[prediction.class_map])
         if project is not None and image_id is not None:
-            apply_prediction(project, None, image_id, prediction)
+            apply_prediction(project, None, image_id, prediction, version=bundle.version or None)
         written += 1
     yield Progress(len(items), len(items), "done")
     return written, failed
@@ -141,7 +141,7 @@ def _refuse_overlapping_out(out: Path, sources: list[Path]) -> None:
 
 
 def _best_model_path(project, source: Path) -> Path:
-    best = project.best_model() if project is not None else None
+    best = project.proposing_model() if project is not None else None  # pinned, else the best
     if best is None:
         raise SegStudioError(f"give --model BUNDLE: {source} " + ("has no trained model yet" if project
                                                                    else "is not a project"))

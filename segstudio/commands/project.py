@@ -188,8 +188,9 @@ def _summary(project, report, waiting: list[int], open_elsewhere: bool) -> dict:
         "split": stats["split_counts"],
         "class_pixels": stats["class_pixels"],
         "unlabelled_pixels": stats["unlabelled_pixels"],
-        "models": [{"version": m.version, "arch": m.arch, "best": m.is_best, "metrics": m.metrics}
-                   for m in project.models()],
+        "models": [{"version": m.version, "arch": m.arch, "best": m.is_best, "pinned": m.pinned, "kind": m.kind,
+                    "metrics": m.metrics} for m in project.models()],
+        "flagged_labels": [{"image_id": r.id, "message": r.label_flag} for r in project.flagged_images()],
         "recovered": [{"image_id": i.image_id, "name": i.name, "edits": i.edits, "skipped_records": i.skipped_records}
                       for i in report.images],
         "recovery_failed": [{"image_id": i, "reason": reason} for i, reason in report.failed],
@@ -218,9 +219,12 @@ def _format_summary(s: dict) -> str:
             lines.append(f"  {name:<{width}}  {count:>14,}  {100 * count / total:5.1f}%")
     if s["models"]:
         lines.append("Models: " + ", ".join(
-            f"{m['version']} ({m['arch']}{', best' if m['best'] else ''})" for m in s["models"]))
+            f"{m['version']} ({m['arch']}{', best' if m['best'] else ''}{', pinned' if m['pinned'] else ''})"
+            for m in s["models"]))
     else:
         lines.append("Models: none yet")
+    for item in s["flagged_labels"]:
+        lines.append(f"Check labels of image {item['image_id']}: {item['message']}")
     for item in s["recovered"]:
         skipped = item["skipped_records"]
         lines.append(f"Recovered {item['edits']} unsaved edits of {item['name']} left by a crash" + (

@@ -1,8 +1,10 @@
 """`segstudio train` and `segstudio eval`, headless.
 
-`train` runs the same trainer as the app (keep-if-better, patience, warm start) with a progress
-bar; under `torchrun --nproc_per_node N` it trains with DistributedDataParallel and only rank 0
-writes to the project. `eval` scores a model version on a split of the reviewed pixels.
+`train` runs the same trainer as the app (keep only a surely better model, patience, warm start)
+with the project's own training settings (segstudio.core.training.settings: the ones the docks
+show) and a progress bar; options given here change them for this run only. Under
+`torchrun --nproc_per_node N` it trains with DistributedDataParallel and only rank 0 writes to
+the project. `eval` scores a model version on a split of the reviewed pixels.
 Heavy imports happen inside the handlers so that `segstudio --help` stays fast.
 """
 
@@ -20,25 +22,27 @@ def register(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train a model on the project's reviewed pixels",
         description="Train on every reviewed pixel (accepted or painted); keep a new model version only "
-        "when validation mIoU improves. Runs under `torchrun --nproc_per_node N` too.")
+        "when it is surely better than the best on the same validation images. Settings not given here "
+        "come from the project (the ones the app's docks show). Runs under `torchrun --nproc_per_node N` too.")
     train.add_argument("project", type=Path, help="project folder")
-    train.add_argument("--arch", help="architecture for a new model (default: the best model's, else unet)")
+    train.add_argument("--arch", help="architecture for a new model (default: the project's setting)")
     limit = train.add_mutually_exclusive_group()
     limit.add_argument("--epochs", type=positive_int, help="train at most N epochs")
     limit.add_argument("--minutes", type=positive_float, help="train at most M minutes")
     train.add_argument("--steps", type=positive_int, help="train at most N optimiser steps")
     train.add_argument("--device", help="auto (default), cuda, cuda:N, mps or cpu")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same weights")
-    train.add_argument("--patience", type=positive_int, default=10, help="epochs without gain before stopping (default 10)")
-    train.add_argument("--batch-size", type=positive_int, default=8)
-    train.add_argument("--patch", type=positive_int, default=128, help="training patch side in pixels (default 128)")
-    train.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate (default 1e-3)")
-    train.add_argument("--loss", choices=("ce", "ce+dice", "focal"), default="ce")
-    train.add_argument("--class-weighting", choices=("frequency", "none"), default="frequency")
-    train.add_argument("--correction-weight", type=non_negative_float, default=2.0,
-                       help="loss weight of pixels a person painted over a proposal (default 2)")
+    train.add_argument("--patience", type=positive_int, help="epochs without a kept model before stopping (project: 10)")
+    train.add_argument("--batch-size", type=positive_int, help="(project setting: 8)")
+    train.add_argument("--patch", type=positive_int, help="training patch side in pixels (project setting: 128)")
+    train.add_argument("--lr", type=positive_float, help="AdamW learning rate (project setting: 1e-3)")
+    train.add_argument("--loss", choices=("ce", "ce+dice", "focal"))
+    train.add_argument("--class-weighting", choices=("frequency", "none"))
+    train.add_argument("--correction-weight", type=non_negative_float,
+                       help="loss weight of pixels a person painted over a proposal (project setting: 2)")
     train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                       help="architecture option for a new model, e.g. --option width=16 --option depth=3")
+                       help="architecture option for a new model, e.g. --option width=16 --option depth=3 "
+                       "(replaces the project's options)")
     train.add_argument("--fresh", action="store_true", help="do not warm-start from the best model")
     train.add_argument("--threads", type=positive_int, help="torch CPU threads")
     train.add_argument("--workers", type=non_negative_int, default=0, help="data loader worker processes (default 0)")
@@ -77,21 +81,14 @@ def run_train(args: argparse.Namespace) -> int:
     from segstudio.core.device import pick_device
     from segstudio.core.progress import drive, drive_with_tqdm
     from segstudio.core.project import Project
-    from segstudio.core.training.augment import AugmentConfig
-    from segstudio.core.training.config import TrainConfig
     from segstudio.core.training.ddp import DistributedContext
+    from segstudio.core.training.settings import load_settings
     from segstudio.core.training.trainer import train
 
-    config = TrainConfig(
-        arch=args.arch, model_options=parse_options(args.option), epochs=args.epochs, minutes=args.minutes,
-        max_steps=args.steps, patience=args.patience, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
-        class_weighting=args.class_weighting, correction_weight=args.correction_weight,
-        augment=AugmentConfig(patch=args.patch), seed=args.seed, device=args.device, threads=args.threads,
-        num_workers=args.workers, warm_start=not args.fresh,
-    )
     context = DistributedContext.from_env(pick_device(args.device))
     try:
         with Project.open(args.project, readonly=not context.is_main) as project:
+            config = _config(load_settings(project), args)
             if context.enabled:
                 context.barrier()  # rank 0 holds the project lock before anyone trains
             generator = train(project, config, distributed=context)
@@ -110,12 +107,27 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(settings, args: argparse.Namespace):
+    """The project's settings, with the options given on the command line for this run."""
+    import dataclasses
+
+    given = {"arch": args.arch, "patience": args.patience, "batch_size": args.batch_size, "patch": args.patch,
+             "lr": args.lr, "loss": args.loss, "class_weighting": args.class_weighting,
+             "correction_weight": args.correction_weight, "model_options": parse_options(args.option) or None}
+    settings = dataclasses.replace(settings, **{key: value for key, value in given.items() if value is not None})
+    return settings.train_config(epochs=args.epochs, minutes=args.minutes, max_steps=args.steps, seed=args.seed,
+                                 device=args.device, threads=args.threads, num_workers=args.workers,
+                                 warm_start=not args.fresh)
+
+
 def _report(event: object) -> None:
-    from segstudio.core.training.events import CheckpointEvent, ValidationEvent
+    from segstudio.core.training.events import CheckpointEvent, LabelFlag, ValidationEvent
 
     if isinstance(event, ValidationEvent):
         mark = " (better)" if event.improved else ""
         print(f"\nepoch {event.epoch}: validation mIoU {event.miou:.4f}{mark}", file=sys.stderr)
+    elif isinstance(event, LabelFlag):
+        print(f"\n{event.message}", file=sys.stderr)
     elif isinstance(event, CheckpointEvent):
         print(f"kept model {event.version} (mIoU {event.miou:.4f})", file=sys.stderr)
 

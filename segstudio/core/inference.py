@@ -220,8 +220,11 @@ def propose_images(project, bundle: ModelBundle, image_ids: list[int], *, device
     return done, problems
 
 
-def apply_prediction(project, document, image_id: int, prediction: Prediction):
+def apply_prediction(project, document, image_id: int, prediction: Prediction, *, version: str | None = None):
     """Store uncertainty and apply the class map to unreviewed pixels as one undoable step.
+
+    `version` is the model that made the prediction, remembered so that only a better model
+    refreshes the proposal (Project.proposal_outdated).
 
     With an open MaskDocument the edit goes through it (undoable, journalled); otherwise the
     project's masks are read, changed by the same rule, and written back atomically.
@@ -230,6 +233,7 @@ def apply_prediction(project, document, image_id: int, prediction: Prediction):
     from segstudio.core.document import MaskDocument
 
     project.set_uncertainty(image_id, prediction.uncertainty)
+    project.set_proposed_by(image_id, version)
     project.write_uncertainty_map(image_id, prediction.entropy)
     class_map = prediction.class_map
     if document is not None:

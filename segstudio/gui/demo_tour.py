@@ -67,8 +67,6 @@ def start_training(window) -> str:
     if panel is None:
         return ("The Training panel is not available in this build, so nothing trains yet; "
                 "`segstudio train` trains from the command line.")
-    from segstudio.commands.demo import demo_train_config
-
     dock = panel.parentWidget()
     if isinstance(dock, QDockWidget):  # the plot is part of the tour: on screen, and tall enough
         dock.show()
@@ -77,7 +75,7 @@ def start_training(window) -> str:
         neighbours = [d for d in getattr(window, "docks", {}).values() if d not in tabs and d.isVisible()
                       and window.dockWidgetArea(d) == window.dockWidgetArea(dock)]
         window.resizeDocks([*neighbours, dock], [120] * len(neighbours) + [560], Qt.Orientation.Vertical)
-    panel.start(demo_train_config(panel.config()))
+    panel.start()  # the demo's training settings are stored in its project
     return ("A small network is <b>training now</b> on them (Training panel, right); within about a minute "
             "its proposals appear on the other eleven images.")
 

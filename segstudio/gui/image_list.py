@@ -103,12 +103,15 @@ class ImageListModel(QAbstractListModel):
                 parts.append(str(record.split))
             if record.uncertainty is not None:
                 parts.append(f"unsure {record.uncertainty:.2f}")
+            if record.label_flag:  # labels a confident model disagrees with (issue 11): out of training
+                parts.insert(0, "⚠ check labels")
             return f"{record.name}\n{' · '.join(parts)}"
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(record.id, str(record.path), status)
         if role == Qt.ItemDataRole.ToolTipRole:
             unsure = "" if record.uncertainty is None else f"\nmodel uncertainty {record.uncertainty:.2f} (0 sure, 1 guessing)"
-            return f"{record.path}\n{record.width} x {record.height}, {STATUS_TEXT.get(status, status)}, split {record.split}{unsure}"
+            flag = f"\n{record.label_flag}" if record.label_flag else ""
+            return f"{record.path}\n{record.width} x {record.height}, {STATUS_TEXT.get(status, status)}, split {record.split}{unsure}{flag}"
         if role == ImageIdRole:
             return record.id
         return None

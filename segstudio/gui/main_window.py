@@ -182,6 +182,7 @@ class MainWindow(QMainWindow):
         w.open_project.connect(self.open_project_dialog)
         w.open_recent.connect(lambda path: self.open_project(Path(path)))
         self.image_list.image_chosen.connect(self.go_to)
+        self.state.open_image_requested.connect(self.go_to)
         self.class_panel.visibility_changed.connect(self._palette_changed)
         self.state.classes_changed.connect(self._palette_changed)
         self.state.error.connect(lambda text: self.message_bar.show_message(text, "error"))

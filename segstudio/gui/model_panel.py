@@ -1,7 +1,10 @@
-"""The Model dock: which model proposes, on which device, and proposals in the background.
+"""The Model dock: which model proposes, every version, and proposals in the background.
 
-Load a bundle (the project's best model is loaded when a project opens), import one made
-elsewhere, export the active one, and run proposals on the current image or on every image
+The dock always shows the model that proposes, as the project says (Project.proposing_model:
+the pinned version, else the best) and loads it in the background when that changes (a project
+opens, training keeps a better model, the person pins or rolls back in the versions list).
+Load pins a version (a bundle from elsewhere becomes a pinned version), Import makes a new one,
+Export writes the proposing model; proposals run on the current image or on every image
 nobody has reviewed. Prediction runs in a GeneratorWorker; each result is applied here, on
 the GUI thread, as one undoable edit (through the open document for the image being edited)
 that only touches unreviewed pixels. Torch loads only when a model does (when a project with
@@ -14,37 +17,45 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QLabel, QProgressBar, QPushButton,
     QVBoxLayout, QWidget,
 )
 
+from segstudio.gui.model_proposals import ProposalsMixin
+from segstudio.gui.model_sources import ModelSourcesMixin
+from segstudio.gui.settings_binding import bind_setting
 from segstudio.gui.training_worker import TrainingHold, hold_training
+from segstudio.gui.versions_view import VersionsView
 from segstudio.gui.workers import GeneratorWorker
 
-ARCH_SETTING = "model.arch"  # project setting: the architecture new models are trained with
 EXPORT_CHOICES = {"ONNX + TorchScript": ["onnx", "torchscript"], "ONNX": ["onnx"], "TorchScript": ["torchscript"]}
 
 
-class ModelPanel(QWidget):
+class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
     def __init__(self, state, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.mapping: dict[int, int] | None = None  # model -> project class ids, when confirmed
-        self.follow_best = True  # use the project's newest best model until the person picks one
+        self.outside = False  # a bundle from a folder whose classes are mapped by name: not a version
+        self._resync = False  # the proposing model changed while a job ran: load it after
+        self._refresh_after_load = False  # a pin or roll back: re-propose what the old model proposed
+        self._proposing_version: str | None = None  # the version whose proposals are being applied
         self.worker: GeneratorWorker | None = None
         self._training_hold: TrainingHold | None = None
         self._running = False  # from start until the worker's finished signal reached this thread
         self._build()
         state.project_opened.connect(self._on_project_opened)
-        state.project_closed.connect(lambda: self.set_model(None))
+        state.project_closed.connect(self._on_project_closed)
         state.model_changed.connect(self._on_model_changed)
+        state.models_changed.connect(self._sync)
         state.image_changed.connect(lambda _image_id: self._update())
         self._describe(state.model)
         self._update()
 
     # -------------------------------------------------------------------- layout
     def _build(self) -> None:
-        from segstudio.core.models.registry import ARCHITECTURES, DEFAULT_ARCH
+        from segstudio.core.models.registry import ARCHITECTURES
+        from segstudio.core.training.settings import TrainingSettings
 
         self.model_label = QLabel("No model")
         self.model_label.setWordWrap(True)
@@ -52,9 +63,10 @@ class ModelPanel(QWidget):
         for spec in ARCHITECTURES.values():
             self.arch_combo.addItem(spec.name, spec.name)
             self.arch_combo.setItemData(self.arch_combo.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
-        self.arch_combo.setCurrentText(DEFAULT_ARCH)
-        self.arch_combo.setToolTip("Architecture for new models and for imported state dicts")
-        self.arch_combo.currentTextChanged.connect(self._on_arch_chosen)
+        self.arch_combo.setCurrentText(TrainingSettings().arch)
+        self.arch_combo.setToolTip("Architecture for new models and for imported state dicts (a project setting)")
+        bind_setting(self.state, self.arch_combo, "arch", self.arch_combo.setCurrentText,
+                     self.arch_combo.currentTextChanged)
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
         self.device_combo.setCurrentText(self.state.device_preference or "auto")
@@ -72,7 +84,8 @@ class ModelPanel(QWidget):
         self.current_button = QPushButton("Propose on this image")
         self.all_button = QPushButton("Propose on all unreviewed")
         self.cancel_button = QPushButton("Cancel")
-        self.load_button.setToolTip("Use a model bundle folder (model.json + weights.safetensors)")
+        self.load_button.setToolTip("Propose with a model bundle folder (model.json + weights.safetensors): "
+                                    "it is pinned, as a new version when it comes from elsewhere")
         self.import_button.setToolTip("A TorchScript file, or a state dict for the chosen architecture; "
                                       "it gets the project's classes and becomes a new model version")
         self.export_button.setToolTip("Write the model as ONNX / TorchScript with its classes and preprocessing")
@@ -92,8 +105,12 @@ class ModelPanel(QWidget):
         self.progress.setTextVisible(True)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.versions = VersionsView(self.state)
+        self.versions.proposer_changed.connect(self._on_proposer_chosen)
+        self.versions.propose_with.connect(self.propose_with_version)
         layout = QVBoxLayout(self)
         layout.addWidget(self.model_label)
+        layout.addWidget(self.versions)
         layout.addLayout(form)
         layout.addWidget(self.crf_box)
         layout.addLayout(buttons)
@@ -108,7 +125,7 @@ class ModelPanel(QWidget):
     def _update(self) -> None:
         project, busy = self.state.project, self._busy()
         writable = project is not None and not getattr(project, "readonly", False)
-        has_model = self.state.model is not None
+        has_model = self.state.model is not None or self._proposer() is not None
         self.load_button.setEnabled(not busy)
         self.import_button.setEnabled(not busy)
         self.export_button.setEnabled(has_model and not busy)
@@ -119,16 +136,39 @@ class ModelPanel(QWidget):
         self.progress.setVisible(busy)
 
     # --------------------------------------------------------------------- model
+    def _proposer(self):
+        project = self.state.project
+        return project.proposing_model() if project is not None else None
+
     def _on_project_opened(self, project) -> None:
-        saved = project.get_setting(ARCH_SETTING)
-        if saved:
-            self.arch_combo.setCurrentText(saved)
-        self.follow_best = True
-        best = project.best_model()
-        if best is not None:  # loading imports torch: in the background, the window stays live
-            self._start(lambda stop: _load_in_background(best.path), "Loading the project's best model",
-                        self._adopt_loaded)
-        self._update()
+        self.outside = False
+        self.versions.refresh()
+        self._sync()
+
+    def _on_project_closed(self) -> None:
+        self.outside = False
+        self.set_model(None)
+        self.versions.refresh()
+
+    def _sync(self) -> None:
+        """Make the loaded model the one the project says proposes (loading imports torch: in the background)."""
+        self.versions.refresh()
+        proposer, current = self._proposer(), self.state.model
+        if self.outside or (proposer is None and current is None) or (
+                proposer is not None and current is not None and current.version == proposer.version):
+            self._describe(current)
+            self._update()
+            return
+        if proposer is None:
+            self.set_model(None)
+            return
+        if self._busy():
+            self._resync = True
+            self._describe(current)
+            return
+        self._start(lambda stop: _load_in_background(proposer.path), f"Loading model {proposer.version}",
+                    self._adopt_loaded)
+        self._describe(current)
 
     def _adopt_loaded(self, bundle) -> str:
         if bundle is None:
@@ -143,17 +183,33 @@ class ModelPanel(QWidget):
         self.set_model(bundle, mapping)
         return f"Model {bundle.version} loaded"
 
-    def _refresh_best(self) -> None:
-        """Follow the project's best model (training keeps new ones) unless the person chose another."""
-        best = self.state.project.best_model() if self.follow_best else None
-        current = self.state.model
-        if best is not None and (current is None or current.version != best.version):
-            self.load_bundle(best.path, follow_best=True)
+    def _load_proposer_now(self) -> None:
+        """Before proposing: the proposing model, loaded here if the background load has not run yet."""
+        proposer, current = self._proposer(), self.state.model
+        if self.outside or proposer is None or (current is not None and current.version == proposer.version):
+            return
+        from segstudio.core.errors import SegStudioError
+        from segstudio.core.models import ModelBundle
 
-    def _on_arch_chosen(self, arch: str) -> None:
-        project = self.state.project
-        if project is not None and not getattr(project, "readonly", False):
-            project.set_setting(ARCH_SETTING, arch)
+        try:
+            bundle = ModelBundle.load(proposer.path)
+            self.set_model(bundle, self._confirm_classes(bundle))
+        except SegStudioError as exc:
+            self.state.error.emit(str(exc))
+
+    def _on_proposer_chosen(self) -> None:
+        """Pin, roll back or unpin: the unreviewed images the old model proposed get the new one's proposals."""
+        self.outside = False
+        self._refresh_after_load = True
+        self._sync()
+        self._maybe_refresh()
+
+    def _maybe_refresh(self) -> None:
+        proposer, current = self._proposer(), self.state.model
+        if self._refresh_after_load and not self._busy() and proposer is not None and current is not None \
+                and current.version == proposer.version:
+            self._refresh_after_load = False
+            self.propose_unreviewed(outdated_only=True)
 
     def _on_device_chosen(self, name: str) -> None:
         self.state.device_preference = None if name == "auto" else name
@@ -165,80 +221,29 @@ class ModelPanel(QWidget):
         self._update()
 
     def _describe(self, bundle) -> None:
-        if bundle is None:
+        """The model that proposes, as the project says, even while its weights are loading."""
+        mapped = " (classes mapped by name)" if self.mapping else ""
+        if self.outside and bundle is not None:
+            self.model_label.setText(f"Proposing: a model from a folder, not a project version ({bundle.arch}): "
+                                     f"{', '.join(bundle.class_names)}{mapped}")
+            return
+        record = self._proposer()
+        if record is None and bundle is None:
             self.model_label.setText("No model: train one, or load or import a model bundle.")
             return
-        version = f"{bundle.version} " if bundle.version else ""
-        miou = bundle.metrics.get("val_miou") if bundle.metrics else None
-        score = f", validation mIoU {miou:.3f}" if isinstance(miou, (int, float)) else ""
-        mapped = " (classes mapped by name)" if self.mapping else ""
-        self.model_label.setText(f"Model {version}({bundle.arch}){score}: {', '.join(bundle.class_names)}{mapped}")
+        if record is None:
+            self.model_label.setText(f"Model ({bundle.arch}): {', '.join(bundle.class_names)}{mapped}")
+            return
+        kind = "" if record.kind == "network" else f", {record.kind}"
+        score = f", validation mIoU {record.miou:.3f}" if record.miou is not None else ""
+        why = "pinned by you" if record.pinned else "the best model"
+        loading = "" if bundle is not None and bundle.version == record.version else " (loading...)"
+        self.model_label.setText(f"Proposing: model {record.version} ({record.arch}{kind}){score}, {why}{mapped}{loading}")
 
     def set_model(self, bundle, mapping: dict[int, int] | None = None) -> None:
         self.mapping = mapping
         self.state.model = bundle
         self.state.model_changed.emit(bundle)
-
-    def load_bundle(self, folder: str | Path, *, follow_best: bool = False) -> bool:
-        """Load a bundle; a bundle for other classes needs the person's yes to map them by name."""
-        from segstudio.core.errors import SegStudioError
-        from segstudio.core.models import ModelBundle
-
-        try:
-            bundle = ModelBundle.load(folder)
-            mapping = self._confirm_classes(bundle)
-        except SegStudioError as exc:
-            self.state.error.emit(str(exc))
-            return False
-        self.follow_best = follow_best
-        self.set_model(bundle, mapping)
-        self.state.message.emit(f"Model {bundle.version or Path(folder).name} loaded")
-        return True
-
-    def _confirm_classes(self, bundle) -> dict[int, int] | None:
-        project = self.state.project
-        if project is None:
-            return None
-        from segstudio.core.errors import ModelError
-
-        try:
-            return bundle.mapping_to(project.class_names())
-        except ModelError as refusal:
-            answer = QMessageBox.question(self, "Classes differ", f"{refusal}\n\nMap the classes by name?")
-            if answer != QMessageBox.StandardButton.Yes:
-                raise
-            return bundle.mapping_to(project.class_names(), allow_mapping=True)
-
-    def choose_bundle(self) -> None:
-        start = str(self.state.project.models_dir) if self.state.project is not None else ""
-        folder = QFileDialog.getExistingDirectory(self, "Load a model bundle (folder with model.json)", start)
-        if folder:
-            self.load_bundle(folder)
-
-    def choose_import(self) -> None:
-        """A TorchScript file or a state dict (for the chosen architecture), with the project's classes."""
-        from segstudio.core.errors import SegStudioError
-        from segstudio.core.models import import_model
-
-        project = self.state.project
-        if project is None:
-            self.state.error.emit("Open a project first: an imported model takes the project's classes.")
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Import a model", "",
-                                              "Models (*.pt *.pth *.safetensors *.torchscript);;All files (*)")
-        if not path:
-            return
-        try:
-            bundle = import_model(path, classes=project.classes(), arch=self.arch_combo.currentText())
-            bundle.version = project.new_model_version()
-            bundle.save(project.models_dir / bundle.version)
-            project.register_model(bundle.version, bundle.arch, {"imported_from": Path(path).name}, best=False)
-        except SegStudioError as exc:
-            self.state.error.emit(str(exc))
-            return
-        self.follow_best = False
-        self.set_model(bundle)
-        self.state.message.emit(f"Imported {Path(path).name} as model {bundle.version}")
 
     def choose_export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export the model to a folder")
@@ -248,67 +253,12 @@ class ModelPanel(QWidget):
     def export_to(self, folder: str | Path, formats: list[str]) -> None:
         from segstudio.core.model_export import export_bundle
 
+        self._load_proposer_now()
         bundle = self.state.model
+        if bundle is None:
+            return
         self._start(lambda stop: export_bundle(bundle, folder, formats, stop=stop), "Exporting",
                     lambda paths: f"Exported to {', '.join(p.name for p in paths)}" if paths else "Export cancelled")
-
-    # ----------------------------------------------------------------- proposals
-    def propose_current(self) -> None:
-        if self.state.image_id is not None:
-            self._propose([self.state.image_id])
-
-    def propose_unreviewed(self) -> None:
-        from segstudio.core.project import Status
-
-        ids = [record.id for record in self.state.project.images(status=Status.NEW)]
-        if self.state.image_id is not None and self.state.image_id not in ids and self._image_is_new():
-            ids.insert(0, self.state.image_id)
-        if not ids:
-            self.status.setText("Every image has been reviewed.")
-            return
-        self._propose(ids)
-
-    def _image_is_new(self) -> bool:
-        from segstudio.core.project import Status
-
-        return self.state.project.image(self.state.image_id).status == Status.NEW
-
-    def _propose(self, image_ids: list[int]) -> None:
-        from segstudio.core.device import pick_device
-        from segstudio.core.errors import SegStudioError
-        from segstudio.core.inference import propose_images
-
-        self._refresh_best()
-        if self.state.model is None:
-            self.status.setText("No model yet: train one (Training dock), or load or import a model.")
-            return
-        try:
-            device = pick_device(self.state.device_preference)
-        except SegStudioError as exc:
-            self.state.error.emit(str(exc))
-            return
-        project, bundle, mapping, crf = self.state.project, self.state.model, self.mapping, self.crf_box.isChecked()
-        self._applied = 0
-        self._start(lambda stop: propose_images(project, bundle, image_ids, device=device, crf=crf, mapping=mapping,
-                                                stop=stop),
-                    f"Proposing on {device}", self._proposals_summary)
-
-    def _proposals_summary(self, result) -> str:
-        if result is None:
-            return f"Cancelled after {self._applied} images"
-        done, problems = result
-        text = f"Proposals applied to {self._applied} of {done} images"
-        return text + (f"; {len(problems)} could not be read: {problems[0]}" if problems else "")
-
-    def _apply(self, proposal) -> None:
-        """On the GUI thread: one undoable edit through the open document, else straight to the project."""
-        from segstudio.core.inference import apply_prediction
-
-        editing = proposal.image_id == self.state.image_id and self.state.document is not None
-        apply_prediction(self.state.project, self.state.document if editing else None, proposal.image_id,
-                         proposal.prediction)
-        self._applied += 1
-        self.state.images_changed.emit()
 
     # -------------------------------------------------------------------- worker
     def _start(self, factory, title: str, summary) -> None:
@@ -354,6 +304,10 @@ class ModelPanel(QWidget):
         if self.worker is not None and self.worker.stop_flag.is_set():
             self.status.setText(self._summary(None))
         self._update()
+        if self._resync:
+            self._resync = False
+            self._sync()
+        self._maybe_refresh()
 
     def cancel(self) -> None:
         if self.worker is not None:

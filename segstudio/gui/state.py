@@ -19,6 +19,8 @@ class AppState(QObject):
     classes_changed = Signal()
     current_class_changed = Signal(int)
     model_changed = Signal(object)  # the active model bundle, or None
+    open_image_requested = Signal(int)  # a panel asks the window to show this image (e.g. a flagged one)
+    models_changed = Signal()  # a version was kept, pinned or unpinned, or labels were flagged or confirmed
     message = Signal(str)  # a short status-bar message
     error = Signal(str)  # a message the person must see (shown in a dialog)
 

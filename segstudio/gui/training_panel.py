@@ -5,6 +5,10 @@ curves are redrawn at most a few times a second whatever the step rate, so plott
 competes with painting. "Train continuously while I annotate" keeps the trainer alive when
 its patience runs out: images reviewed meanwhile start a new round. Torch is imported only
 when training starts, so the panel costs nothing at launch.
+
+Its settings are the project's (segstudio.core.training.settings: the architecture chosen in
+the Model dock, patience here), it says which model is best and which proposes in the same
+words as the Model dock, and it lists images whose labels were flagged as suspicious.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from PySide6.QtWidgets import (
     QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
+from segstudio.gui.label_flags_view import LabelFlagsView
+from segstudio.gui.settings_binding import bind_setting
 from segstudio.gui.training_worker import TrainingWorker, default_threads
 
 REDRAW_MS = 250
@@ -32,9 +38,11 @@ class TrainingPanel(QWidget):
         self._dirty = False
         self._build()
         self._redraw_timer = QTimer(self, interval=REDRAW_MS, timeout=self._redraw)
-        state.project_opened.connect(lambda _project: self._update_buttons())
+        state.project_opened.connect(self._on_project_opened)
         state.project_closed.connect(self._on_project_closed)
+        state.models_changed.connect(self._describe_models)
         self._update_buttons()
+        self._describe_models()
 
     # -------------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -52,12 +60,15 @@ class TrainingPanel(QWidget):
         self.continuous.setChecked(True)
         self.continuous.setToolTip("Keep training: images you review meanwhile join the next round.")
         self.patience = QSpinBox(minimum=1, maximum=1000, value=10)
-        self.patience.setToolTip("Epochs without a better validation mIoU before a round ends")
+        self.patience.setToolTip("Epochs without a surely better model before a round ends (a project setting)")
+        bind_setting(self.state, self.patience, "patience", self.patience.setValue, self.patience.valueChanged)
         form = QFormLayout()
         form.addRow("Patience (epochs)", self.patience)
         self.status = QLabel("Not training")
         self.status.setWordWrap(True)
         self.best = QLabel("")
+        self.best.setWordWrap(True)
+        self.flags = LabelFlagsView(self.state)
         self.plots = pg.GraphicsLayoutWidget()
         self.loss_plot = self.plots.addPlot(row=0, col=0, title="Training loss")
         self.loss_plot.setLabel("bottom", "step")
@@ -74,6 +85,7 @@ class TrainingPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addWidget(self.best)
+        layout.addWidget(self.flags)
         layout.addWidget(self.plots, 1)
 
     def _update_buttons(self) -> None:
@@ -90,29 +102,54 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------- control
     def config(self):
-        """The TrainConfig the panel starts with (the app leaves one core to the GUI)."""
-        from segstudio.core.training.config import TrainConfig
+        """The TrainConfig the panel starts with: the project's settings (the app leaves one core to the GUI)."""
+        from segstudio.core.training.settings import load_settings
 
-        from segstudio.gui.model_panel import ARCH_SETTING
+        return load_settings(self.state.project).train_config(
+            continuous=self.continuous.isChecked(), device=self.state.device_preference, threads=default_threads(),
+            deterministic=False)
 
+    def _on_project_opened(self, project) -> None:
+        self._update_buttons()
+        self._describe_models()
+
+    def _describe_models(self) -> None:
+        """Best and proposing model in the Model dock's words (both ask the project)."""
         project = self.state.project
-        arch = project.get_setting(ARCH_SETTING) if project is not None else None  # chosen in the Model dock
-        return TrainConfig(arch=arch, patience=self.patience.value(), continuous=self.continuous.isChecked(),
-                           device=self.state.device_preference, threads=default_threads(), deterministic=False)
+        best = project.best_model() if project is not None else None
+        proposer = project.proposing_model() if project is not None else None
+        if proposer is None and best is None:
+            self.best.setText("No model yet." if project is not None else "")
+            return
+        text = f"Best model: {best.version} (validation mIoU {best.miou:.3f})" if best is not None and \
+            best.miou is not None else (f"Best model: {best.version}" if best is not None else "No best model yet")
+        if proposer is not None and (best is None or proposer.version != best.version):
+            text += f"; proposing: {proposer.version} (pinned by you)"
+        else:
+            text += "; it proposes"
+        self.best.setText(text)
 
     def start(self, config=None) -> None:
+        from segstudio.core.errors import SegStudioError
+
         if self.state.project is None or (self.worker is not None and self.worker.is_running()):
+            return
+        try:
+            config = config or self.config()
+        except SegStudioError as exc:  # damaged settings in the project: say so, start nothing
+            self.state.error.emit(str(exc))
             return
         self._clear_curves()
         self.worker = TrainingWorker(self.state.project, device=self.state.device_preference,
                                      skip_image=lambda: self.state.image_id, parent=self)
         self.worker.event.connect(self._on_event)
+        self.worker.event.connect(self._on_flag)
         self.worker.model_kept.connect(self._on_model_kept)
         self.worker.proposals_refreshed.connect(self._on_proposals_refreshed)
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_finished)
         self.worker.state_changed.connect(self._on_state_changed)
-        self.worker.start(config or self.config())
+        self.worker.start(config)
         self.status.setText("Starting: loading the reviewed images...")
         self._redraw_timer.start()
         self._update_buttons()
@@ -129,6 +166,7 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop training and wait for it (the main window calls this before quitting)."""
+        self.flags.shutdown()
         if self.worker is not None:
             self.worker.stop()
             self.worker.wait()
@@ -145,6 +183,7 @@ class TrainingPanel(QWidget):
     def _on_project_closed(self) -> None:
         self.shutdown()
         self._update_buttons()
+        self._describe_models()
 
     # -------------------------------------------------------------------- events
     def _on_event(self, event: object) -> None:
@@ -159,6 +198,8 @@ class TrainingPanel(QWidget):
         elif isinstance(event, ValidationEvent):
             self._miou[0].append(event.step)
             self._miou[1].append(event.miou)
+            if event.verdict:  # why it was kept or not, in words
+                self.status.setText(f"Epoch {event.epoch}: {event.verdict[:1].upper()}{event.verdict[1:]}")
             for name, value in event.per_class_iou.items():
                 if value is not None:
                     xs, ys = self._class_iou.setdefault(name, ([], []))
@@ -175,9 +216,20 @@ class TrainingPanel(QWidget):
             self.status.setText(event.message)
 
     def _on_model_kept(self, version: str) -> None:
-        miou = self._miou[1][-1] if self._miou[1] else float("nan")
-        self.best.setText(f"Best model: {version} (validation mIoU {miou:.3f})")
-        self.state.message.emit(f"Kept a better model, {version}; refreshing proposals of unreviewed images")
+        self.state.models_changed.emit()  # the Model dock and this panel follow the project
+        proposer = self.state.project.proposing_model() if self.state.project is not None else None
+        if proposer is not None and proposer.version == version:
+            self.state.message.emit(f"Kept a better model, {version}; refreshing proposals of unreviewed images")
+        else:
+            self.state.message.emit(f"Kept a better model, {version}; your pinned model keeps proposing")
+
+    def _on_flag(self, event: object) -> None:
+        from segstudio.core.training.events import LabelFlag
+
+        if isinstance(event, LabelFlag):
+            self.flags.refresh()
+            self.state.images_changed.emit()
+            self.state.message.emit(event.message[0].upper() + event.message[1:])
 
     def _on_proposals_refreshed(self, count: int) -> None:
         if count:

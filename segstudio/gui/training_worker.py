@@ -4,8 +4,9 @@ A worker thread (segstudio.gui.workers.GeneratorWorker) starts the training proc
 (segstudio.core.training.remote.ChildTraining) and relays its events, which arrive on the GUI
 thread as the `event` signal. Pause holds the trainer between two steps; stop lets it finish
 its step and return (the last kept model stays loadable: versions are written atomically).
-When a better model is kept, proposals of images nobody has reviewed yet are refreshed in a
-second worker (never touching reviewed pixels, never the image open in the editor).
+When a better model is kept and it is the one proposing (no version is pinned), proposals of
+images nobody has reviewed yet are refreshed in a second worker (never touching reviewed
+pixels, never the image open in the editor, never a proposal from a model at least as good).
 
 Interactive predictions share the CPU or GPU with training: whoever predicts takes a hold
 (`hold_training()`), and every running training pauses between steps until all holds are
@@ -165,7 +166,9 @@ class TrainingWorker(QObject):
         self.event.emit(event)
         if isinstance(event, CheckpointEvent):
             self.model_kept.emit(event.version)
-            self._refresh_proposals(event.path)
+            proposer = self.project.proposing_model()
+            if proposer is not None and proposer.version == event.version:  # a pinned version keeps proposing
+                self._refresh_proposals(event.path)
 
     def _on_failed(self, exc: Exception) -> None:
         self.failed.emit(str(exc))

@@ -81,13 +81,14 @@ def test_a_database_from_a_newer_segstudio_is_refused_without_a_byte_changed(pai
     root, expected = painted
     with sqlite3.connect(root / DB) as conn:
         conn.execute("PRAGMA journal_mode = DELETE")  # WAL would be switched on (a header write) by a writer
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
         conn.execute("PRAGMA user_version = 99")
     before = (root / DB).read_bytes()
     for command in ("info", "add"):
         assert_refused(cli(command, root, *([root] if command == "add" else [])), "newer SegStudio")
     assert (root / DB).read_bytes() == before
     with sqlite3.connect(root / DB) as conn:
-        conn.execute("PRAGMA user_version = 1")
+        conn.execute(f"PRAGMA user_version = {current}")
     assert_pixels_kept(root, expected)
 
 

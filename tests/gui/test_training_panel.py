@@ -97,9 +97,10 @@ def test_a_kept_model_refreshes_proposals_of_unreviewed_images_only(qtbot, panel
         assert (project.read_label(image_id) == label).all()
 
 
-def test_new_models_use_the_architecture_chosen_in_the_model_dock(panel):
-    from segstudio.gui.model_panel import ARCH_SETTING
+def test_new_models_use_the_project_settings_the_model_dock_writes(panel):
+    from segstudio.core.training.settings import update_settings
 
-    assert panel.config().arch is None  # nothing chosen: follow the best model (or the default)
-    panel.state.project.set_setting(ARCH_SETTING, "lraspp_mobilenet_v3_large")
-    assert panel.config().arch == "lraspp_mobilenet_v3_large"
+    assert panel.config().arch == "unet" and panel.config().patience == 10  # one default, everywhere
+    update_settings(panel.state.project, arch="lraspp_mobilenet_v3_large")
+    panel.patience.setValue(4)
+    assert panel.config().arch == "lraspp_mobilenet_v3_large" and panel.config().patience == 4

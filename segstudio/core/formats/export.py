@@ -190,7 +190,7 @@ def _unique_names(records) -> dict[int, str]:
 def _card(project, spec: FormatSpec, stats: DatasetStats, options: ExportOptions, notes: list[str]) -> str:
     from segstudio import __version__
 
-    best = project.best_model()
+    best = project.proposing_model()  # the model whose proposals the unreviewed pixels hold
     settings = {
         "images": "done only" if options.done_only else "all images with labelled pixels",
         "unreviewed model pixels": "written as ignore" if options.unreviewed == "ignore" else "written as labels",

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from segstudio.core.errors import ProjectError
 from segstudio.core.project.records import ModelRecord, Split, Status, now
 
 
@@ -24,23 +25,82 @@ class CatalogMixin:
             number += 1
         return f"v{number:04d}"
 
-    def register_model(self, version: str, arch: str, metrics: dict | None = None, *, best: bool = False) -> ModelRecord:
+    def register_model(self, version: str, arch: str, metrics: dict | None = None, *, best: bool = False,
+                       kind: str = "network") -> ModelRecord:
+        """Add a version; `best=True` only for a model that beat the best (compare.decide said so)."""
         with self._tx() as conn:
+            rank = None
             if best:
                 conn.execute("UPDATE models SET is_best = 0")
-            conn.execute("INSERT OR REPLACE INTO models (version, arch, created_at, metrics, is_best) VALUES (?, ?, ?, ?, ?)",
-                         (version, arch, now(), json.dumps(metrics or {}), int(best)))
-        self.log_event("model_registered", version=version, best=best)
-        return next(m for m in self.models() if m.version == version)
+                rank = conn.execute("SELECT COALESCE(MAX(best_rank), 0) + 1 FROM models").fetchone()[0]
+            conn.execute("INSERT OR REPLACE INTO models (version, arch, created_at, metrics, is_best, kind, best_rank) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (version, arch, now(), json.dumps(metrics or {}), int(best), kind, rank))
+        self.log_event("model_registered", version=version, best=best, model_kind=kind)
+        return self.model(version)
 
     def models(self) -> list[ModelRecord]:
-        return [ModelRecord(r["version"], r["arch"], self.models_dir / r["version"], r["created_at"],
-                            json.loads(r["metrics"]), bool(r["is_best"]))
-                for r in self._query("SELECT * FROM models ORDER BY version")]
+        """Every version, oldest first, with its scores, kind, pin and rank."""
+        return [self._model_record(r) for r in self._query("SELECT * FROM models ORDER BY version")]
+
+    def model(self, version: str) -> ModelRecord:
+        rows = self._query("SELECT * FROM models WHERE version = ?", (version,))
+        if not rows:
+            raise ProjectError(f"there is no model {version} in {self.root}")
+        return self._model_record(rows[0])
+
+    def _model_record(self, row) -> ModelRecord:
+        return ModelRecord(row["version"], row["arch"], self.models_dir / row["version"], row["created_at"],
+                           json.loads(row["metrics"]), bool(row["is_best"]), row["kind"], bool(row["pinned"]),
+                           row["best_rank"])
 
     def best_model(self) -> ModelRecord | None:
+        """The latest model that beat the best before it (what training warm-starts from)."""
         best = [m for m in self.models() if m.is_best]
         return best[-1] if best else None
+
+    def proposing_model(self) -> ModelRecord | None:
+        """THE model that proposes: the pinned version if a person pinned one, else the best.
+
+        Everything that proposes (the Model dock, proposal refresh, `segstudio predict`, the demo,
+        the benchmarks) asks this one function.
+        """
+        pinned = [m for m in self.models() if m.pinned]
+        return pinned[-1] if pinned else self.best_model()
+
+    def pin_model(self, version: str | None) -> None:
+        """Make `version` propose whatever the scores (roll back), or None to follow the best again."""
+        with self._tx() as conn:
+            if version is not None and not conn.execute("SELECT 1 FROM models WHERE version = ?", (version,)).fetchone():
+                raise ProjectError(f"there is no model {version} to pin")
+            conn.execute("UPDATE models SET pinned = 0")
+            if version is not None:
+                conn.execute("UPDATE models SET pinned = 1 WHERE version = ?", (version,))
+        self.log_event("model_pinned" if version else "model_unpinned", version=version)
+
+    def rollback_target(self) -> ModelRecord | None:
+        """The version a roll back pins: the best model before the one proposing now."""
+        proposer = self.proposing_model()
+        if proposer is None:
+            return None
+        line = [m for m in self.models() if m.best_rank is not None]
+        if proposer.best_rank is not None:
+            earlier = [m for m in line if m.best_rank < proposer.best_rank]
+        else:
+            earlier = [m for m in line if m.version < proposer.version]
+        return max(earlier, key=lambda m: m.best_rank) if earlier else None
+
+    def proposal_outdated(self, made_by: str | None, proposer: ModelRecord) -> bool:
+        """Should `proposer` replace a proposal `made_by` made? Only when it is better, or pinned."""
+        return _outdated(made_by, proposer, self._ranks())
+
+    def outdated_proposals(self, records: list, proposer: ModelRecord) -> list:
+        """The image records whose proposal `proposer` should replace (one look at the versions)."""
+        ranks = self._ranks()
+        return [record for record in records if _outdated(record.proposed_by, proposer, ranks)]
+
+    def _ranks(self) -> dict[str, int | None]:
+        return {r["version"]: r["best_rank"] for r in self._query("SELECT version, best_rank FROM models")}
 
     # ---------------------------------------------------------- history, settings
     def log_event(self, kind: str, image_id: int | None = None, **data: Any) -> None:
@@ -84,3 +144,14 @@ class CatalogMixin:
             "unlabelled_pixels": int(totals[len(names)]),
         }
 
+
+def _outdated(made_by: str | None, proposer: ModelRecord, ranks: dict[str, int | None]) -> bool:
+    """Better means later in the line of best models (each beat the one before); a proposal from
+    a model outside that line (imported, removed, unknown) gives way to any ranked one; a pinned
+    proposer replaces every proposal but its own (the person chose it)."""
+    if made_by == proposer.version:
+        return False
+    if made_by is None or proposer.pinned:
+        return True
+    old_rank = ranks.get(made_by)
+    return proposer.best_rank is not None and (old_rank is None or proposer.best_rank > old_rank)

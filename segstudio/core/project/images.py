@@ -138,7 +138,8 @@ class ImagesMixin:
             id=row["id"], path=path if path.is_absolute() else self.root / path, rel_path=row["path"],
             name=row["name"], width=row["width"], height=row["height"], checksum=row["checksum"],
             status=Status(row["status"]), split=Split(row["split"]), uncertainty=row["uncertainty"],
-            added_at=row["added_at"], updated_at=row["updated_at"])
+            added_at=row["added_at"], updated_at=row["updated_at"], proposed_by=row["proposed_by"],
+            label_flag=row["label_flag"])
 
     def remove_image(self, image_id: int) -> None:
         """Forget an image and its masks; the image file itself stays where it is."""

@@ -73,6 +73,8 @@ class ImageRecord:
     uncertainty: float | None
     added_at: str
     updated_at: str
+    proposed_by: str | None = None  # the model version that made its current proposal
+    label_flag: str | None = None  # why its labels look wrong; left out of training until confirmed
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,19 @@ class ModelRecord:
     created_at: str
     metrics: dict
     is_best: bool
+    kind: str = "network"  # "network", or "instant" for a pixel classifier
+    pinned: bool = False  # a person chose it: it proposes whatever the scores
+    best_rank: int | None = None  # n-th model to beat the best before it; None: never the best
+
+    @property
+    def miou(self) -> float | None:
+        value = self.metrics.get("val_miou")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def images_seen(self) -> int | None:
+        value = self.metrics.get("train_images")
+        return int(value) if isinstance(value, (int, float)) else None
 
 
 @dataclass

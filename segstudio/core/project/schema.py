@@ -63,7 +63,24 @@ CREATE TABLE runs (
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Versions you can trust (issue 11): every model keeps its kind, whether it is pinned and its
+# place in the line of models that each beat the one before (best_rank, NULL: never the best);
+# each image records which model made its proposal and what a label check found. Versions the
+# old trainer kept were each the best when kept, so they get ranks in version order.
+_V2 = """
+ALTER TABLE models ADD COLUMN kind TEXT NOT NULL DEFAULT 'network';
+ALTER TABLE models ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE models ADD COLUMN best_rank INTEGER;
+UPDATE models SET best_rank = (SELECT COUNT(*) FROM models AS earlier
+    WHERE earlier.version <= models.version AND earlier.metrics LIKE '%"val_miou"%')
+    WHERE metrics LIKE '%"val_miou"%';
+ALTER TABLE images ADD COLUMN proposed_by TEXT;
+ALTER TABLE images ADD COLUMN label_flag TEXT;
+ALTER TABLE images ADD COLUMN label_checked TEXT;
+ALTER TABLE images ADD COLUMN label_confirmed TEXT
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

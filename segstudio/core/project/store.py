@@ -20,6 +20,7 @@ from segstudio.core.errors import ProjectError
 from segstudio.core.project import class_removal, guard, schema
 from segstudio.core.project.catalog import CatalogMixin
 from segstudio.core.project.images import ImagesMixin
+from segstudio.core.project.label_checks import LabelChecksMixin
 from segstudio.core.project.lock import LOCK_NAME, ProjectLock
 from segstudio.core.project.records import (
     IGNORE, IGNORE_16, MAX_UINT8_CLASSES, RGB, LabelClass, Source, color_to_hex, default_color,
@@ -27,7 +28,7 @@ from segstudio.core.project.records import (
 )
 
 
-class Project(ImagesMixin, CatalogMixin):
+class Project(ImagesMixin, CatalogMixin, LabelChecksMixin):
     def __init__(self, root: Path, conn: sqlite3.Connection, lock: ProjectLock | None, readonly: bool):
         self.root = root
         self.readonly = readonly

@@ -6,9 +6,9 @@ Progress and training events (segstudio.core.training.events) returning a TrainR
 
 from segstudio.core.training.config import TrainConfig
 from segstudio.core.training.events import (
-    CheckpointEvent, RoundEvent, StepEvent, TrainResult, ValidationEvent, WaitingEvent,
+    CheckpointEvent, LabelFlag, RoundEvent, StepEvent, TrainResult, ValidationEvent, WaitingEvent,
 )
 from segstudio.core.training.trainer import train
 
-__all__ = ["CheckpointEvent", "RoundEvent", "StepEvent", "TrainConfig", "TrainResult", "ValidationEvent",
+__all__ = ["CheckpointEvent", "LabelFlag", "RoundEvent", "StepEvent", "TrainConfig", "TrainResult", "ValidationEvent",
            "WaitingEvent", "train"]

@@ -15,7 +15,6 @@ class TrainConfig:
     minutes: float | None = None  # wall-clock limit
     max_steps: int | None = None  # optimiser step limit (benchmarks: a fixed budget per image)
     patience: int = 10  # epochs without a validation gain before stopping
-    min_val_images: int = 3  # with fewer, a new round's first model replaces the best (its score is noise)
     batch_size: int = 8
     patches_per_image: int = 8  # patches drawn per training image per epoch...
     min_steps_per_epoch: int = 8

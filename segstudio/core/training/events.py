@@ -33,6 +33,17 @@ class ValidationEvent:
     improved: bool
     loss: float  # mean cross-entropy over the validation pixels
     epochs_without_gain: int
+    verdict: str = ""  # why the model was kept or not (segstudio.core.training.compare.decide)
+
+
+@dataclass(frozen=True)
+class LabelFlag:
+    """An image's labels disagree with a confident, trustworthy model: left out until confirmed."""
+
+    image_id: int
+    name: str
+    share: float  # of the reviewed pixels the model is sure about
+    message: str
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,17 @@
-"""When to keep a model and when to stop (after RootPainter's policy), and which images validate.
+"""When to stop (after RootPainter's policy), which images train and which validate.
 
-- keep a new model version only when validation mIoU beats the best so far;
-- stop after `patience` epochs without a gain;
+- a new model version is kept only when it beats the best on a paired comparison
+  (segstudio.core.training.compare.decide); this module counts the epochs without one;
+- stop after `patience` epochs without a kept model;
 - annotations changed (new reviewed pixels, new images): the count restarts, because the
   model now has something new to learn;
-- about one reviewed image in five goes to the validation split, assigned once and never moved.
+- about one reviewed image in five goes to the validation split, assigned once and never moved;
+- images whose labels are flagged as suspicious neither train nor validate until confirmed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 
 from segstudio.core.project import Split, Status
@@ -20,23 +21,16 @@ VAL_POSITION = 2  # ... the 2nd, 7th, 12th reviewed image: the first one always 
 
 
 @dataclass
-class KeepIfBetter:
+class Patience:
     patience: int
-    best: float = -math.inf
     epochs_without_gain: int = 0
 
-    def observe(self, miou: float) -> bool:
-        """Record one validation; True when it beats the best (the model should be kept)."""
-        if not math.isnan(miou) and miou > self.best + 1e-6:
-            self.best = miou
-            self.epochs_without_gain = 0
-            return True
-        self.epochs_without_gain += 1
-        return False
+    def observe(self, kept: bool) -> None:
+        """Record one validation: a kept model resets the count."""
+        self.epochs_without_gain = 0 if kept else self.epochs_without_gain + 1
 
-    def restart(self, baseline: float) -> None:
-        """New annotations: the best is re-measured on the new validation data, the count restarts."""
-        self.best = -math.inf if math.isnan(baseline) else baseline
+    def restart(self) -> None:
+        """New annotations: the model has something new to learn, the count restarts."""
         self.epochs_without_gain = 0
 
     @property
@@ -45,9 +39,12 @@ class KeepIfBetter:
 
 
 def candidate_image_ids(project) -> list[int]:
-    """Images that may hold reviewed pixels (they have masks and were not skipped), by id."""
+    """Images that may hold reviewed pixels, by id: they have masks, were not skipped, and are not
+    flagged as suspicious (a flagged image whose labels changed since is a candidate again: the
+    round's label check looks at it anew)."""
     return sorted(r.id for r in project.images(order="added")
-                  if r.status != Status.SKIPPED and project.has_masks(r.id))
+                  if r.status != Status.SKIPPED and project.has_masks(r.id)
+                  and (r.label_flag is None or project.label_check_state(r.id)[0] != project.label_stamp(r.id)))
 
 
 def assign_validation_split(project, reviewed_ids: list[int]) -> list[int]:
@@ -69,7 +66,7 @@ def assign_validation_split(project, reviewed_ids: list[int]) -> list[int]:
 
 
 def annotation_fingerprint(project) -> str:
-    """Changes whenever reviewed masks, statuses or splits change (file stats, no decoding).
+    """Changes whenever reviewed masks, statuses, splits or label flags change (file stats, no decoding).
 
     Images still new hold no reviewed pixel (a person's first pixel moves an image to in
     progress), so fresh proposals written on them do not count as new annotations.
@@ -78,11 +75,7 @@ def annotation_fingerprint(project) -> str:
     for record in sorted(project.images(), key=lambda r: r.id):
         if record.status == Status.NEW:
             continue
-        digest.update(f"{record.id}|{record.status.value}|{record.split.value}".encode())
-        for folder in (project.labels_dir, project.sources_dir):
-            try:
-                stat = (folder / f"{record.id}.png").stat()
-                digest.update(f"|{stat.st_mtime_ns}:{stat.st_size}".encode())
-            except FileNotFoundError:
-                digest.update(b"|-")
+        flag = "flagged" if record.label_flag is not None else ""
+        digest.update(f"{record.id}|{record.status.value}|{record.split.value}|{flag}|".encode())
+        digest.update(project.label_stamp(record.id).encode())
     return digest.hexdigest()

@@ -23,7 +23,7 @@ from segstudio.core.errors import SegStudioError
 from segstudio.core.progress import StopFlag
 
 # Project methods the trainer may call that write; everything else is read in the child.
-PARENT_CALLS = frozenset({"set_split", "register_model", "log_event"})
+PARENT_CALLS = frozenset({"set_split", "register_model", "log_event", "flag_labels", "mark_labels_checked"})
 CHILD_NICENESS = 5  # the GUI wins the CPU when both want it
 POLL_SECONDS = 0.05
 

@@ -6,9 +6,12 @@ step (StopFlag, or closing the generator): the only writes are whole model versi
 into place when complete, so the last kept model always stays loadable. Pausing is the
 caller's business: it simply holds the generator between two steps.
 
-A run is made of rounds. A round loads all reviewed data (replay: nothing is forgotten),
-re-measures the best model on the current validation images and restarts the patience count,
-then trains epoch after epoch; a version is kept only when validation mIoU beats the best.
+A run is made of rounds. A round loads all reviewed data (replay: nothing is forgotten), lets
+the best model check new and changed labels (suspicious ones are flagged and left out until a
+person confirms them, segstudio.core.training.suspicious), re-measures the best model on the
+current validation images and restarts the patience count, then trains epoch after epoch; a
+version is kept only when it beats the best on a paired comparison over the same images
+(segstudio.core.training.compare.decide), however few they are: never silently worse.
 A new round starts when the annotations change; in continuous mode, a run whose patience ran
 out waits for new annotations instead of ending.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,6 +31,7 @@ from torch.utils.data import DataLoader
 
 from segstudio.core.errors import SegStudioError
 from segstudio.core.metrics import scores_from_confusion
+from segstudio.core.training.compare import Evaluation, decide
 from segstudio.core.progress import Progress, StopFlag
 from segstudio.core.project import Split
 from segstudio.core.training.checkpoint import remove_partial_versions, save_new_version
@@ -39,10 +44,11 @@ from segstudio.core.training.events import (
 )
 from segstudio.core.training.losses import SegmentationLoss, class_weights_from_counts
 from segstudio.core.training.model_setup import initial_bundle
+from segstudio.core.training.policy import Patience, annotation_fingerprint, assign_validation_split
 from segstudio.core.training.precision import autocast_settings
-from segstudio.core.training.policy import KeepIfBetter, annotation_fingerprint, assign_validation_split
 from segstudio.core.training.sampling import PrioritySampler, steps_per_epoch
-from segstudio.core.training.validation import evaluate
+from segstudio.core.training.suspicious import check_labels
+from segstudio.core.training.validation import evaluate, predict_confident
 
 
 @dataclass
@@ -108,7 +114,9 @@ class Trainer:
     def __init__(self, project, config: TrainConfig, stop: StopFlag, context: DistributedContext):
         self.project, self.config, self.stop, self.ctx = project, config, stop, context
         self.result = TrainResult()
-        self.policy = KeepIfBetter(config.patience)
+        self.policy = Patience(config.patience)
+        self.best_eval: Evaluation | None = None  # the best model on this round's validation images
+        self.best_miou = float("nan")
         self.step = 0
         self.validated_at = 0
         self.epoch = 0
@@ -147,6 +155,7 @@ class Trainer:
                                            fresh_share=config.fresh_share, fresh_patches=config.fresh_patches,
                                            rare_class_probability=config.rare_class_probability)
             self.best_state = self._state_copy() if warm else None
+            self.best_name = self.bundle.version if warm else None
             if self.ctx.is_main and not self.project.readonly:
                 remove_partial_versions(self.project)
             return (yield from self._rounds())
@@ -162,7 +171,7 @@ class Trainer:
     def _rounds(self) -> Generator[object, None, TrainResult]:
         reason = "start"
         while True:
-            data = self._load_round()
+            data = yield from self._load_round()
             if data is None:
                 if not self.config.continuous:
                     raise SegStudioError("nothing to train on: no image has reviewed pixels yet "
@@ -172,9 +181,9 @@ class Trainer:
                     return self._finish("stopped", stopped=True)
                 continue
             yield RoundEvent(self.round, len(data.train), len(data.val), reason)
-            # Too few validation images to trust the old best's score: new annotations win.
-            trusted = data.val_images >= self.config.min_val_images
-            self.policy.restart(self._baseline(data) if trusted else float("nan"))
+            self.best_eval = self._baseline(data)  # however few images: a candidate must beat it on them
+            self.best_miou = self.best_eval.miou if self.best_eval is not None else float("nan")
+            self.policy.restart()
             outcome = yield from self._train_round(data)
             if outcome == "annotations changed":
                 self.round += 1
@@ -191,15 +200,21 @@ class Trainer:
 
     def _finish(self, reason: str, *, stopped: bool) -> TrainResult:
         self.result.steps, self.result.epochs = self.step, self.epoch
-        self.result.best_miou = self.policy.best if self.policy.best > -math.inf else float("nan")
+        self.result.best_miou = self.best_miou
         self.result.reason, self.result.stopped = reason, stopped
         return self.result
 
     # ----------------------------------------------------------------- a round
-    def _load_round(self) -> RoundData | None:
+    def _load_round(self) -> Generator[object, None, RoundData | None]:
         config, project = self.config, self.project
         changed = self.cache.refresh()
         images = self.cache.reviewed()
+        if self.ctx.is_main and not project.readonly:
+            for flag in (yield from self._check_labels(images)):
+                yield flag
+        self.ctx.barrier()
+        flagged = {record.id for record in project.flagged_images()}
+        images = [image for image in images if image.image_id not in flagged]
         if not images:
             return None
         if self.ctx.is_main and not project.readonly:
@@ -310,46 +325,78 @@ class Trainer:
         return "stopped" if self.ctx.any(stopped) else "time limit"
 
     # --------------------------------------------------------- validate and keep
-    def _scores(self, data: RoundData):
-        accumulator, loss = evaluate(self.eval_model, self.ctx.shard(data.val), self.bundle.normalisation.apply,
-                                     self.bundle.num_classes, self.device, tile=self.config.validation_tile,
-                                     autocast=self.autocast)
+    def _evaluate(self, data: RoundData) -> tuple[Evaluation, float]:
+        """The validation model on every validation image (each rank scores its share)."""
+        shard = self.ctx.shard(list(range(len(data.val))))
+        evaluation, loss = evaluate(self.eval_model, [data.val[i] for i in shard], self.bundle.normalisation.apply,
+                                    self.bundle.num_classes, self.device, tile=self.config.validation_tile,
+                                    autocast=self.autocast)
+        if self.ctx.enabled:
+            blocks = np.zeros((len(data.val),) + evaluation.blocks.shape[1:], np.int64)
+            blocks[shard] = evaluation.blocks
+            evaluation = Evaluation(tuple(image.image_id for image in data.val), self.ctx.sum_counts(blocks))
         loss_sum, counted = self.ctx.sum_counts(loss)
-        return scores_from_confusion(self.ctx.sum_counts(accumulator.matrix)), loss_sum / max(1.0, counted)
+        return evaluation, loss_sum / max(1.0, counted)
 
-    def _baseline(self, data: RoundData) -> float:
-        """The best model's mIoU on this round's validation images (NaN when there is none)."""
-        if self.best_state is None:
-            return float("nan")
-        current = self._state_copy()
+    @contextmanager
+    def _best_weights(self):
+        """The best model's weights in the validation model (in eval mode) for a while."""
+        current, was_training = self._state_copy(), self.eval_model.training
         self.eval_model.load_state_dict(self.best_state)
+        self.eval_model.eval()
         try:
-            return self._scores(data)[0].miou
+            yield self.eval_model
         finally:
             self.eval_model.load_state_dict(current)
+            self.eval_model.train(was_training)
+
+    def _baseline(self, data: RoundData) -> Evaluation | None:
+        """The best model on this round's validation images (None when there is no best yet)."""
+        if self.best_state is None:
+            return None
+        with self._best_weights():
+            return self._evaluate(data)[0]
+
+    def _check_labels(self, images) -> Generator[object, None, list]:
+        """Flag new or changed labels the best model confidently disagrees with."""
+        record = self.project.best_model()
+        if self.best_state is None or record is None or record.version != self.best_name:
+            return []
+        normalise, tile = self.bundle.normalisation.apply, self.config.validation_tile
+        with self._best_weights() as model:
+            return (yield from check_labels(
+                self.project, images, lambda image: predict_confident(model, normalise(image.raw), self.device,
+                                                                      tile=tile), record))
 
     def _validate_and_keep(self, data: RoundData) -> Generator[object, None, None]:
         self.validated_at = self.step
-        scores, loss = self._scores(data)
-        miou = scores.miou
-        improved = self.policy.observe(miou)
+        evaluation, loss = self._evaluate(data)
+        verdict = decide(evaluation, self.best_eval, new_name=f"the model of step {self.step}",
+                         old_name=f"best model {self.best_name}" if self.best_name else "the best model")
+        self.policy.observe(verdict.better)
+        scores = scores_from_confusion(evaluation.confusion)
         per_class = {name: (None if np.isnan(value) else float(value))
                      for name, value in zip(self.bundle.class_names, scores.iou)}
-        yield ValidationEvent(step=self.step, epoch=self.epoch, miou=miou, per_class_iou=per_class, improved=improved,
-                              loss=loss, epochs_without_gain=self.policy.epochs_without_gain)
-        if not improved:
+        yield ValidationEvent(step=self.step, epoch=self.epoch, miou=evaluation.miou, per_class_iou=per_class,
+                              improved=verdict.better, loss=loss, epochs_without_gain=self.policy.epochs_without_gain,
+                              verdict=verdict.reason)
+        if not verdict.better:
             return
-        self.best_state = self._state_copy()
+        self.best_state, self.best_eval, self.best_miou = self._state_copy(), evaluation, evaluation.miou
         if not self.ctx.is_main or self.project.readonly:
             return
         self.bundle.seed = self.config.seed
         self.bundle.training_data_hash = data.fingerprint
-        metrics = {"val_miou": round(miou, 6), "val_loss": round(loss, 6), "per_class_iou": per_class, "epoch": self.epoch, "step": self.step,
-                   "train_images": len(data.train), "val_images": len(data.val)}
+        metrics = {"val_miou": round(evaluation.miou, 6), "val_loss": round(loss, 6), "per_class_iou": per_class,
+                   "epoch": self.epoch, "step": self.step, "train_images": len(data.train),
+                   "val_images": data.val_images, "train_image_ids": [image.image_id for image in data.train],
+                   "verdict": verdict.reason,
+                   "gain_bound": None if np.isnan(verdict.bound) else round(verdict.bound, 6)}
         record = save_new_version(self.project, replace(self.bundle, model=self.eval_model), metrics)
+        self.best_name = record.version
         self.result.best_version = record.version
         self.result.kept_versions.append(record.version)
-        yield CheckpointEvent(record.version, miou, str(record.path))
+        yield CheckpointEvent(record.version, evaluation.miou, str(record.path))
 
     def _state_copy(self) -> dict:
         """The weights validation sees (the running average when there is one), on the CPU."""

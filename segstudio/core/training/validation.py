@@ -15,7 +15,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from segstudio.core.metrics import MetricAccumulator
+from segstudio.core.training.compare import Evaluation, score_images
 from segstudio.core.training.dataset import ReviewedImage
+
+
+def _tiled_logits(model: nn.Module, pixels: np.ndarray, device: torch.device, tile: int, margin: int,
+                  autocast: bool):
+    """(y0, y1, x0, x1, logits of that kept region) for each tile of a C x H x W normalised input."""
+    _, height, width = pixels.shape
+    for y0, y1 in _spans(height, tile, margin):
+        for x0, x1 in _spans(width, tile, margin):
+            cy0, cx0 = max(0, y0 - margin), max(0, x0 - margin)
+            cy1, cx1 = min(height, y1 + margin), min(width, x1 + margin)
+            window = torch.from_numpy(np.ascontiguousarray(pixels[:, cy0:cy1, cx0:cx1]))[None].to(device)
+            with torch.autocast(device.type, enabled=autocast):
+                logits = model(window)
+            yield y0, y1, x0, x1, logits[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0].float()
 
 
 @torch.no_grad()
@@ -26,23 +41,28 @@ def predict_classes(model: nn.Module, pixels: np.ndarray, device: torch.device, 
     With a `target` (H x W, 255 = ignore) returns (classes, summed cross-entropy, labelled pixels)
     instead: the loss tells apart models whose class maps score the same.
     """
-    _, height, width = pixels.shape
-    out = np.zeros((height, width), np.uint8)
+    out = np.zeros(pixels.shape[1:], np.uint8)
     loss_sum, counted = 0.0, 0
-    for y0, y1 in _spans(height, tile, margin):
-        for x0, x1 in _spans(width, tile, margin):
-            cy0, cx0 = max(0, y0 - margin), max(0, x0 - margin)
-            cy1, cx1 = min(height, y1 + margin), min(width, x1 + margin)
-            window = torch.from_numpy(np.ascontiguousarray(pixels[:, cy0:cy1, cx0:cx1]))[None].to(device)
-            with torch.autocast(device.type, enabled=autocast):
-                logits = model(window)
-            logits = logits[:, :, y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0].float()
-            out[y0:y1, x0:x1] = logits.argmax(1)[0].to("cpu", torch.uint8).numpy()
-            if target is not None:
-                labels = torch.from_numpy(target[y0:y1, x0:x1].astype(np.int64))[None].to(device)
-                loss_sum += float(F.cross_entropy(logits, labels, ignore_index=255, reduction="sum"))
-                counted += int((labels != 255).sum())
+    for y0, y1, x0, x1, logits in _tiled_logits(model, pixels, device, tile, margin, autocast):
+        out[y0:y1, x0:x1] = logits.argmax(1)[0].to("cpu", torch.uint8).numpy()
+        if target is not None:
+            labels = torch.from_numpy(target[y0:y1, x0:x1].astype(np.int64))[None].to(device)
+            loss_sum += float(F.cross_entropy(logits, labels, ignore_index=255, reduction="sum"))
+            counted += int((labels != 255).sum())
     return out if target is None else (out, loss_sum, counted)
+
+
+@torch.no_grad()
+def predict_confident(model: nn.Module, pixels: np.ndarray, device: torch.device, *, tile: int = 512,
+                      margin: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(arg-max class H x W uint8, its probability H x W float32) of a C x H x W normalised input."""
+    classes = np.zeros(pixels.shape[1:], np.uint8)
+    confidence = np.zeros(pixels.shape[1:], np.float32)
+    for y0, y1, x0, x1, logits in _tiled_logits(model, pixels, device, tile, margin, False):
+        probability, chosen = logits.softmax(1).max(1)
+        classes[y0:y1, x0:x1] = chosen[0].to("cpu", torch.uint8).numpy()
+        confidence[y0:y1, x0:x1] = probability[0].cpu().numpy()
+    return classes, confidence
 
 
 def _spans(length: int, tile: int, margin: int) -> list[tuple[int, int]]:
@@ -54,26 +74,29 @@ def _spans(length: int, tile: int, margin: int) -> list[tuple[int, int]]:
 
 
 def evaluate(model: nn.Module, images: Sequence[ReviewedImage], normalise: Callable[[np.ndarray], np.ndarray],
-             num_classes: int, device: torch.device, *, tile: int = 512, boundary_tolerance: int | None = None,
-             autocast: bool = False) -> tuple[MetricAccumulator, np.ndarray]:
-    """Confusion counts of the model's predictions against the reviewed pixels of `images`, and
+             num_classes: int, device: torch.device, *, tile: int = 512,
+             autocast: bool = False) -> tuple[Evaluation, np.ndarray]:
+    """The model's confusion counts per block of each image (for compare.decide), and
     [summed cross-entropy, labelled pixels].
 
-    Returns sums (not scores) so distributed ranks can add theirs up.
+    Returns counts (not scores) so distributed ranks can add theirs up.
     """
-    accumulator = MetricAccumulator(num_classes, boundary_tolerance=boundary_tolerance)
     loss = np.zeros(2, np.float64)
     was_training = model.training
     model.eval()
+
+    def predict(image: ReviewedImage) -> np.ndarray:
+        nonlocal loss
+        prediction, loss_sum, counted = predict_classes(model, normalise(image.raw), device, tile=tile,
+                                                        autocast=autocast, target=image.target)
+        loss += (loss_sum, counted)
+        return prediction
+
     try:
-        for image in images:
-            prediction, loss_sum, counted = predict_classes(model, normalise(image.raw), device, tile=tile,
-                                                            autocast=autocast, target=image.target)
-            accumulator.add(image.target, prediction)
-            loss += (loss_sum, counted)
+        evaluation = score_images(predict, images, num_classes)
     finally:
         model.train(was_training)
-    return accumulator, loss
+    return evaluation, loss
 
 
 def evaluate_project(project, *, version: str | None = None, split: str = "val", device: str | None = None,

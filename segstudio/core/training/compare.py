@@ -1,0 +1,172 @@
+"""Is a candidate model better than the one proposing? One paired comparison, for every model kind.
+
+The trainer asks it after every epoch, and the model ladder asks it when an instant pixel
+classifier competes with network versions, so nothing here knows about torch: a model is a
+`predict_fn(image) -> class map`.
+
+Why this rule can be trusted with few images:
+- Paired: both models are scored on the same reviewed pixels of the same images, so the
+  difference is not drowned by how hard those images happen to be.
+- A bound, not a point score: the gain in mIoU (of all pixels together, the figure shown
+  everywhere) must stay above zero at its lower confidence bound. The bound comes from a
+  two-level bootstrap: images are resampled, then blocks of a 4 x 4 grid within each image.
+  With many images the spread between images dominates; with one or two images the spread
+  between regions of each image still gives an honest (if optimistic) width, where a pixel-level
+  test would call every tiny difference significant (neighbouring pixels are not independent).
+  Each resample averages both models over the classes reviewed in it, so a stray class that
+  one model predicts cannot swing the bound.
+- Too little evidence (fewer than MIN_UNITS labelled blocks in all) also needs a plain margin
+  of MIN_GAIN, so a scribble on one image cannot crown a model by a hair.
+- Never "replace whatever the score": a candidate without a better bound is not kept, however
+  few images there are. Only the very first model (nothing to compare with) is kept outright.
+
+Cost: the resampling is one (resamples x blocks) @ (blocks x K^2) matrix product per model,
+about 0.1 s for 200 validation images and 4 classes; scoring each image is the prediction the
+trainer makes for validation anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+IGNORE = 255
+GRID = 4  # blocks per side of each image for the within-image resampling
+CONFIDENCE = 0.95  # one-sided: the gain's 5th percentile must be above zero
+RESAMPLES = 1000
+MIN_UNITS = 8  # labelled blocks below which a plain margin is needed as well
+MIN_GAIN = 0.02
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's confusion counts on each block of each validation image (rows: reviewed class)."""
+
+    image_ids: tuple[int, ...]
+    blocks: np.ndarray  # (images, GRID * GRID, K, K) int64
+
+    @property
+    def confusion(self) -> np.ndarray:
+        return self.blocks.sum(axis=(0, 1))
+
+    @property
+    def miou(self) -> float:
+        return float(batched_miou(self.confusion[None])[0])
+
+    def per_image(self) -> list[np.ndarray]:
+        """One K x K confusion matrix per image."""
+        return list(self.blocks.sum(axis=1))
+
+    @property
+    def labelled_units(self) -> int:
+        return int(np.count_nonzero(self.blocks.sum(axis=(2, 3))))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    better: bool
+    reason: str
+    new_miou: float
+    old_miou: float
+    bound: float  # lower confidence bound of the mIoU gain (NaN when there was nothing to compare)
+
+
+def block_confusions(target: np.ndarray, prediction: np.ndarray, num_classes: int, grid: int = GRID) -> np.ndarray:
+    """(grid * grid, K, K) confusion counts of the reviewed pixels of each block of one image."""
+    if target.shape != prediction.shape:
+        raise ValueError(f"target {target.shape} and prediction {prediction.shape} differ in shape")
+    height, width = target.shape
+    rows = np.minimum(np.arange(height) * grid // max(1, height), grid - 1)
+    cols = np.minimum(np.arange(width) * grid // max(1, width), grid - 1)
+    block = (rows[:, None] * grid + cols[None, :]).ravel()
+    truth = target.ravel().astype(np.int64)
+    predicted = prediction.ravel().astype(np.int64)
+    valid = truth < num_classes  # IGNORE (and anything outside the classes) never counts
+    if predicted[valid].size and (predicted[valid].min() < 0 or predicted[valid].max() >= num_classes):
+        raise ValueError(f"prediction has class ids outside 0..{num_classes - 1}")
+    cells = (block[valid] * num_classes + truth[valid]) * num_classes + predicted[valid]
+    counts = np.bincount(cells, minlength=grid * grid * num_classes * num_classes)
+    return counts.reshape(grid * grid, num_classes, num_classes)
+
+
+def score_images(predict_fn: Callable[[object], np.ndarray], images: Iterable, num_classes: int) -> Evaluation:
+    """Score a model on images that carry `image_id` and `target` (H x W, IGNORE where unreviewed).
+
+    `predict_fn(image)` returns the model's class map for that image: any model kind will do.
+    """
+    ids, blocks = [], []
+    for image in images:
+        ids.append(int(image.image_id))
+        blocks.append(block_confusions(image.target, np.asarray(predict_fn(image)), num_classes))
+    stacked = np.stack(blocks) if blocks else np.zeros((0, GRID * GRID, num_classes, num_classes), np.int64)
+    return Evaluation(tuple(ids), stacked)
+
+
+def batched_miou(confusions: np.ndarray, *, reviewed_classes_only: bool = False) -> np.ndarray:
+    """mIoU of each of R confusion matrices (R, K, K).
+
+    By default a class counts when it was reviewed or predicted (as segstudio.core.metrics does);
+    with `reviewed_classes_only`, only classes present in the reviewed pixels count, so two
+    models scored on the same pixels average over the same classes (a model's stray prediction
+    of an absent class still costs it: those pixels are missed for their true class).
+    """
+    confusions = np.asarray(confusions, np.float64)
+    true_positive = np.diagonal(confusions, axis1=1, axis2=2)
+    reviewed = confusions.sum(axis=2)
+    union = reviewed + confusions.sum(axis=1) - true_positive
+    present = reviewed > 0 if reviewed_classes_only else union > 0
+    iou = np.where(present, true_positive / np.maximum(union, 1), 0.0)
+    counted = present.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counted > 0, iou.sum(axis=1) / np.maximum(counted, 1), np.nan)
+
+
+def gain_lower_bound(new: Evaluation, old: Evaluation, *, confidence: float = CONFIDENCE,
+                     resamples: int = RESAMPLES, seed: int = 0) -> float:
+    """Lower bound of the mIoU gain: paired two-level bootstrap (images, then blocks).
+
+    Each resample scores both models on the same resampled pixels, over the classes reviewed
+    in them (a class present in one resample and not another must not count for one model only).
+    """
+    images, units = new.blocks.shape[:2]
+    if images == 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)  # fixed: the same two models always get the same verdict
+    chosen_images = rng.integers(0, images, size=(resamples, images))
+    chosen_blocks = rng.integers(0, units, size=(resamples, images, units))
+    cells = (np.arange(resamples)[:, None, None] * images + chosen_images[:, :, None]) * units + chosen_blocks
+    weights = np.bincount(cells.ravel(), minlength=resamples * images * units).reshape(resamples, -1).astype(np.float64)
+    size = new.blocks.shape[-1]
+
+    def resampled_miou(evaluation: Evaluation) -> np.ndarray:
+        counts = (weights @ evaluation.blocks.reshape(images * units, -1)).reshape(-1, size, size)
+        return batched_miou(counts, reviewed_classes_only=True)
+
+    gains = resampled_miou(new) - resampled_miou(old)
+    gains = gains[~np.isnan(gains)]
+    return float(np.quantile(gains, 1.0 - confidence)) if gains.size else float("nan")
+
+
+def decide(new: Evaluation, old: Evaluation | None, *, new_name: str = "the new model",
+           old_name: str = "the best model") -> Verdict:
+    """Should `new` replace `old`? Both must be scored on the same images (same order)."""
+    if old is None:
+        return Verdict(True, f"{new_name} is the first model", new.miou, float("nan"), float("nan"))
+    if new.image_ids != old.image_ids or new.blocks.shape != old.blocks.shape:
+        raise ValueError("a paired comparison needs both models scored on the same images")
+    new_miou, old_miou = new.miou, old.miou
+    where = f"on {len(new.image_ids)} image(s)"
+    if np.isnan(new_miou) or np.isnan(old_miou):
+        return Verdict(False, f"no reviewed pixel to compare {where}", new_miou, old_miou, float("nan"))
+    bound = gain_lower_bound(new, old)
+    scores = f"mIoU {new_miou:.3f} against {old_miou:.3f} {where}"
+    if not bound > 0:
+        return Verdict(False, f"{new_name} is not surely better than {old_name}: {scores}, "
+                              f"gain bound {bound:+.3f}", new_miou, old_miou, bound)
+    if new.labelled_units < MIN_UNITS and new_miou - old_miou < MIN_GAIN:
+        return Verdict(False, f"too few reviewed pixels to trust a gain under {MIN_GAIN}: {scores}",
+                       new_miou, old_miou, bound)
+    return Verdict(True, f"{new_name} is better than {old_name}: {scores}, gain at least {bound:.3f} "
+                         f"({CONFIDENCE:.0%} bound)", new_miou, old_miou, bound)

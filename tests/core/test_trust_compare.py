@@ -1,0 +1,105 @@
+"""compare.decide: a candidate replaces the best only when it is surely better on the same images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from segstudio.core.metrics import scores_from_confusion
+from segstudio.core.training.compare import MIN_GAIN, batched_miou, block_confusions, decide, score_images
+
+
+@dataclass
+class Image:
+    image_id: int
+    target: np.ndarray
+
+
+def images(count: int, size: int = 64, seed: int = 0) -> list[Image]:
+    rng = np.random.default_rng(seed)
+    made = []
+    for index in range(count):
+        target = np.zeros((size, size), np.uint8)
+        for _ in range(3):
+            y, x = rng.integers(0, size - 16, 2)
+            target[y:y + 16, x:x + 16] = rng.integers(1, 3)
+        target[:4] = 255  # unreviewed pixels never count
+        made.append(Image(index, target))
+    return made
+
+
+def noisy(accuracy: float, seed: int):
+    """A 'model' that is right on a share of the pixels: any predict function will do, no torch."""
+    rng = np.random.default_rng(seed)
+
+    def predict(image: Image) -> np.ndarray:
+        wrong = rng.random(image.target.shape) > accuracy
+        return np.where(wrong, (image.target.astype(np.int64) + 1) % 3, np.minimum(image.target, 2)).astype(np.uint8)
+
+    return predict
+
+
+def test_scores_match_the_metrics_module_and_ignore_unreviewed_pixels():
+    data = images(5)
+    evaluation = score_images(noisy(0.8, 1), data, 3)
+    assert evaluation.image_ids == (0, 1, 2, 3, 4) and evaluation.blocks.shape == (5, 16, 3, 3)
+    assert evaluation.confusion.sum() == sum(int((image.target != 255).sum()) for image in data)
+    assert evaluation.miou == pytest.approx(scores_from_confusion(evaluation.confusion).miou)
+    assert len(evaluation.per_image()) == 5
+    assert np.isnan(batched_miou(np.zeros((1, 3, 3)))[0])
+    stray = np.array([[[5, 0, 0], [0, 4, 1], [0, 0, 0]]])  # class 2 predicted once, never reviewed
+    assert batched_miou(stray)[0] == pytest.approx((1 + 0.8 + 0) / 3)
+    assert batched_miou(stray, reviewed_classes_only=True)[0] == pytest.approx((1 + 0.8) / 2)
+
+
+def test_block_confusions_split_an_image_into_a_grid():
+    target = np.zeros((8, 8), np.uint8)
+    target[4:, 4:] = 1
+    blocks = block_confusions(target, target, 2, grid=2)
+    assert blocks[3, 1, 1] == 16 and blocks[0, 0, 0] == 16 and blocks.sum() == 64
+    with pytest.raises(ValueError, match="outside"):
+        block_confusions(target, np.full((8, 8), 5, np.uint8), 2)
+
+
+def test_a_clearly_better_model_is_kept_a_worse_or_equal_one_is_not():
+    data = images(12)
+    good, bad = score_images(noisy(0.92, 1), data, 3), score_images(noisy(0.75, 2), data, 3)
+    verdict = decide(good, bad, new_name="v2", old_name="v1")
+    assert verdict.better and verdict.bound > 0 and "v2 is better than v1" in verdict.reason
+    assert not decide(bad, good).better
+    same = decide(good, good)
+    assert not same.better and same.bound == 0.0
+
+
+def test_the_first_model_is_kept_and_unpaired_scores_are_refused():
+    data = images(3)
+    first = decide(score_images(noisy(0.5, 1), data, 3), None)
+    assert first.better and "first" in first.reason
+    with pytest.raises(ValueError, match="same images"):
+        decide(score_images(noisy(0.9, 1), data, 3), score_images(noisy(0.9, 1), data[:2], 3))
+
+
+def test_one_image_a_tiny_gain_is_not_enough():
+    """The old rule kept any new model when validation had fewer than 3 images; now one image
+    still needs a gain that holds across its regions."""
+    (one,) = images(1)
+    slightly = decide(score_images(noisy(0.90, 1), [one], 3), score_images(noisy(0.89, 2), [one], 3))
+    assert not slightly.better
+    clearly = decide(score_images(noisy(0.97, 1), [one], 3), score_images(noisy(0.6, 2), [one], 3))
+    assert clearly.better
+
+
+def test_a_scribble_needs_a_plain_margin():
+    from segstudio.core.training.compare import Evaluation
+
+    target = np.full((64, 64), 255, np.uint8)
+    target[:16, :8], target[:16, 8:16] = 0, 1  # reviewed pixels in one block only
+    scribble = [Image(7, target)]
+    right = score_images(lambda image: np.minimum(image.target, 1), scribble, 2)
+    old = right.blocks.copy()
+    old[0, 0, 1, 1] -= 1  # one pixel worse: a gain of 0.008, below MIN_GAIN
+    old[0, 0, 1, 0] += 1
+    verdict = decide(right, Evaluation(right.image_ids, old))
+    assert not verdict.better and verdict.bound > 0 and f"{MIN_GAIN}" in verdict.reason
