@@ -67,7 +67,7 @@ def start_training(window) -> str:
     if panel is None:
         return ("The Training panel is not available in this build, so nothing trains yet; "
                 "`segstudio train` trains from the command line.")
-    from segstudio.commands.demo import demo_train_config
+    from segstudio.core.workspace.demo import demo_train_config
 
     dock = panel.parentWidget()
     if isinstance(dock, QDockWidget):  # the plot is part of the tour: on screen, and tall enough

@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from segstudio.core.autosave import SaveState, SaveStatus
 from segstudio.core.errors import SegStudioError
+from segstudio.core.workspace import demo
 from segstudio.gui import drops, optional_panels, review, window_settings
 from segstudio.gui.canvas.tool_input import ToolInput
 from segstudio.gui.canvas.view import CanvasView
@@ -49,7 +51,7 @@ class MainWindow(QMainWindow):
         self.canvas = CanvasView()
         self.tools = ToolInput(self.state, self.canvas)
         self.canvas.tool_input = self.tools
-        self.welcome = WelcomePage(review.demo_available())
+        self.welcome = WelcomePage(demo.demo_available())
         self.pages = QStackedWidget()
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(self.canvas)
@@ -164,8 +166,8 @@ class MainWindow(QMainWindow):
         a.done.triggered.connect(self.mark_done)
         a.next_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(+1, self.session.loading)))
         a.previous_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(-1, self.session.loading)))
-        a.next_unreviewed.triggered.connect(lambda: self.go_to_next(review.next_unreviewed))
-        a.next_uncertain.triggered.connect(lambda: self.go_to_next(review.most_uncertain))
+        a.next_unreviewed.triggered.connect(lambda: self.go_to_next(s.workspace.next_unreviewed))
+        a.next_uncertain.triggered.connect(lambda: self.go_to_next(s.workspace.most_uncertain))
         a.shortcuts.triggered.connect(self.show_shortcuts)
         for spec_action in a.tool_actions():
             name = spec_action.objectName().removeprefix("tool_")
@@ -258,9 +260,7 @@ class MainWindow(QMainWindow):
             self.go_to(first)
 
     def open_demo(self) -> None:
-        from segstudio.commands.demo import default_demo_dir, prepare_demo
-
-        ok, root = self._guarded(lambda: prepare_demo(default_demo_dir()))
+        ok, root = self._guarded(lambda: demo.prepare_demo(demo.default_demo_dir()))
         if ok:
             from segstudio.gui.demo_tour import open_demo_in
 
@@ -303,8 +303,10 @@ class MainWindow(QMainWindow):
         self.canvas.setCursor(Qt.CursorShape.BusyCursor if image_id is not None else Qt.CursorShape.CrossCursor)
 
     def go_to_next(self, pick) -> None:
-        """Review navigation: open the image `pick(state)` chooses, or say that none is left."""
-        image_id = pick(self.state)
+        """Review navigation: open the image `pick()` chooses, or say that none is left."""
+        if self.state.project is None:
+            return
+        image_id = pick()
         if image_id is None:
             self.status.showMessage("No other image is waiting for review.", 5000)
         self.go_to(image_id)
@@ -313,7 +315,7 @@ class MainWindow(QMainWindow):
         ok, _ = self._guarded(self.session.mark_done)
         if ok:
             self.status.showMessage(f"{self.state.project.image(self.state.image_id).name} is done.", 5000)
-            self.go_to_next(review.next_unreviewed)
+            self.go_to_next(self.session.workspace.next_unreviewed)
 
     def _show_document(self, document) -> None:
         self.tools.reset(self.session.image.display if document is not None else None)
@@ -357,13 +359,13 @@ class MainWindow(QMainWindow):
         """Class names for the status bar, read once per change rather than on every mouse move."""
         self._class_names = self.state.project.class_names() if self.state.project is not None else []
 
-    def _autosave_state(self, state: str) -> None:
-        self.status.show_autosave(state)
-        if state.startswith("error"):
-            self.message_bar.show_message(f"Your edits could not be saved: {state[len('error: '):]}. "
+    def _autosave_state(self, status: SaveStatus) -> None:
+        self.status.show_autosave(status)
+        if status.failed:
+            self.message_bar.show_message(f"Your edits could not be saved: {status.reason}. "
                                           "They are kept and saving is retried; free space or fix the folder's permissions.")
             self._autosave_error_shown = True
-        elif state == "saved" and self._autosave_error_shown:
+        elif status.state is SaveState.SAVED and self._autosave_error_shown:
             self._autosave_error_shown = False
             self.message_bar.show_message("Saving works again: every edit is saved.", "info")
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-AUTOSAVE_TEXT = {"saved": "All changes saved", "pending": "Saving soon...", "saving": "Saving..."}
+from segstudio.core.autosave import SaveState, SaveStatus
+
+AUTOSAVE_TEXT = {SaveState.SAVED: "All changes saved", SaveState.PENDING: "Saving soon...", SaveState.SAVING: "Saving..."}
 
 
 class StatusBar(QStatusBar):
@@ -25,8 +27,7 @@ class StatusBar(QStatusBar):
     def show_zoom(self, scale: float) -> None:
         self.zoom.setText(f"{scale * 100:.0f}%" if scale >= 0.1 else f"{scale * 100:.1f}%")
 
-    def show_autosave(self, state: str) -> None:
-        error = state.startswith("error")
-        self.autosave.setText("Not saved: " + state[len("error: "):] if error else AUTOSAVE_TEXT.get(state, state))
-        self.autosave.setToolTip(state)
-        self.autosave.setStyleSheet("color: #e05050; font-weight: bold" if error else "")
+    def show_autosave(self, status: SaveStatus) -> None:
+        self.autosave.setText("Not saved: " + status.reason if status.failed else AUTOSAVE_TEXT[status.state])
+        self.autosave.setToolTip(str(status))
+        self.autosave.setStyleSheet("color: #e05050; font-weight: bold" if status.failed else "")

@@ -12,7 +12,7 @@ def button(window, text: str) -> QPushButton:
 
 
 def test_open_the_demo_from_the_welcome_page(window, qtbot, tmp_path, monkeypatch):
-    from segstudio.commands import demo
+    from segstudio.core.workspace import demo
 
     monkeypatch.setattr(demo, "default_demo_dir", lambda: tmp_path / "demo")
     assert window.pages.currentWidget() is window.welcome

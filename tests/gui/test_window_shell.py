@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -102,9 +103,11 @@ def test_other_areas_panels_load_after_the_window_and_a_broken_one_is_skipped(qt
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(optional_panels, "PANELS", (
-        optional_panels.PanelSpec("broken_panel", "BrokenPanel", "Broken", "dock"),
-        optional_panels.PanelSpec("notes_panel", "NotesPanel", "Notes", "dock"),
-        optional_panels.PanelSpec("segstudio.gui.about", "AboutDialog", "&About SegStudio", "dialog", "&Help"),
+        optional_panels.PanelSpec(lambda: importlib.import_module("broken_panel").BrokenPanel, "BrokenPanel",
+                                  "Broken", "dock"),
+        optional_panels.PanelSpec(lambda: importlib.import_module("notes_panel").NotesPanel, "NotesPanel",
+                                  "Notes", "dock"),
+        optional_panels.PANELS[-1],  # About
     ))
 
     def open_window():
