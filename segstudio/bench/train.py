@@ -17,8 +17,12 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _project_sample(project, image_id: int) -> tuple[np.ndarray, np.ndarray]:
+def _project_sample(project: Project, image_id: int) -> tuple[np.ndarray, np.ndarray]:
     from segstudio.core.imageio import read_image
 
     return read_image(project.image(image_id).path).raw, project.read_label(image_id)
@@ -83,7 +87,7 @@ def _timed(step_times: list[float], warmup: int) -> float:
     return (len(timed) - 1) / (timed[-1] - timed[0])
 
 
-def app_steps_per_second(project, args, device) -> float:
+def app_steps_per_second(project: Project, args, device) -> float:
     from segstudio.core.progress import drive
     from segstudio.core.training import StepEvent, TrainConfig, train
     from segstudio.core.training.augment import AugmentConfig

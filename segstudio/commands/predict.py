@@ -14,8 +14,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segstudio.core.errors import SegStudioError
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 def register(subparsers) -> None:
@@ -92,7 +96,7 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failed and not written else 0
 
 
-def _predict_items(bundle, items, out: Path, *, project, device, tile, overlap, crf, mapping, colours):
+def _predict_items(bundle, items, out: Path, *, project: Project, device, tile, overlap, crf, mapping, colours):
     """Generator: predicts and writes each (relative name, path, image id); returns (written, failed)."""
     from segstudio.core.atomic import atomic_write_png
     from segstudio.core.errors import ImageReadError
@@ -120,7 +124,7 @@ def _predict_items(bundle, items, out: Path, *, project, device, tile, overlap, 
     return written, failed
 
 
-def _best_model_path(project, source: Path) -> Path:
+def _best_model_path(project: Project, source: Path) -> Path:
     best = project.best_model() if project is not None else None
     if best is None:
         raise SegStudioError(f"give --model BUNDLE: {source} " + ("has no trained model yet" if project
@@ -128,7 +132,7 @@ def _best_model_path(project, source: Path) -> Path:
     return best.path
 
 
-def _project_items(project) -> list[tuple[str, Path, int | None]]:
+def _project_items(project: Project) -> list[tuple[str, Path, int | None]]:
     """Output names: the path inside the project, or the file name for images kept elsewhere
     (made unique with the image id); never an absolute path that would point back at the image."""
     items, used = [], set()

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,8 @@ from segstudio.core.errors import SaveError, SegStudioError
 from segstudio.core.geometry import BBox
 from segstudio.core.journal import JournalError, JournalWriter, ProjectJournal, encode_record
 
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 class SaveState(enum.Enum):
@@ -69,7 +72,7 @@ class Autosaver:
     it to its own thread.
     """
 
-    def __init__(self, project, document=None, *, flush_delay: float = 0.5, idle_fold_after: float = 10.0,
+    def __init__(self, project: Project, document=None, *, flush_delay: float = 0.5, idle_fold_after: float = 10.0,
                  retry_after: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.project = project
         self.journal = ProjectJournal(project)
@@ -373,7 +376,7 @@ class RecoveryReport:
         return " ".join(parts)
 
 
-def recover(project) -> RecoveryReport:
+def recover(project: Project) -> RecoveryReport:
     """Fold journals left by a crash into labels/ and sources/; call right after opening.
 
     A readonly project is left alone. A journal for an image that no longer exists is

@@ -6,6 +6,8 @@ classes are a view choice, not project data, so they are kept in QSettings per p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -16,6 +18,9 @@ from PySide6.QtWidgets import (
 from segstudio.core.errors import SegStudioError
 from segstudio.gui.session import Session
 from segstudio.gui.state import AppState
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 ClassIdRole = Qt.ItemDataRole.UserRole + 1
 MIN_CLASSES = 2  # training needs at least two classes
@@ -73,7 +78,7 @@ class ClassPanel(QWidget):
     def _settings_key(self) -> str:
         return f"hidden_classes/{self.project.root}" if self.project is not None else ""
 
-    def _project_opened(self, project) -> None:
+    def _project_opened(self, project: Project) -> None:
         stored = QSettings().value(self._settings_key(), [])
         self.hidden = {int(v) for v in (stored if isinstance(stored, list) else [stored]) if str(v).isdigit()}
         classes = project.classes()

@@ -7,11 +7,16 @@ done by the project's own query (`Project.images`), so the list scales with the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from segstudio.gui.state import AppState
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 THUMB = 48
 STATUS_COLORS = {
@@ -67,7 +72,7 @@ class ImageListModel(QAbstractListModel):
         self._signals = _ThumbnailSignals(self)
         self._signals.ready.connect(self._thumbnail_ready)
 
-    def set_project(self, project) -> None:
+    def set_project(self, project: Project) -> None:
         self._pool.clear()
         self.project = project
         self._thumbs.clear()

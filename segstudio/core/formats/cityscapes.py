@@ -19,9 +19,10 @@ import numpy as np
 
 from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
-    ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, write_png, write_text,
+    ExportContext, ExportSample, IndexMaskReader, find_image, place_image, write_png, write_text,
 )
 from segstudio.core.formats.polygons import label_regions, ring_points
+from segstudio.core.labels import ignore_for
 
 CITYSCAPES_LABELS = (
     "unlabeled", "ego vehicle", "rectification border", "out of roi", "static", "dynamic", "ground",

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
-    ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, write_png, write_text,
+    ExportContext, ExportSample, IndexMaskReader, find_image, place_image, write_png, write_text,
 )
 from segstudio.core.formats.safety import load_json
+from segstudio.core.labels import ignore_for
 
 
 class MasksWriter:

@@ -8,13 +8,9 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from pathlib import Path
 
-IGNORE = 255
-"""Label value of unlabelled pixels in uint8 label maps; the ignore index for training."""
-
-IGNORE_16 = 65535
-"""Label value of unlabelled pixels when a project has more than 254 classes (uint16 maps)."""
-
-MAX_UINT8_CLASSES = 254
+from segstudio.core.labels import (  # noqa: F401 - re-exported: the project's names for them
+    IGNORE, IGNORE_16, MAX_UINT8_CLASSES, convert_labels, ignore_for, unlabelled_value,
+)
 
 
 class Source(IntEnum):

@@ -22,8 +22,8 @@ from segstudio.core.project.catalog import CatalogMixin
 from segstudio.core.project.images import ImagesMixin
 from segstudio.core.project.lock import ProjectLock
 from segstudio.core.project.records import (
-    IGNORE, IGNORE_16, MAX_UINT8_CLASSES, RGB, LabelClass, Source, color_to_hex, default_color,
-    hex_to_color, now,
+    MAX_UINT8_CLASSES, RGB, LabelClass, Source, color_to_hex, convert_labels, default_color, hex_to_color, now,
+    unlabelled_value,
 )
 
 
@@ -171,7 +171,7 @@ class Project(ImagesMixin, CatalogMixin):
 
     @property
     def ignore_value(self) -> int:
-        return IGNORE if self.label_dtype == np.uint8 else IGNORE_16
+        return unlabelled_value(self.label_dtype)
 
     def add_class(self, name: str, color: RGB | None = None) -> LabelClass:
         name = name.strip()
@@ -246,8 +246,7 @@ class Project(ImagesMixin, CatalogMixin):
         """Going past 254 classes: every label map becomes uint16 (255 -> 65535 for unlabelled)."""
         for record in self.images():
             if self.has_masks(record.id):
-                label = self.read_label(record.id).astype(np.uint16)
-                label[label == IGNORE] = IGNORE_16
+                label = convert_labels(self.read_label(record.id), np.dtype(np.uint16))
                 atomic_write_png(self._label_path(record.id), label)
 
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segstudio.core.metrics import MetricAccumulator
+from segstudio.core.labels import IGNORE
 from segstudio.core.training.dataset import ReviewedImage
 
 
@@ -40,8 +41,8 @@ def predict_classes(model: nn.Module, pixels: np.ndarray, device: torch.device, 
             out[y0:y1, x0:x1] = logits.argmax(1)[0].to("cpu", torch.uint8).numpy()
             if target is not None:
                 labels = torch.from_numpy(target[y0:y1, x0:x1].astype(np.int64))[None].to(device)
-                loss_sum += float(F.cross_entropy(logits, labels, ignore_index=255, reduction="sum"))
-                counted += int((labels != 255).sum())
+                loss_sum += float(F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="sum"))
+                counted += int((labels != IGNORE).sum())
     return out if target is None else (out, loss_sum, counted)
 
 

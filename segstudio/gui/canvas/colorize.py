@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-IGNORE = 255
+from segstudio.core.labels import IGNORE
+
 PROPOSAL = 1  # source value of an unreviewed model proposal
 STRIPE_PERIOD = 8  # pixels from one diagonal hatch stripe of unreviewed proposals to the next
 STRIPE_WIDTH = 3  # pixels of full colour in each period
