@@ -26,7 +26,9 @@ from segstudio.gui.class_panel import ClassPanel
 from segstudio.gui.history_view import HistoryView
 from segstudio.gui.image_list import ImageListPanel
 from segstudio.gui.message_bar import MessageBar
+from segstudio.gui.review_controls import ReviewControls
 from segstudio.gui.session import Session
+from segstudio.gui.shortcuts_sheet import ShortcutsSheet
 from segstudio.gui.state import AppState
 from segstudio.gui.statusbar import StatusBar
 from segstudio.gui.toolbar.actions import Actions
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._connect()
+        self.review = ReviewControls(self)
         window_settings.restore(self)
         self._update_enabled()
         self._optional_pending = True  # the other areas' panels load after the first paint
@@ -121,7 +124,8 @@ class MainWindow(QMainWindow):
             "&Edit": (a.undo, a.redo, None, a.accept_all, a.clear, None, a.brush_smaller, a.brush_larger),
             "&View": (a.fit, a.one_to_one, a.zoom_in, a.zoom_out, None, a.toggle_overlay, a.toggle_outline, a.toggle_heatmap),
             "&Tools": tuple(a.tool_actions()),
-            "&Review": (a.done, a.next_image, a.previous_image, a.next_unreviewed, a.next_uncertain),
+            "&Review": (a.done, a.skip, a.set_in_progress, a.set_new, None, a.next_image, a.previous_image,
+                        a.next_unreviewed, a.next_uncertain),
         }
         self.menus = {}
         for title, items in layout.items():
@@ -163,12 +167,11 @@ class MainWindow(QMainWindow):
         a.toggle_outline.toggled.connect(c.set_outline)
         a.toggle_heatmap.toggled.connect(self._set_heatmap)
         self.opacity.valueChanged.connect(self._set_opacity)
-        a.done.triggered.connect(self.mark_done)
         a.next_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(+1, self.session.loading)))
         a.previous_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(-1, self.session.loading)))
         a.next_unreviewed.triggered.connect(lambda: self.go_to_next(s.workspace.next_unreviewed))
         a.next_uncertain.triggered.connect(lambda: self.go_to_next(s.workspace.most_uncertain))
-        a.shortcuts.triggered.connect(self.show_shortcuts)
+        a.shortcuts.triggered.connect(lambda: ShortcutsSheet(self).show())
         for spec_action in a.tool_actions():
             name = spec_action.objectName().removeprefix("tool_")
             spec_action.triggered.connect(lambda _=False, name=name: self.tools.set_tool(name))
@@ -311,12 +314,6 @@ class MainWindow(QMainWindow):
             self.status.showMessage("No other image is waiting for review.", 5000)
         self.go_to(image_id)
 
-    def mark_done(self) -> None:
-        ok, _ = self._guarded(self.session.mark_done)
-        if ok:
-            self.status.showMessage(f"{self.state.project.image(self.state.image_id).name} is done.", 5000)
-            self.go_to_next(self.session.workspace.next_unreviewed)
-
     def _show_document(self, document) -> None:
         self.tools.reset(self.session.image.display if document is not None else None)
         if document is None:
@@ -353,7 +350,8 @@ class MainWindow(QMainWindow):
         self.canvas.set_heatmap(values)
 
     def _cursor_moved(self, xy) -> None:
-        self.status.show_cursor(xy, review.class_under(self.state.document, self._class_names, xy))
+        raw = self.session.image.raw if self.session.image is not None else None
+        self.status.show_cursor(xy, review.class_under(self.state.document, self._class_names, xy), review.pixel_value(raw, xy))
 
     def _remember_class_names(self, *_) -> None:
         """Class names for the status bar, read once per change rather than on every mouse move."""
@@ -370,12 +368,8 @@ class MainWindow(QMainWindow):
             self.message_bar.show_message("Saving works again: every edit is saved.", "info")
 
     def _update_enabled(self) -> None:
-        self.actions.update_enabled(self.state.project is not None, self.state.document)
-
-    def show_shortcuts(self) -> None:
-        from segstudio.gui.shortcuts_sheet import ShortcutsSheet
-
-        ShortcutsSheet(self).show()
+        ws = self.session.workspace
+        self.actions.update_enabled(ws.project is not None, ws.document, ws.can_undo, ws.can_redo)
 
     # ----- window ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -38,3 +38,12 @@ def class_under(document, names: list[str], xy: tuple[int, int] | None) -> str:
     name = names[value] if value < len(names) else "unlabelled"
     source = int(document.source[xy[1], xy[0]])
     return f"{name} (proposal)" if source == 1 else name
+
+
+def pixel_value(raw, xy: tuple[int, int] | None) -> str:
+    """The stored value of the image at (x, y): '1234' for grey (16-bit included), '12, 34, 56' for colour."""
+    if raw is None or xy is None or not (0 <= xy[1] < raw.shape[0] and 0 <= xy[0] < raw.shape[1]):
+        return ""
+    values = raw[xy[1], xy[0]].reshape(-1)
+    shown = [f"{v:.4g}" if raw.dtype.kind == "f" else str(int(v)) for v in values]
+    return ", ".join(shown)

@@ -19,7 +19,6 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from segstudio.core.autosave import SaveStatus
 from segstudio.core.errors import SegStudioError
 from segstudio.core.progress import Progress
-from segstudio.core.project import Status
 from segstudio.core.workspace import Workspace
 from segstudio.core.workspace import events as ev
 from segstudio.gui.state import AppState
@@ -198,13 +197,7 @@ class Session(QObject):
         worker.failed.connect(lambda exc: self.state.error.emit(f"Could not save: {exc}"))
         self._run(worker)
 
-    # ----- review and undo: the workspace's operations, for the window's actions -------------------
-    def mark_done(self) -> None:
-        self.workspace.mark_done()
-
-    def set_status(self, status: Status, reason: str = "") -> None:
-        self.workspace.set_status(status, reason)
-
+    # ----- undo: the workspace's, for the window's actions -------------------------------------
     def undo(self) -> None:
         self.workspace.undo()
 

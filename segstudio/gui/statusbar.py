@@ -16,12 +16,13 @@ class StatusBar(QStatusBar):
         self.class_under = QLabel()
         self.zoom = QLabel()
         self.autosave = QLabel()
-        for label, width in ((self.position, 110), (self.class_under, 140), (self.zoom, 70), (self.autosave, 160)):
+        for label, width in ((self.position, 190), (self.class_under, 140), (self.zoom, 70), (self.autosave, 160)):
             label.setMinimumWidth(width)
             self.addPermanentWidget(label)
 
-    def show_cursor(self, xy: tuple[int, int] | None, class_name: str) -> None:
-        self.position.setText(f"x {xy[0]}  y {xy[1]}" if xy is not None else "")
+    def show_cursor(self, xy: tuple[int, int] | None, class_name: str, value: str = "") -> None:
+        """Where the cursor is, the image's value there (what a threshold would see) and its class."""
+        self.position.setText(f"x {xy[0]}  y {xy[1]}" + (f"  value {value}" if value else "") if xy is not None else "")
         self.class_under.setText(class_name)
 
     def show_zoom(self, scale: float) -> None:

@@ -140,7 +140,8 @@ def test_space_drag_pans_and_the_status_bar_follows_the_cursor(opened, qtbot):
     assert (canvas.offset - offset).toPoint() == QPoint(30, 20)
     assert (opened.state.document.label == 255).all()
     qtbot.mouseMove(canvas, at(opened, 12, 7))
-    assert opened.status.position.text() == "x 12  y 7"
+    r, g, b = opened.session.image.raw[7, 12][:3]
+    assert opened.status.position.text() == f"x 12  y 7  value {r}, {g}, {b}"
     assert opened.status.class_under.text() == "unlabelled"
     assert opened.status.autosave.text() == "All changes saved"
 

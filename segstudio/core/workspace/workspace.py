@@ -190,7 +190,10 @@ class Workspace:
         """The image being left, kept for undo when it has history and nothing else may rewrite it
         (background proposals only touch new images)."""
         document = self.document
-        if document is None or not (document.can_undo or document.can_redo):
+        if document is None:
+            return None
+        has_steps = any(s.document is document for s in self._status_undo + self._status_redo)
+        if not (document.can_undo or document.can_redo or has_steps):
             return None
         if document.label.size > KEEP_PREVIOUS_PIXELS or self.project.image(document.image_id).status == Status.NEW:
             return None
@@ -290,6 +293,18 @@ class Workspace:
     # ----- undo ------------------------------------------------------------------------------
     # The history view follows the document's own undo history, never a copy kept beside it:
     # the memory cap drops the oldest steps, and a step too big to keep clears them all.
+    @property
+    def can_undo(self) -> bool:
+        """Something to undo here, or a step of the previous image to go back to."""
+        if self.document is None:
+            return False
+        kept = self._kept.document if self._kept is not None else None
+        return self.document.can_undo or any(s.document in (self.document, kept) for s in self._status_undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return self.document is not None and (self.document.can_redo or bool(self._status_redo))
+
     def undo(self) -> None:
         if self.document is None:
             return
