@@ -168,7 +168,7 @@ def _add(project: Project, paths: list[Path], args: argparse.Namespace) -> int:
     report = drive_with_tqdm(
         project.iter_add_images(paths, recursive=args.recursive, copy=args.copy), desc="Adding images"
     )
-    print(f"Images: {report.summary()}")
+    print(f"Images: {report.summary(named=0)}")
     for path, reason in report.failed:
         print(f"  could not add {path}: {reason}", file=sys.stderr)
     return len(report.failed)

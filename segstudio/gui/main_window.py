@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
-from segstudio.core.autosave import SaveState, SaveStatus
 from segstudio.core.errors import SegStudioError
 from segstudio.core.workspace import demo
 from segstudio.gui import drops, optional_panels, review, window_settings
 from segstudio.gui.canvas.tool_input import ToolInput
 from segstudio.gui.canvas.view import CanvasView
 from segstudio.gui.class_panel import ClassPanel
+from segstudio.gui.demo_tour import TOUR_OBJECT_NAME
 from segstudio.gui.history_view import HistoryView
 from segstudio.gui.image_list import ImageListPanel
 from segstudio.gui.message_bar import MessageBar
@@ -48,7 +48,6 @@ class MainWindow(QMainWindow):
         self.actions = Actions(self)
         self._close_refused = ""
         self._class_names: list[str] = []
-        self._autosave_error_shown = False
 
         self.canvas = CanvasView()
         self.tools = ToolInput(self.state, self.canvas)
@@ -194,7 +193,9 @@ class MainWindow(QMainWindow):
         self.tools.class_picked.connect(self.class_panel.select_class)
         s.document_replaced.connect(self._show_document)
         self.state.image_changed.connect(lambda image_id: window_settings.remember_image(self.state.project, image_id))
-        s.autosave_state.connect(self._autosave_state)
+        s.autosave_state.connect(self.status.show_autosave)
+        s.autosave_state.connect(self.message_bar.show_save_status)
+        self.state.project_closed.connect(self._forget_project_view)
         s.loading_changed.connect(self._loading_changed)
         s.load_failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         s.history_changed.connect(lambda *_: self._update_enabled())
@@ -290,9 +291,11 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(f) for f in files])
 
     def add_paths(self, paths: list[Path]) -> None:
-        ok, summary = self._guarded(lambda: self.session.add_images(paths))
+        ok, report = self._guarded(lambda: self.session.workspace.add_images(paths))
         if ok:
-            self.status.showMessage(summary, 8000)
+            self.status.showMessage(report.summary(), 8000)
+            if report.failed:  # named, with the reasons, where it stays until dismissed
+                self.message_bar.show_message(f"Some images were not added: {report.summary(named=10)}")
             if self.state.image_id is None and (first := self.image_list.neighbour(0)) is not None:
                 self.go_to(first)
 
@@ -357,15 +360,12 @@ class MainWindow(QMainWindow):
         """Class names for the status bar, read once per change rather than on every mouse move."""
         self._class_names = self.state.project.class_names() if self.state.project is not None else []
 
-    def _autosave_state(self, status: SaveStatus) -> None:
-        self.status.show_autosave(status)
-        if status.failed:
-            self.message_bar.show_message(f"Your edits could not be saved: {status.reason}. "
-                                          "They are kept and saving is retried; free space or fix the folder's permissions.")
-            self._autosave_error_shown = True
-        elif status.state is SaveState.SAVED and self._autosave_error_shown:
-            self._autosave_error_shown = False
-            self.message_bar.show_message("Saving works again: every edit is saved.", "info")
+    def _forget_project_view(self) -> None:
+        """Nothing of the closed project stays on screen: its messages and the demo tour."""
+        self.message_bar.hide()
+        tour = self.findChild(QDockWidget, TOUR_OBJECT_NAME)
+        if tour is not None:
+            tour.close()
 
     def _update_enabled(self) -> None:
         ws = self.session.workspace

@@ -110,9 +110,6 @@ class Session(QObject):
         self._stop_loading()
         self.workspace.close()
 
-    def add_images(self, paths: list[Path]) -> str:
-        return self.workspace.add_images(paths).summary()
-
     # ----- images ----------------------------------------------------------------------------
     @property
     def loading(self) -> int | None:

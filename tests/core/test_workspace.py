@@ -202,3 +202,14 @@ def test_a_failed_save_keeps_the_project_open(workspace):
     assert workspace.project is not None
     labels.unlink()
     labels.with_name("labels-away").rename(labels)
+
+
+def test_adding_images_names_the_files_that_failed_and_why(workspace, tmp_path):
+    broken = tmp_path / "more" / "broken.png"
+    _images(tmp_path / "more", names=("x.png",))  # a.png again: a duplicate
+    Image.fromarray(np.full((24, 32, 3), 222, np.uint8)).save(tmp_path / "more" / "d.png")
+    broken.write_bytes(b"not a png")
+    report = workspace.add_images([tmp_path / "more"])
+    assert len(report.added) == 1 and len(report.failed) == 1
+    assert report.summary().startswith("1 added, 1 duplicates skipped, 1 failed: broken.png (")
+    assert workspace.review_counts() == (0, 4)

@@ -29,8 +29,8 @@ class ProjectLock:
             holder = _read_holder(fd)
             os.close(fd)
             raise ProjectLockedError(
-                f"the project {self.path.parent} is already open{holder}. Close it there first, "
-                "or open it read-only."
+                f"the project {self.path.parent} is already open{holder}. Close it there first "
+                "(`segstudio info` and `segstudio export` can read it meanwhile)."
             )
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())

@@ -89,8 +89,14 @@ class AddReport:
     duplicates: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
-    def summary(self) -> str:
-        return f"{len(self.added)} added, {len(self.duplicates)} duplicates skipped, {len(self.failed)} failed"
+    def summary(self, named: int = 3) -> str:
+        """'10 added, 0 duplicates skipped, 1 failed: x.tif (cannot decode ...)': failures named."""
+        text = f"{len(self.added)} added, {len(self.duplicates)} duplicates skipped, {len(self.failed)} failed"
+        if self.failed and named:
+            shown = "; ".join(f"{Path(path).name} ({reason})" for path, reason in self.failed[:named])
+            more = f"; and {len(self.failed) - named} more" if len(self.failed) > named else ""
+            text += f": {shown}{more}"
+        return text
 
 
 # Distinct colours (Sasha Trubetskoy's list); the first class is usually background: dark grey.
