@@ -20,6 +20,7 @@ BENCHES: dict[str, str] = {
     "edits": "segstudio.bench.edits",
     "predict": "segstudio.bench.predict",
     "open": "segstudio.bench.open",
+    "real-data": "segstudio.bench.real_data",
 }
 
 
