@@ -14,7 +14,7 @@ from segstudio.core.labels import (  # noqa: F401 - re-exported: the project's n
 
 
 class Source(IntEnum):
-    """Per-pixel provenance stored in sources/<id>.png (DESIGN.md section 2)."""
+    """Per-pixel provenance stored in sources/<id>.png (docs/architecture.md, "The project on disk")."""
 
     NONE = 0
     PROPOSAL = 1  # a model's proposal nobody has looked at yet
