@@ -125,3 +125,22 @@ def test_the_status_bar_shows_the_class_being_painted_and_the_pixel_value(opened
     stroke(qtbot, window, [(10, 10), (12, 10)])
     qtbot.mouseMove(window.canvas, at(window, 11, 10))
     assert window.status.class_under.text() == "other"
+
+
+def test_the_uncertainty_map_is_a_white_veil_with_a_legend(opened, qtbot):
+    window = opened
+    image_id = window.state.image_id
+    record = window.state.project.image(image_id)
+    values = np.zeros((record.height, record.width), np.uint8)
+    values[:, : record.width // 2] = 255  # unsure on the left half
+    window.state.project.write_uncertainty_map(image_id, values)
+    assert window.canvas.legend.isHidden()
+    key(qtbot, window, Qt.Key.Key_U)
+    assert window.canvas.legend.isVisible() and "uncertainty" in window.canvas.legend.text()
+    shot = window.canvas.grab().toImage()
+    unsure = shot.pixelColor(at(window, 5, 40))
+    sure = shot.pixelColor(at(window, record.width - 30, 40))
+    assert unsure.red() == unsure.green() == unsure.blue() or unsure.saturation() < 40  # no class hue
+    assert unsure.lightness() > sure.lightness() + 60
+    key(qtbot, window, Qt.Key.Key_U)
+    assert window.canvas.legend.isHidden()
