@@ -1,4 +1,5 @@
-"""Which image to review next: the one rule the window, the CLI and background jobs share.
+"""Which image to review next, why one was skipped, how much a class is used: the rules the
+window, the CLI and background jobs share.
 
 "Next unreviewed" walks the names after the current one (wrapping); "most uncertain" ranks by the
 image-level uncertainty that inference stores with `project.set_uncertainty` (the mean normalised
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from segstudio.core.project import Status
 
 if TYPE_CHECKING:
     from segstudio.core.project import ImageRecord, Project
 
 UNREVIEWED = (Status.NEW, Status.IN_PROGRESS)
+STATUS_EVENT = "status"  # history entry of a status change made in the workspace (with its reason)
 
 
 def rank_by_uncertainty(project: Project, *, statuses=UNREVIEWED) -> list[ImageRecord]:
@@ -44,3 +48,24 @@ def review_counts(project: Project) -> tuple[int, int]:
     """(done, total) images: the counter the person watches."""
     records = project.images()
     return sum(r.status == Status.DONE for r in records), len(records)
+
+
+def skip_reason(project: Project, image_id: int) -> str:
+    """Why the image was skipped, "" when it is not skipped or no reason was given."""
+    if project.image(image_id).status != Status.SKIPPED:
+        return ""
+    for entry in project.history(limit=1000):
+        if entry["kind"] == STATUS_EVENT and entry["image_id"] == image_id:
+            return entry.get("reason", "")
+    return ""
+
+
+def class_usage(project: Project, class_id: int) -> tuple[int, int]:
+    """(labelled pixels, images holding any) of a class in labels/ (fold the edits first)."""
+    pixels = images = 0
+    for record in project.images():
+        if project.has_masks(record.id):
+            count = int(np.count_nonzero(project.read_label(record.id) == class_id))
+            pixels += count
+            images += count > 0
+    return pixels, images

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from segstudio.core.errors import ProjectError
 from segstudio.core.progress import Progress, StopFlag, drive
 from segstudio.core.project import AddReport, Project, Status
@@ -271,13 +269,7 @@ class Workspace:
         self.set_status(Status.SKIPPED, reason)
 
     def skip_reason(self, image_id: int) -> str:
-        """Why the image was skipped, "" when it is not skipped or no reason was given."""
-        if self.require_project().image(image_id).status != Status.SKIPPED:
-            return ""
-        for entry in self.project.history(limit=1000):
-            if entry["kind"] == "status" and entry["image_id"] == image_id:
-                return entry.get("reason", "")
-        return ""
+        return review.skip_reason(self.require_project(), image_id)
 
     def _change_status(self, new: Status, *, old: Status, reason: str = "", with_step: bool = False) -> None:
         image_id = self.document.image_id
@@ -287,7 +279,7 @@ class Workspace:
 
     def _write_status(self, image_id: int, old: Status, new: Status, reason: str = "") -> None:
         self.project.set_status(image_id, new)
-        self.project.log_event("status", image_id, status=new.value, reason=reason)
+        self.project.log_event(review.STATUS_EVENT, image_id, status=new.value, reason=reason)
         self._emit(ev.StatusChanged(image_id, old, new, reason))
 
     # ----- undo ------------------------------------------------------------------------------
@@ -371,14 +363,7 @@ class Workspace:
     def class_usage(self, class_id: int) -> tuple[int, int]:
         """(labelled pixels, images holding any) of a class, every edit included: folds first."""
         self.save()
-        project = self.require_project()
-        pixels = images = 0
-        for record in project.images():
-            if project.has_masks(record.id):
-                count = int(np.count_nonzero(project.read_label(record.id) == class_id))
-                pixels += count
-                images += count > 0
-        return pixels, images
+        return review.class_usage(self.require_project(), class_id)
 
     def remove_class(self, class_id: int) -> None:
         """Remove a class: its pixels become unlabelled, higher ids move down.
