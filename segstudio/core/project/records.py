@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from pathlib import Path
 
-from segstudio.core.labels import (  # noqa: F401 - re-exported: the project's names for them
-    IGNORE, IGNORE_16, MAX_UINT8_CLASSES, convert_labels, ignore_for, unlabelled_value,
-)
+from segstudio.core.labels import IGNORE, IGNORE_16  # noqa: F401 - re-exported by segstudio.core.project
 
 
 class Source(IntEnum):

@@ -17,13 +17,13 @@ import numpy as np
 
 from segstudio.core.atomic import atomic_write_png
 from segstudio.core.errors import ProjectError
+from segstudio.core.labels import MAX_UINT8_CLASSES, convert_labels, unlabelled_value
 from segstudio.core.project import schema
 from segstudio.core.project.catalog import CatalogMixin
 from segstudio.core.project.images import ImagesMixin
 from segstudio.core.project.lock import ProjectLock
 from segstudio.core.project.records import (
-    MAX_UINT8_CLASSES, RGB, LabelClass, Source, color_to_hex, convert_labels, default_color, hex_to_color, now,
-    unlabelled_value,
+    RGB, LabelClass, Source, color_to_hex, default_color, hex_to_color, now,
 )
 
 
