@@ -9,6 +9,7 @@ the canvas and the image list offer the same actions.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt
@@ -45,7 +46,10 @@ class CurrentClass(QWidget):
 
 class ReviewControls:
     def __init__(self, window: MainWindow):
-        self.window = window
+        # A proxy, not a reference: window.review -> self -> window would be a cycle that only
+        # Python's cycle collector frees, on whatever thread runs it, and a Qt window freed on a
+        # worker thread deadlocks (seen in the 20-run loop: the model loader's thread collected it).
+        self.window = weakref.proxy(window)
         self.workspace = window.session.workspace
         self.counter = QLabel()
         self.counter.setToolTip("Images marked done / all images of the project")

@@ -12,6 +12,7 @@ follow the open image (a live re-proposal after each stroke, say) subscribes to
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
@@ -40,7 +41,10 @@ class Session(QObject):
         super().__init__(parent)
         self.state = state
         self.workspace = Workspace()
-        self.workspace.subscribe(self._relay)
+        # Through a weak method: session -> workspace -> session would be a cycle with a Qt
+        # object in it, freed by the cycle collector on any thread (see review_controls).
+        relay = weakref.WeakMethod(self._relay)
+        self.workspace.subscribe(lambda event: relay() is not None and relay()(event))
         self._loading_id: int | None = None
         self._workers: list[GeneratorWorker] = []
         self._shown_status: SaveStatus | None = None

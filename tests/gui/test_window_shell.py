@@ -168,3 +168,30 @@ def test_other_areas_menu_entries_come_before_quit(window):
     texts = [action.text().replace("&", "") for action in window.menus["&File"].actions() if not action.isSeparator()]
     assert texts[-1] == "Quit"
     assert any(text.startswith("Export") for text in texts)
+
+
+def test_a_closed_window_is_freed_without_the_cycle_collector(qapp):
+    """Regression: window.review -> ReviewControls -> window was a reference cycle, so only the
+    cycle collector freed the window, on whatever thread ran it; a worker thread doing so
+    deadlocked with the GUI thread inside Qt (seen once in 20 runs of this suite)."""
+    import gc
+    import weakref
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from segstudio.gui.main_window import MainWindow
+
+    gc.collect()
+    gc.disable()
+    try:
+        window = MainWindow()
+        window.show()
+        QCoreApplication.processEvents()
+        ref = weakref.ref(window)
+        window.close()
+        window.deleteLater()
+        del window
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert ref() is None, [type(r) for r in gc.get_referrers(ref())]
+    finally:
+        gc.enable()
