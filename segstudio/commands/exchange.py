@@ -1,7 +1,8 @@
 """Dataset exchange sub-commands: `export` and `import`, headless, with progress bars.
 
 Exit codes: 0 done; 1 done, but some files could not be imported (each is listed); 2 bad input,
-nothing written (the message says why); 130 interrupted (an interrupted export leaves nothing).
+nothing written (the message says why; also an import that imported nothing); 130 interrupted
+(an interrupted export leaves nothing).
 """
 
 from __future__ import annotations
@@ -82,5 +83,10 @@ def run_import(args: argparse.Namespace) -> int:
         report = drive_with_tqdm(gen, desc="import",
                                  on_event=lambda e: print(f"  not imported: {e}", file=sys.stderr)
                                  if isinstance(e, FileProblem) else None)
+    for note in report.notes:
+        print(f"  left out: {note}")
     print(report.summary())
+    if not report.imported and not report.cancelled:
+        print("error: nothing was imported (see the files listed above)", file=sys.stderr)
+        return 2
     return 1 if report.problems else 0

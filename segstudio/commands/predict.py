@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from segstudio.commands.arguments import non_negative_int, positive_int, tile_size
 from segstudio.core.errors import SegStudioError
 
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="folder for the PNGs (the images' relative paths are kept)")
     parser.add_argument("--model", help="model bundle folder (default: the project's best model)")
     parser.add_argument("--device", help="auto (default), cuda, cuda:N, mps or cpu")
-    parser.add_argument("--tile", type=int, help="tile size in pixels (default: the bundle's)")
-    parser.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the bundle's)")
+    parser.add_argument("--tile", type=tile_size, help="tile size in pixels (default: the bundle's)")
+    parser.add_argument("--overlap", type=non_negative_int, help="tile overlap in pixels (default: the bundle's)")
     parser.add_argument("--color", action="store_true", help="also write NAME_color.png previews in class colours")
     parser.add_argument("--crf", action="store_true", help="refine boundaries with the CRF-style filter (slower)")
     parser.add_argument("--map-classes", action="store_true",
@@ -53,7 +54,7 @@ def register(subparsers) -> None:
     imp.add_argument("file", help=".pt/.pth (TorchScript or state dict) or .safetensors")
     imp.add_argument("--classes", required=True, help="comma-separated class names, in output-channel order")
     imp.add_argument("--arch", help="architecture the state dict fits (not needed for TorchScript)")
-    imp.add_argument("--in-channels", type=int, default=3, help="input channels (default 3)")
+    imp.add_argument("--in-channels", type=positive_int, default=3, help="input channels (default 3)")
     imp.add_argument("--out", required=True, help="bundle folder to write")
     imp.set_defaults(func=run_import)
     info = actions.add_parser("info", help="print a bundle's model.json summary")
@@ -65,25 +66,27 @@ def register(subparsers) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads sleep: see bench/predict.py
-    from segstudio.core.device import pick_device
-    from segstudio.core.models import ModelBundle
     from segstudio.core.progress import drive_with_tqdm
     from segstudio.core.project import Project
 
-    source = Path(args.source)
+    source, out = Path(args.source), Path(args.out)
+    _refuse_overlapping_out(out, [])  # a project as --out: before the project is even opened
     project = Project.open(source, readonly=not args.apply) if Project.is_project(source) else None
     try:
         if args.apply and project is None:
             raise SegStudioError(f"--apply needs a project; {source} is a folder of images")
-        bundle_path = args.model or _best_model_path(project, source)
-        bundle = ModelBundle.load(bundle_path)
-        mapping = bundle.mapping_to(project.class_names(), allow_mapping=args.map_classes) if project else None
         items = _project_items(project) if project else _folder_items(source)
         if not items:
             raise SegStudioError(f"no images found in {source}")
+        _refuse_overlapping_out(out, [path for _, path, _ in items])
+        from segstudio.core.device import pick_device
+        from segstudio.core.models import ModelBundle
+
+        bundle = ModelBundle.load(args.model or _best_model_path(project, source))
+        mapping = bundle.mapping_to(project.class_names(), allow_mapping=args.map_classes) if project else None
         device = pick_device(args.device)
         colours = _palette([c.color for c in project.classes()] if project else [c.color for c in bundle.classes])
-        work = _predict_items(bundle, items, Path(args.out), project=project if args.apply else None,
+        work = _predict_items(bundle, items, out, project=project if args.apply else None,
                               device=device, tile=args.tile, overlap=args.overlap, crf=args.crf, mapping=mapping,
                               colours=colours if args.color else None)
         written, failed = drive_with_tqdm(work, desc=f"predict ({device})")
@@ -122,6 +125,23 @@ def _predict_items(bundle, items, out: Path, *, project: Project, device, tile, 
         written += 1
     yield Progress(len(items), len(items), "done")
     return written, failed
+
+
+def _refuse_overlapping_out(out: Path, sources: list[Path]) -> None:
+    """--out must be a folder of its own: not a project, not inside one, and not a folder that
+    holds any of the images (its class maps would replace them). Checked before any writing."""
+    from segstudio.core.project import Project
+
+    resolved = out.expanduser().resolve()
+    for folder in (resolved, *resolved.parents):
+        if Project.is_project(folder):
+            inside = "is" if folder == resolved else "is inside"
+            raise SegStudioError(f"--out {out} {inside} the project {folder}: write the class maps to a folder "
+                                 "of their own")
+    for path in sources:
+        if resolved in path.resolve().parents:
+            raise SegStudioError(f"--out {out} holds the images being predicted ({path.name} ...): their class maps "
+                                 "would replace them. Write to a folder of their own.")
 
 
 def _best_model_path(project: Project, source: Path) -> Path:
@@ -196,6 +216,8 @@ def run_import(args: argparse.Namespace) -> int:
     from segstudio.core.models import import_model
 
     classes = [name.strip() for name in args.classes.split(",") if name.strip()]
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise SegStudioError(f"--out {args.out} is a file; give a folder for the bundle")
     bundle = import_model(args.file, classes=classes, arch=args.arch, in_channels=args.in_channels)
     folder = bundle.save(args.out)
     print(f"imported {args.file} as {bundle.arch} with classes {', '.join(classes)} -> {folder}")

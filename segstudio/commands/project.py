@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from segstudio.core.errors import ProjectError, ProjectLockedError
+from segstudio.core.errors import ProjectError, ProjectLockedError, ProjectReadOnlyError
 
 if TYPE_CHECKING:
     from segstudio.core.project import Project
@@ -96,17 +96,22 @@ def run_info(args: argparse.Namespace) -> int:
     from segstudio.core.autosave import RecoveryReport, recover
     from segstudio.core.journal import ProjectJournal
     from segstudio.core.project import Project
+    from segstudio.core.project.guard import storage_problem
 
     root = _existing_project(args.project)
     try:
         project = Project.open(root)
-        open_elsewhere = False
-    except ProjectLockedError:
+        open_elsewhere = read_only_storage = False
+    except (ProjectLockedError, ProjectReadOnlyError) as exc:  # still worth a look, read-only
         project = Project.open(root, readonly=True)
-        open_elsewhere = True
+        read_only_storage = isinstance(exc, ProjectReadOnlyError)
+        open_elsewhere = not read_only_storage
     with project:
-        report = RecoveryReport() if open_elsewhere else recover(project)
+        if project.resumed:
+            print(project.resumed)
+        report = RecoveryReport() if project.readonly else recover(project)
         summary = _summary(project, report, ProjectJournal(project).image_ids(), open_elsewhere)
+        summary["read_only_storage"] = (storage_problem(root) or "read-only") if read_only_storage else ""
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -138,8 +143,9 @@ def _open_for_writing(path: Path):
     except BaseException:
         project.close()
         raise
-    if report:
-        print(report.summary())
+    for message in (project.resumed, report.summary()):
+        if message:
+            print(message)
     return project
 
 
@@ -170,7 +176,8 @@ def _add(project: Project, paths: list[Path], args: argparse.Namespace) -> int:
     )
     print(f"Images: {report.summary(named=0)}")
     for path, reason in report.failed:
-        print(f"  could not add {path}: {reason}", file=sys.stderr)
+        shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")  # names that are not UTF-8
+        print(f"  could not add {shown}: {reason}", file=sys.stderr)
     return len(report.failed)
 
 
@@ -187,7 +194,8 @@ def _summary(project: Project, report, waiting: list[int], open_elsewhere: bool)
         "unlabelled_pixels": stats["unlabelled_pixels"],
         "models": [{"version": m.version, "arch": m.arch, "best": m.is_best, "metrics": m.metrics}
                    for m in project.models()],
-        "recovered": [{"image_id": i.image_id, "name": i.name, "edits": i.edits} for i in report.images],
+        "recovered": [{"image_id": i.image_id, "name": i.name, "edits": i.edits, "skipped_records": i.skipped_records}
+                      for i in report.images],
         "recovery_failed": [{"image_id": i, "reason": reason} for i, reason in report.failed],
         "journal_waiting": waiting,
         "past_recoveries": [event for event in project.history(limit=1000) if event["kind"] == "journal_recovered"],
@@ -196,6 +204,10 @@ def _summary(project: Project, report, waiting: list[int], open_elsewhere: bool)
 
 def _format_summary(s: dict) -> str:
     lines = [f"Project {s['project']}"]
+    if s.get("read_only_storage") == "full":
+        lines.append("  (its disk is full: shown read-only)")
+    elif s.get("read_only_storage"):
+        lines.append("  (on read-only storage: shown read-only)")
     if s["open_elsewhere"]:
         lines.append("  (open in another window or process: shown read-only)")
     lines.append(f"Classes ({len(s['classes'])}): " + ", ".join(f"{c['id']} {c['name']}" for c in s["classes"]))
@@ -214,7 +226,9 @@ def _format_summary(s: dict) -> str:
     else:
         lines.append("Models: none yet")
     for item in s["recovered"]:
-        lines.append(f"Recovered {item['edits']} unsaved edits of {item['name']} left by a crash")
+        skipped = item["skipped_records"]
+        lines.append(f"Recovered {item['edits']} unsaved edits of {item['name']} left by a crash" + (
+            f"; {skipped} damaged journal record{'s were' if skipped != 1 else ' was'} skipped" if skipped else ""))
     for item in s["recovery_failed"]:
         lines.append(f"Could not recover the edits of image {item['image_id']}: {item['reason']}")
     if s["journal_waiting"]:

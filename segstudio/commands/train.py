@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from segstudio.commands.arguments import non_negative_float, non_negative_int, positive_float, positive_int
+
 
 def register(subparsers) -> None:
     train = subparsers.add_parser(
@@ -22,24 +24,24 @@ def register(subparsers) -> None:
     train.add_argument("project", type=Path, help="project folder")
     train.add_argument("--arch", help="architecture for a new model (default: the best model's, else unet)")
     limit = train.add_mutually_exclusive_group()
-    limit.add_argument("--epochs", type=int, help="train at most N epochs")
-    limit.add_argument("--minutes", type=float, help="train at most M minutes")
-    train.add_argument("--steps", type=int, help="train at most N optimiser steps")
+    limit.add_argument("--epochs", type=positive_int, help="train at most N epochs")
+    limit.add_argument("--minutes", type=positive_float, help="train at most M minutes")
+    train.add_argument("--steps", type=positive_int, help="train at most N optimiser steps")
     train.add_argument("--device", help="auto (default), cuda, cuda:N, mps or cpu")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same weights")
-    train.add_argument("--patience", type=int, default=10, help="epochs without gain before stopping (default 10)")
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--patch", type=int, default=128, help="training patch side in pixels (default 128)")
-    train.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    train.add_argument("--patience", type=positive_int, default=10, help="epochs without gain before stopping (default 10)")
+    train.add_argument("--batch-size", type=positive_int, default=8)
+    train.add_argument("--patch", type=positive_int, default=128, help="training patch side in pixels (default 128)")
+    train.add_argument("--lr", type=positive_float, default=1e-3, help="AdamW learning rate (default 1e-3)")
     train.add_argument("--loss", choices=("ce", "ce+dice", "focal"), default="ce")
     train.add_argument("--class-weighting", choices=("frequency", "none"), default="frequency")
-    train.add_argument("--correction-weight", type=float, default=2.0,
+    train.add_argument("--correction-weight", type=non_negative_float, default=2.0,
                        help="loss weight of pixels a person painted over a proposal (default 2)")
     train.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="architecture option for a new model, e.g. --option width=16 --option depth=3")
     train.add_argument("--fresh", action="store_true", help="do not warm-start from the best model")
-    train.add_argument("--threads", type=int, help="torch CPU threads")
-    train.add_argument("--workers", type=int, default=0, help="data loader worker processes (default 0)")
+    train.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    train.add_argument("--workers", type=non_negative_int, default=0, help="data loader worker processes (default 0)")
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
@@ -49,7 +51,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("--model", help="model version (default: the best)")
     evaluate.add_argument("--split", choices=("val", "train", "test", "all"), default="val")
     evaluate.add_argument("--device", help="auto (default), cuda, mps or cpu")
-    evaluate.add_argument("--tolerance", type=int, default=2, help="boundary F-score tolerance in pixels")
+    evaluate.add_argument("--tolerance", type=non_negative_int, default=2, help="boundary F-score tolerance in pixels")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.set_defaults(func=run_eval)
 

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from segstudio.core.errors import SaveError, SegStudioError
+from segstudio.core.errors import ProjectError, SaveError, SegStudioError
 from segstudio.core.geometry import BBox
 from segstudio.core.journal import JournalError, JournalWriter, ProjectJournal, encode_record
+from segstudio.core.project.quarantine import set_aside
 
 if TYPE_CHECKING:
     from segstudio.core.project import Project
@@ -345,6 +346,7 @@ class RecoveredImage:
     name: str
     edits: int
     dropped_bytes: int = 0
+    skipped_records: int = 0
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,9 @@ class RecoveryReport:
                 f"Recovered {self.edits} unsaved edit{'s' if self.edits != 1 else ''} on "
                 f"{len(self.images)} image{'s' if len(self.images) != 1 else ''} ({names}{more})."
             )
+            skipped = sum(image.skipped_records for image in self.images)
+            if skipped:
+                parts.append(f"{skipped} damaged journal record{'s were' if skipped != 1 else ' was'} skipped.")
         for image_id, reason in self.failed:
             parts.append(f"Could not recover the edits of image {image_id}: {reason}")
         return " ".join(parts)
@@ -404,6 +409,13 @@ def recover(project: Project) -> RecoveryReport:
         except SaveError as exc:
             failed.append((image_id, str(exc)))
             continue
-        recovered.append(RecoveredImage(image_id, records[image_id].name, len(read.records), read.dropped_bytes))
-        project.log_event("journal_recovered", image_id, edits=len(read.records), dropped_bytes=read.dropped_bytes)
+        except ProjectError as exc:  # its stored mask is damaged: set both aside, open the rest
+            folder = set_aside(project, image_id, str(exc), [p for _, p in journal.files(image_id)])
+            failed.append((image_id, f"{exc}; the mask and its unsaved edits were moved to "
+                                     f"{folder.relative_to(project.root)}"))
+            continue
+        recovered.append(RecoveredImage(image_id, records[image_id].name, len(read.records), read.dropped_bytes,
+                                        read.skipped_records))
+        project.log_event("journal_recovered", image_id, edits=len(read.records), dropped_bytes=read.dropped_bytes,
+                          skipped_records=read.skipped_records)
     return RecoveryReport(recovered, failed)

@@ -26,6 +26,10 @@ class ProjectLockedError(ProjectError):
     """The project is already open in another window or process."""
 
 
+class ProjectReadOnlyError(ProjectError):
+    """The project is on read-only storage: it can be opened read-only, not changed."""
+
+
 class SaveError(SegStudioError):
     """A write failed; the previous file on disk is intact."""
 

@@ -12,7 +12,8 @@ On disk, `journal/<image_id>.<generation>.journal` holds records:
 
 where the payload is zlib-compressed `META` followed by the label and source bytes of the box.
 A crash can tear the last record; the reader detects it (short read or CRC mismatch) and drops
-everything from there on. A record holds absolute values, so replaying a journal onto masks
+it. A damaged record in the middle (a flipped bit) costs only itself: the reader looks for the
+next record's magic and goes on, counting what it skipped. A record holds absolute values, so replaying a journal onto masks
 it was already folded into changes nothing: a crash between "masks written" and "journal
 deleted" is harmless. Generations let a fold run while new edits go to a fresh file.
 """
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from segstudio.core.atomic import fsync_dir
+from segstudio.core.atomic import create_new_file, fsync_dir
 from segstudio.core.errors import ProjectError, SaveError, SegStudioError
 from segstudio.core.geometry import BBox
 from segstudio.core.labels import convert_labels
@@ -42,6 +43,7 @@ HEADER = struct.Struct("<4sII")  # magic, payload length, crc32
 META = struct.Struct("<IIIIIIB")  # image height, width, box y0, x0, y1, x1, label bytes per pixel
 _FILE_NAME = re.compile(r"^(\d+)\.(\d+)\.journal$")
 _LABEL_DTYPES = {1: np.dtype(np.uint8), 2: np.dtype("<u2")}
+MAX_RECORD_PIXELS = 2**30  # the largest image SegStudio reads (imageio.MAX_PIXELS)
 
 
 class JournalError(SegStudioError):
@@ -60,10 +62,12 @@ class JournalRecord:
 
 @dataclass(frozen=True)
 class JournalRead:
-    """What a journal holds: its intact records, and how many torn bytes at the end were dropped."""
+    """What a journal holds: its intact records, how many damaged records were skipped, and how
+    many torn bytes at the end were dropped."""
 
     records: list[JournalRecord]
     dropped_bytes: int = 0
+    skipped_records: int = 0
 
 
 def encode_record(bbox: BBox, shape: tuple[int, int], label_patch: np.ndarray, source_patch: np.ndarray) -> bytes:
@@ -88,16 +92,25 @@ def encode_record(bbox: BBox, shape: tuple[int, int], label_patch: np.ndarray, s
 
 
 def decode_records(data: bytes) -> JournalRead:
-    """Every intact record of a journal's bytes; a torn or damaged tail is dropped."""
+    """Every intact record of a journal's bytes; damaged records are skipped (each CRC is its
+    own), a torn tail is dropped."""
     records: list[JournalRecord] = []
-    offset = 0
+    offset = skipped = 0
+    end = 0  # where the last intact record ended
     while offset < len(data):
         record, size = _decode_one(data, offset)
-        if record is None:
+        if record is not None:
+            records.append(record)
+            offset = end = offset + size
+            continue
+        following = data.find(MAGIC, offset + 1)
+        while following != -1 and _decode_one(data, following)[0] is None:
+            following = data.find(MAGIC, following + 1)
+        if following == -1:
             break
-        records.append(record)
-        offset += size
-    return JournalRead(records, dropped_bytes=len(data) - offset)
+        skipped += 1
+        offset = following
+    return JournalRead(records, dropped_bytes=len(data) - end, skipped_records=skipped)
 
 
 def _decode_one(data: bytes, offset: int) -> tuple[JournalRecord | None, int]:
@@ -111,11 +124,16 @@ def _decode_one(data: bytes, offset: int) -> tuple[JournalRecord | None, int]:
     if zlib.crc32(payload, zlib.crc32(struct.pack("<I", length))) != crc:
         return None, 0
     try:
-        raw = zlib.decompress(payload)
-        height, width, y0, x0, y1, x1, itemsize = META.unpack_from(raw, 0)
+        inflate = zlib.decompressobj()
+        meta = inflate.decompress(payload, META.size)
+        height, width, y0, x0, y1, x1, itemsize = META.unpack_from(meta, 0)
         box = BBox(y0, x0, y1, x1)
         label_dtype = _LABEL_DTYPES[itemsize]
         count = box.height * box.width
+        if not (0 <= y0 <= y1 <= height and 0 <= x0 <= x1 <= width) or count > MAX_RECORD_PIXELS:
+            return None, 0
+        # inflate no more than the box needs: a small damaged or hostile record cannot ask for gigabytes
+        raw = meta + inflate.decompress(inflate.unconsumed_tail, count * (itemsize + 1))
         label_end = META.size + count * itemsize
         label = np.frombuffer(raw, dtype=label_dtype, count=count, offset=META.size).reshape(box.height, box.width)
         source = np.frombuffer(raw, dtype=np.uint8, count=count, offset=label_end).reshape(box.height, box.width)
@@ -166,7 +184,7 @@ class JournalWriter:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "xb", buffering=0)  # noqa: SIM115 - unbuffered: a failure stays a failure
+            self._file = create_new_file(path)  # unbuffered, never through a link: a failure stays a failure
             fsync_dir(path.parent)
         except OSError as exc:
             raise SaveError(f"could not open the edit journal {path}: {exc.strerror or exc}") from exc
@@ -224,14 +242,15 @@ class ProjectJournal:
     def read(self, image_id: int, up_to: int | None = None) -> JournalRead:
         """Records of every generation <= `up_to` (all when None), oldest first."""
         records: list[JournalRecord] = []
-        dropped = 0
+        dropped = skipped = 0
         for generation, path in self.files(image_id):
             if up_to is not None and generation > up_to:
                 continue
             part = read_journal_file(path)
             records.extend(part.records)
             dropped += part.dropped_bytes
-        return JournalRead(records, dropped)
+            skipped += part.skipped_records
+        return JournalRead(records, dropped, skipped)
 
     def replay(self, image_id: int, up_to: int | None = None) -> tuple[np.ndarray, np.ndarray, JournalRead]:
         """The stored masks of an image with its journal applied (nothing is written)."""

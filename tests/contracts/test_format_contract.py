@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.test_formats_data import CLASSES, expected_export, make_project, region_ious
+from core.test_formats_data import CLASSES, expected_export, make_project
 from segstudio.core.errors import FormatError
 from segstudio.core.formats import FORMATS, ExportOptions, export_dataset, import_dataset
 from segstudio.core.progress import Progress, StopFlag, drive
@@ -58,11 +58,7 @@ def test_round_trip_gives_the_same_labels_splits_and_human_provenance(name, sour
         original = originals[_stem(record.path)]
         expected = expected_export(source_project, original.id)
         actual = target.read_label(record.id)
-        if FORMATS[name].raster:
-            np.testing.assert_array_equal(actual, expected)
-        else:
-            ious = region_ious(expected, actual, source_project.ignore_value)
-            assert len(ious) >= 4 and min(ious) >= 0.98, ious
+        np.testing.assert_array_equal(actual, expected)  # polygon formats too: pixel-centre rings, one rule
         source = target.read_source(record.id)
         assert ((source == Source.HUMAN) == (actual != target.ignore_value)).all()
         assert record.split == original.split and record.status == Status.DONE

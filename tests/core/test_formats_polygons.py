@@ -7,13 +7,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segstudio.core.formats.polygons import PolygonShape, class_regions, label_regions, paint_polygons
+from segstudio.core.formats.polygons import class_regions, label_regions
+from segstudio.core.formats.raster import fill_truncated
 
 
 def _rebuild(label: np.ndarray, class_ids) -> np.ndarray:
-    regions = label_regions(label, class_ids)
-    shapes = [PolygonShape(r.class_id, r.keyhole().astype(float)) for r in regions]
-    return paint_polygons(label.shape, shapes)
+    """Draw the regions' keyhole rings in the order exporters list them (largest first)."""
+    rebuilt = np.full(label.shape, -1, dtype=np.int32)
+    for region in label_regions(label, class_ids):
+        fill_truncated(rebuilt, region.keyhole().astype(float), region.class_id)
+    return rebuilt
 
 
 def test_ring_with_a_hole_holding_another_class_comes_back_exactly():
@@ -44,25 +47,13 @@ def test_single_pixels_and_thin_lines_are_regions_too():
     np.testing.assert_array_equal(_rebuild(label, [0, 1]), label.astype(np.int32))
 
 
-def test_smaller_shape_wins_where_shapes_overlap_whatever_the_order():
-    big = PolygonShape(0, np.array([[0, 0], [19, 0], [19, 19], [0, 19]], float))
-    small = PolygonShape(1, np.array([[5, 5], [9, 5], [9, 9], [5, 9]], float))
-    for shapes in ([big, small], [small, big]):
-        label = paint_polygons((20, 20), shapes)
-        assert (label == 1).sum() == 25 and (label == 0).sum() == 375
-
-
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**31 - 1))
-def test_random_blobs_round_trip_with_iou_of_at_least_098_per_class(seed):
+def test_random_blobs_round_trip_exactly(seed):
     rng = np.random.default_rng(seed)
     label = np.zeros((48, 48), np.uint8)
     for _ in range(4):
         cls = int(rng.integers(1, 3))
         center = tuple(int(v) for v in rng.integers(4, 44, size=2))
         cv2.circle(label, center, int(rng.integers(3, 14)), cls, -1)
-    rebuilt = _rebuild(label, [0, 1, 2])
-    for cls in (0, 1, 2):
-        a, b = label == cls, rebuilt == cls
-        if a.any():
-            assert (a & b).sum() / (a | b).sum() >= 0.98
+    np.testing.assert_array_equal(_rebuild(label, [0, 1, 2]), label.astype(np.int32))

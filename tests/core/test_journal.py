@@ -93,14 +93,16 @@ def test_every_torn_tail_is_dropped_and_the_records_before_it_kept(tmp_path, edi
     assert len(decode_records(data).records) == len(edits)
 
 
-@pytest.mark.parametrize("where", [-3, 9], ids=["payload", "checksum"])
-def test_a_damaged_record_ends_the_journal_there(edits, where):
+@pytest.mark.parametrize("index", [0, 2], ids=["first", "middle"])
+@pytest.mark.parametrize("where", [-3, 5, 9], ids=["payload", "length", "checksum"])
+def test_a_damaged_record_costs_only_itself(edits, where, index):
     chunks = [encode_record(box, SHAPE, lab, src) for box, lab, src in edits]
-    damaged = bytearray(chunks[2])
+    damaged = bytearray(chunks[index])
     damaged[where] ^= 0xFF
-    read = decode_records(b"".join([*chunks[:2], bytes(damaged), *chunks[3:]]))
-    assert len(read.records) == 2
-    assert read.dropped_bytes == sum(map(len, chunks[2:]))
+    read = decode_records(b"".join([*chunks[:index], bytes(damaged), *chunks[index + 1:]]))
+    whole = decode_records(b"".join(chunks)).records
+    assert [r.bbox for r in read.records] == [r.bbox for i, r in enumerate(whole) if i != index]
+    assert read.skipped_records == 1 and read.dropped_bytes == 0
 
 
 def test_a_record_for_another_image_size_is_refused(edits):

@@ -240,19 +240,16 @@ def test_recover_sets_aside_a_journal_that_does_not_fit_and_drops_orphans(projec
     assert not project.has_masks(image_id)
 
 
-def test_edits_of_a_removed_class_are_set_aside_not_written_as_another_class(project):
+def test_edits_still_in_the_journal_are_folded_under_their_old_ids_before_a_class_goes(project):
     doc = _document(project)
     saver = Autosaver(project, doc)
     doc.paint_segment((5, 5), (30, 5), 3, 1)
-    saver.flush()  # unsaved in labels/ when the class goes (the GUI should fold first)
-    project.remove_class(0)  # "cell" becomes id 0; the journal still says 1
-    with pytest.raises(JournalError, match=r"class ids \[1\] but the project has 1 classes"):
-        saver.fold()
-    assert saver.state.failed and saver.state.reason.startswith("journal edits use class ids")
-    assert not project.has_masks(doc.image_id)
-    assert [p.suffix for p in project.journal_dir.iterdir()] == [".unusable"]
-    saver.fold()  # nothing left to fold: saving is not blocked
-    assert not saver.has_unfolded_edits
+    saver.flush()  # unsaved in labels/ when the class goes (the GUI folds first; this is the fallback)
+    project.remove_class(0)  # "cell" becomes id 0; the journal said 1, and is folded before the renumbering
+    saver.fold()
+    label = project.read_label(doc.image_id)
+    assert project.class_names() == ["cell"] and label[5, 5] == 0 and (label == 0).sum() > 20
+    assert list(project.journal_dir.iterdir()) == [] and not saver.has_unfolded_edits
 
 
 def test_edits_of_an_image_removed_meanwhile_are_dropped_quietly(project):

@@ -24,6 +24,9 @@ from segstudio.core.errors import FormatError, SaveError
 UNLABELLED = -1
 """Label value in reader output where the dataset labels nothing."""
 
+DATASET_META = "dataset_meta.json"
+"""datumaro's file naming a dataset's classes (and their colours)."""
+
 
 @dataclass(frozen=True)
 class ExportClass:
@@ -144,13 +147,15 @@ def write_png(path: Path | str, array: np.ndarray, palette: list[int] | None = N
     write_bytes(path, encode_png(array, palette))
 
 
-def find_image(folder: Path, stem: str) -> Path | None:
-    """The image file in `folder` called `stem` with any image suffix."""
+def find_image(folder: Path, stem: str, root: Path) -> Path | None:
+    """The image file in `folder` called `stem` with any image suffix, if it lies inside the
+    dataset folder `root` (a link that leads outside does not count)."""
+    from segstudio.core.formats.safety import dataset_file
     from segstudio.core.imageio import IMAGE_EXTENSIONS
 
     for suffix in sorted(IMAGE_EXTENSIONS):
         for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
-            if candidate.is_file():
+            if dataset_file(root, candidate) is not None:
                 return candidate
     return None
 
@@ -229,6 +234,10 @@ class IndexMaskReader:
     def class_names(self) -> list[str]:
         return list(self.names)
 
+    def read_mask(self, mask_path: Path) -> np.ndarray:
+        """The mask's class ids (a format whose files encode more than ids converts them here)."""
+        return read_index_png(mask_path, self.colors)
+
     def __len__(self) -> int:
         return len(self.masks)
 
@@ -239,10 +248,33 @@ class IndexMaskReader:
                 yield FileProblem(mask_path, missing)
                 continue
             try:
-                array = read_index_png(mask_path, self.colors)
+                array = self.read_mask(mask_path)
                 check_size(array, image_path)
                 label = index_to_label(array, len(self.names), self.ignore)
             except Exception as exc:  # noqa: BLE001 - one bad file is reported, the rest imports
-                yield FileProblem(mask_path, str(exc))
+                yield FileProblem(mask_path, str(exc) if isinstance(exc, FormatError) else type(exc).__name__)
                 continue
             yield ImportSample(image_path, label, mask_path, split)
+
+
+def read_dataset_meta(root: Path, path: Path) -> list[str] | None:
+    """Class names from datumaro's dataset_meta.json (`labels`, or `label_map` id -> name)."""
+    if not path.is_file():
+        return None
+    from segstudio.core.formats.safety import dataset_file, load_json
+
+    if dataset_file(root, path) is None:
+        raise FormatError(f"{path} is not a regular file inside the dataset folder; refused")
+    meta = load_json(path)
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if isinstance(labels, list) and labels:
+        return [str(name) for name in labels]
+    label_map = meta.get("label_map") if isinstance(meta, dict) else None
+    if isinstance(label_map, dict) and label_map:
+        try:
+            ordered = sorted((int(k), str(v)) for k, v in label_map.items())
+        except (TypeError, ValueError):
+            raise FormatError(f"{path}: label_map keys must be class numbers") from None
+        if [k for k, _ in ordered] == list(range(len(ordered))):
+            return [name for _, name in ordered]
+    raise FormatError(f"{path} names no classes (a labels list or a label_map numbered 0..N-1)")

@@ -10,6 +10,12 @@ Import (semantic from instances): polygons, uncompressed and compressed RLE are 
 Overlap rule: where annotations overlap, the one with the smaller area wins (larger ones are
 painted first; equal areas: the later annotation in the file wins). So a person on a road keeps
 its pixels whatever the order of the file. Pixels no annotation covers are unlabelled.
+Annotation files are looked for in annotations/, then the folder, then its sub-folders
+(Roboflow's train/_annotations.coco.json); images beside them in images/<name>/, <name>/,
+images/<split>/, <split>/, images/ or the folder, where <name> is the file's name without
+`instances_` (the official `instances_val2017.json` with `val2017/` or `images/val2017/`,
+datumaro's `instances_default.json` with `images/default/`, mmdetection's `train/`, `val/`).
+Files of other COCO tasks (captions, image_info, panoptic) are recognised and left out.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
     UNLABELLED, ExportContext, ExportSample, FileProblem, ImportSample, image_size, place_image, write_text,
 )
-from segstudio.core.formats.safety import load_json, safe_join
+from segstudio.core.formats.raster import bounded_ring
+from segstudio.core.formats.safety import dataset_files, load_json, safe_join
 
-SPLITS = ("train", "val", "test")
+SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 
 def region_annotations(label: np.ndarray, class_ids: list[int]) -> list[tuple[int, dict, int, list[float]]]:
@@ -86,16 +93,31 @@ class CocoWriter:
 
 class CocoReader:
     def __init__(self, root: Path):
-        if root.is_file():
+        explicit = root.is_file()
+        if explicit:
             files = [root]
             root = root.parent.parent if root.parent.name == "annotations" else root.parent
         else:
-            folder = root / "annotations" if (root / "annotations").is_dir() else root
-            files = sorted(folder.glob("*.json"))
-        if not files:
-            raise FormatError(f"{root} is not a COCO dataset: no annotations/*.json")
+            files = (dataset_files(root, root / "annotations", "*.json", recursive=False)
+                     or dataset_files(root, root, "*.json", recursive=False)
+                     or [p for p in dataset_files(root, root, "*/*.json") if len(p.relative_to(root).parts) == 2])
         self.root = root
-        self.documents = [(path, _checked(load_json(path), path)) for path in files]
+        self.notes: list[str] = []
+        kinds = [(path, document, _kind(document, path)) for path in files for document in [load_json(path)]]
+        if explicit and kinds[0][2] != "instances":
+            raise FormatError(f"{files[0]} is a COCO {kinds[0][2]} file, not instance annotations "
+                              "(instances_*.json, with segmentation); it cannot be imported as labels")
+        if any(path.name.startswith("instances") for path, _, _ in kinds):  # the official and datumaro naming
+            kinds = [(path, document, kind if path.name.startswith("instances") else _named_kind(path, kind))
+                     for path, document, kind in kinds]
+        usable = [(path, document) for path, document, kind in kinds if kind == "instances"]
+        self.notes = [f"{path.name}: COCO {kind} file, not imported" for path, _, kind in kinds if kind != "instances"]
+        if not usable:
+            found = ", ".join(f"{path.name} ({kind})" for path, _, kind in kinds[:6]) or "no .json files"
+            raise FormatError(f"{root} is not a COCO dataset SegStudio can read: expected instance annotations "
+                              f"(annotations/instances_<name>.json with images, annotations and categories); "
+                              f"found {found}")
+        self.documents = [(path, _checked(document, path)) for path, document in usable]
         self.names: list[str] = []
         for _, document in self.documents:
             for category in sorted(document["categories"], key=lambda c: c["id"]):
@@ -110,69 +132,142 @@ class CocoReader:
 
     def __iter__(self):
         for path, document in self.documents:
-            split = next((s for s in SPLITS if path.stem.endswith(s)), None)
+            tag = path.stem.removeprefix("instances_") if path.parent.name == "annotations" or path.parent == self.root \
+                else path.parent.name
+            split = SPLITS.get(tag.rstrip("0123456789").rstrip("_-").lower())
             categories = {c["id"]: self.names.index(c["name"]) for c in document["categories"]}
-            by_image: dict[int, list[dict]] = defaultdict(list)
+            by_image: dict[object, list[dict]] = defaultdict(list)
             for annotation in document["annotations"]:
                 by_image[annotation.get("image_id")].append(annotation)
             for image in document["images"]:
+                file_name = str(image.get("file_name", ""))
                 try:
-                    image_path = self._image_path(str(image.get("file_name", "")), split)
-                    label = _paint(image_path, by_image[image.get("id")], categories)
+                    image_path = self._image_path(file_name, path.parent, tag, split)
+                    label = _paint(image_path, by_image[image.get("id")], categories, path)
                 except Exception as exc:  # noqa: BLE001 - one bad image is reported, the rest imports
-                    yield FileProblem(path, f"image {image.get('file_name')!r}: {exc}")
+                    reason = str(exc).replace(f"{path}: ", "") if isinstance(exc, FormatError) else type(exc).__name__
+                    yield FileProblem(path, f"image {file_name[:200]!r}: {reason}")
                     continue
                 yield ImportSample(image_path, label, path, split)
 
-    def _image_path(self, file_name: str, split: str | None) -> Path:
-        candidates = [f"images/{split}/{file_name}"] if split else []
+    def _image_path(self, file_name: str, folder: Path, tag: str, split: str | None) -> Path:
+        candidates = [f"images/{tag}/{file_name}", f"{tag}/{file_name}"]
+        if split:
+            candidates += [f"images/{split}/{file_name}", f"{split}/{file_name}"]
         candidates += [f"images/{file_name}", file_name]
         paths = [safe_join(self.root, candidate) for candidate in candidates]
+        paths.append(safe_join(self.root, file_name, base=folder))
         for path in paths:
             if path.is_file():
                 return path
-        raise FormatError("image file not found under images/ or the dataset folder")
+        raise FormatError(f"image file not found (looked in images/{tag}/, {tag}/, images/ and the dataset folder)")
 
 
-def _checked(document: object, path: Path) -> dict:
-    if not isinstance(document, dict) or not all(isinstance(document.get(k), list)
-                                                 for k in ("images", "annotations", "categories")):
-        raise FormatError(f"{path} is not a COCO annotation file: it needs images, annotations and categories lists")
+def _kind(document: object, path: Path) -> str:
+    """What a COCO JSON file holds: instances, captions, image_info, panoptic or not COCO."""
+    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+        return "not a COCO annotation file"
+    annotations = document.get("annotations")
+    if not isinstance(annotations, list):
+        return "image_info"
+    first = next((a for a in annotations if isinstance(a, dict)), {})
+    if "caption" in first:
+        return "captions"
+    if "segments_info" in first:
+        return "panoptic"
+    if not isinstance(document.get("categories"), list):
+        return "not a COCO annotation file"
+    if annotations and not any(isinstance(a, dict) and a.get("segmentation") for a in annotations[:1000]):
+        return "detection (boxes only)"
+    return "instances"
+
+
+def _named_kind(path: Path, kind: str) -> str:
+    """The task a file beside instances_*.json holds, by its official name prefix."""
+    for prefix in ("captions", "image_info", "panoptic", "person_keypoints", "stuff", "labels"):
+        if path.name.startswith(prefix):
+            return prefix
+    return kind if kind != "instances" else "other annotations"
+
+
+def _checked(document: dict, path: Path) -> dict:
+    for number, category in enumerate(document["categories"], start=1):
+        if not (isinstance(category, dict) and isinstance(category.get("id"), int)
+                and isinstance(category.get("name"), str)):
+            raise FormatError(f"{path}: category {number} needs an integer id and a name")
+    for key in ("images", "annotations"):
+        bad = next((n for n, entry in enumerate(document[key], start=1) if not isinstance(entry, dict)), None)
+        if bad is not None:
+            raise FormatError(f"{path}: entry {bad} of {key} is not an object")
     return document
 
 
-def _paint(image_path: Path, annotations: list[dict], categories: dict[int, int]) -> np.ndarray:
-    """Semantic label from instance annotations: smaller area wins, then the later annotation."""
+def _paint(image_path: Path, annotations: list[dict], categories: dict[int, int], origin: Path) -> np.ndarray:
+    """Semantic label from instance annotations: larger areas first, smaller on top; equal areas
+    keep file order. One annotation is decoded at a time (memory does not grow with their count)."""
     from pycocotools import mask as mask_utils
 
     height, width = image_size(image_path)
-    label = np.full((height, width), UNLABELLED, dtype=np.int32)
-    decoded = []
+    encoded = []
     for order, annotation in enumerate(annotations):
         if annotation.get("category_id") not in categories:
-            raise FormatError(f"annotation {annotation.get('id')} has unknown category_id {annotation.get('category_id')}")
-        mask = _decode(annotation.get("segmentation"), height, width, mask_utils)
-        decoded.append((int(mask.sum()), order, categories[annotation["category_id"]], mask))
-    decoded.sort(key=lambda item: (-item[0], item[1]))
-    for _, _, class_id, mask in decoded:
-        label[mask.astype(bool)] = class_id
-    return label
+            raise FormatError(f"annotation {str(annotation.get('id'))[:20]} has category_id "
+                              f"{str(annotation.get('category_id'))[:20]}, which is not among the categories")
+        rle = _encode(annotation.get("segmentation"), height, width, mask_utils, origin, order)
+        if rle is not None:
+            encoded.append((int(mask_utils.area(rle)), order, categories[annotation["category_id"]], rle))
+    label = np.full((height, width), UNLABELLED, dtype=np.int32, order="F")  # pycocotools' order
+    for _, _, class_id, rle in sorted(encoded, key=lambda item: (-item[0], item[1])):
+        np.copyto(label, class_id, where=mask_utils.decode(rle).view(bool))
+    return np.ascontiguousarray(label)
 
 
-def _decode(segmentation: object, height: int, width: int, mask_utils) -> np.ndarray:
+def _encode(segmentation: object, height: int, width: int, mask_utils, origin: Path, order: int) -> dict | None:
+    """One annotation's segmentation as a compressed RLE (None: nothing drawn), after checking
+    every number pycocotools would trust."""
+    what = f"annotation {order + 1}"
     if isinstance(segmentation, list):
-        polygons = [p for p in segmentation if isinstance(p, list) and len(p) >= 6]
-        if not polygons:
-            return np.zeros((height, width), dtype=np.uint8)
-        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
-    elif isinstance(segmentation, dict) and "counts" in segmentation:
-        if list(segmentation.get("size", [])) != [height, width]:
-            raise FormatError(f"RLE size {segmentation.get('size')} differs from the image's [{height}, {width}]")
-        rle = segmentation
-        if isinstance(rle["counts"], list):
-            rle = mask_utils.frPyObjects(rle, height, width)
-        elif isinstance(rle["counts"], str):
-            rle = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
-    else:
-        raise FormatError("segmentation is neither polygons nor RLE")
-    return mask_utils.decode(rle)
+        rings = [bounded_ring(p, (height, width), origin, what) for p in segmentation if isinstance(p, list) and len(p) >= 6]
+        rings = [ring.ravel().tolist() for ring in rings if len(ring) >= 3]
+        return mask_utils.merge(mask_utils.frPyObjects(rings, height, width)) if rings else None
+    if not (isinstance(segmentation, dict) and "counts" in segmentation):
+        if segmentation in (None, {}):
+            return None
+        raise FormatError(f"{what}: segmentation is neither polygons nor RLE")
+    if list(segmentation.get("size", [])) != [height, width]:
+        raise FormatError(f"{what}: RLE size {str(segmentation.get('size'))[:40]} differs from the image's [{height}, {width}]")
+    counts = segmentation["counts"]
+    if isinstance(counts, list):
+        if not all(isinstance(c, int) and c >= 0 for c in counts) or sum(counts) != height * width:
+            raise FormatError(f"{what}: uncompressed RLE counts must be non-negative integers summing to {height * width}")
+        return mask_utils.frPyObjects(segmentation, height, width)
+    if isinstance(counts, str):
+        if _string_counts(counts, what) != height * width:
+            raise FormatError(f"{what}: compressed RLE does not cover the image's {height * width} pixels exactly")
+        return {"size": [height, width], "counts": counts.encode("ascii")}
+    raise FormatError(f"{what}: RLE counts are neither a list nor a string")
+
+
+def _string_counts(text: str, what: str) -> int:
+    """The pixel total of a compressed COCO RLE string (pycocotools' rleFrString, checked), so
+    that counts which do not add up to the image are refused before pycocotools decodes them."""
+    counts: list[int] = []
+    position = 0
+    while position < len(text):
+        value, shift, more = 0, 0, True
+        while more:
+            if position >= len(text) or not 48 <= ord(text[position]) < 48 + 64:
+                raise FormatError(f"{what}: compressed RLE is malformed")
+            char = ord(text[position]) - 48
+            value |= (char & 0x1F) << (5 * shift)
+            more = bool(char & 0x20)
+            position += 1
+            shift += 1
+            if not more and char & 0x10:
+                value |= -1 << (5 * shift)
+        if len(counts) > 2:
+            value += counts[-2]
+        if value < 0:
+            raise FormatError(f"{what}: compressed RLE has negative run lengths")
+        counts.append(value)
+    return sum(counts)

@@ -1,7 +1,9 @@
 """Export a project to one or several dataset formats, as a generator with progress and cancel.
 
 Everything is written into a hidden staging folder beside the destination and renamed into
-place at the end, so a cancelled or failed export leaves no half-written dataset behind.
+place at the end, so a cancelled or failed export leaves no half-written dataset behind. The
+staging folder's name carries the exporting process's id; a later export to the same place
+removes the ones whose process is gone (an export killed with kill -9).
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ def export_dataset(project: Project, out: str | Path, options: ExportOptions,
             presence[record.id] = frozenset(int(v) for v in present if v != ignore)
         splits = stratified_split(presence, options.ratios, options.seed)
 
-    staging = out.parent / f".{out.name}.segstudio-partial-{uuid.uuid4().hex[:8]}"
+    _remove_abandoned_staging(out)
+    staging = out.parent / f".{out.name}.segstudio-partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     finished = False
     try:
         staging.mkdir(parents=True)
@@ -152,6 +155,27 @@ def export_dataset(project: Project, out: str | Path, options: ExportOptions,
     report.skipped = stats.skipped
     project.log_event("exported", formats=list(options.formats), images=report.images, out=str(out))
     return report
+
+
+def _remove_abandoned_staging(out: Path) -> None:
+    """Delete staging folders left by killed exports to `out` (their process no longer runs)."""
+    if not out.parent.is_dir():
+        return
+    for folder in out.parent.glob(f".{out.name}.segstudio-partial-*"):
+        pid = folder.name.rsplit("segstudio-partial-", 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or folder.is_symlink() or not folder.is_dir() or _running(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _unique_names(records) -> dict[int, str]:

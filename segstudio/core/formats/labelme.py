@@ -4,14 +4,18 @@ Export: <split>/<name><suffix> and <split>/<name>.json (imagePath relative, imag
 Regions with holes are keyhole polygons (polygons.py); shapes are listed largest first, so
 labelme's own labelme2voc (which draws in order) reproduces the mask.
 
-Import: every *.json under the folder. imagePath is read relative to the JSON file and must
-stay inside the dataset folder; when the file is missing, an embedded imageData is used after
-its header passed the size check. Polygons, rectangles and circles are areas; points and lines
-have none and are skipped. Overlaps: the smaller shape wins.
+Import reads what labelme's own `shapes_to_label` (used by its labelme2voc and
+labelme_json_to_dataset) paints: every shape type (polygon, rectangle, circle, oriented
+rectangle, mask, and lines and points drawn 10 and 5 pixels wide as labelme does), in file order,
+later shapes on top, drawn with PIL as labelme draws them (see raster.py). `__ignore__` shapes
+paint "unlabelled", as labelme2voc's -1 does; they are not a class. imagePath is read relative to
+the JSON file and must stay inside the dataset folder; when it is not a readable image, the
+embedded imageData is used (labelme reads imageData first) after its header passed the size check.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -22,11 +26,14 @@ from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
     ExportContext, ExportSample, FileProblem, ImportSample, image_size, place_image, write_text,
 )
-from segstudio.core.formats.polygons import PolygonShape, label_regions, paint_polygons, ring_points
-from segstudio.core.formats.safety import decode_embedded_image, load_json, safe_join
+from segstudio.core.formats.polygons import label_regions, ring_points
+from segstudio.core.formats.raster import CLIP_MARGIN, bounded_ring, finite_points, near_image
+from segstudio.core.formats.safety import dataset_files, decode_embedded_image, load_json, safe_join
 
 LABELME_VERSION = "5.5.0"
-AREA_SHAPES = {"polygon", "rectangle", "circle"}
+IGNORE_LABEL = "__ignore__"
+LINE_WIDTH, POINT_SIZE = 10, 5  # labelme's shape_to_mask defaults
+SHAPE_TYPES = {"polygon", "rectangle", "circle", "oriented_rectangle", "line", "linestrip", "point", "mask"}
 
 
 class LabelmeWriter:
@@ -56,13 +63,15 @@ class LabelmeReader:
         if not root.is_dir():
             raise FormatError(f"{root} is not a folder of labelme JSON files")
         self.root = root
-        self.files = sorted(p for p in root.rglob("*.json") if not p.name.startswith("."))
+        self.files = dataset_files(root, root, "*.json")
         if not self.files:
-            raise FormatError(f"{root} holds no labelme .json files")
+            raise FormatError(f"{root} is not a labelme dataset: expected <name>.json files (labelme's "
+                              "format, with a shapes list) in the folder or its sub-folders; found none")
         self._names: list[str] | None = None
 
     def class_names(self) -> list[str]:
-        """Shape labels in order of first appearance (files that cannot be read are skipped here)."""
+        """Shape labels in order of first appearance, without __ignore__ (files that cannot be
+        read are skipped here and reported by the import)."""
         if self._names is None:
             names: dict[str, None] = {}
             for path in self.files:
@@ -71,8 +80,8 @@ class LabelmeReader:
                 except FormatError:
                     continue
                 for shape in document["shapes"]:
-                    if _is_area(shape):
-                        names.setdefault(str(shape.get("label", "")), None)
+                    if isinstance(shape, dict) and _label(shape) != IGNORE_LABEL:
+                        names.setdefault(_label(shape), None)
             self._names = list(names)
         return list(self._names)
 
@@ -87,24 +96,22 @@ class LabelmeReader:
             except FormatError as exc:
                 yield FileProblem(path, str(exc).replace(f"{path}: ", ""))
             except Exception as exc:  # noqa: BLE001 - one bad file is reported, the rest imports
-                yield FileProblem(path, f"cannot import: {exc}")
+                yield FileProblem(path, f"cannot import: {type(exc).__name__}")
 
     def _sample(self, path: Path, names: dict[str, int]) -> ImportSample:
         document = _document(path)
         image_path = safe_join(self.root, str(document.get("imagePath") or f"{path.stem}.png"), base=path.parent)
         embedded, suffix = None, ".png"
-        if image_path.is_file():
-            shape = image_size(image_path)
-        elif document.get("imageData"):
+        shape = _readable_image_size(image_path)
+        if shape is None:
+            if not document.get("imageData"):
+                raise FormatError(f"image {image_path.name!r} is not a readable image and no imageData is embedded")
             embedded, suffix = decode_embedded_image(str(document["imageData"]), path)
             shape = _embedded_shape(embedded)
-        else:
-            raise FormatError(f"image {document.get('imagePath')!r} not found and no imageData embedded")
         declared = (document.get("imageHeight"), document.get("imageWidth"))
         if None not in declared and tuple(declared) != shape:
             raise FormatError(f"declares a {declared[1]}x{declared[0]} image but the image is {shape[1]}x{shape[0]}")
-        shapes = [PolygonShape(names[str(s.get("label", ""))], _ring(s)) for s in document["shapes"] if _is_area(s)]
-        label = paint_polygons(shape, shapes)
+        label = _paint(shape, document["shapes"], names, path)
         return ImportSample(image_path, label, path, _split_of(path, self.root), embedded, suffix)
 
 
@@ -115,32 +122,88 @@ def _document(path: Path) -> dict:
     return document
 
 
-def _is_area(shape: object) -> bool:
-    return isinstance(shape, dict) and (shape.get("shape_type") or "polygon") in AREA_SHAPES
+def _label(shape: dict) -> str:
+    return str(shape.get("label", ""))
 
 
-def _ring(shape: dict) -> np.ndarray:
+def _readable_image_size(path: Path) -> tuple[int, int] | None:
+    if not path.is_file():
+        return None
     try:
-        points = np.array(shape.get("points"), dtype=np.float64).reshape(-1, 2)
-    except (TypeError, ValueError) as exc:
-        raise FormatError(f"shape {shape.get('label')!r} has malformed points") from exc
-    kind = shape.get("shape_type") or "polygon"
-    if kind == "rectangle" and len(points) == 2:
-        (x0, y0), (x1, y1) = points
-        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-    if kind == "circle" and len(points) == 2:
-        (cx, cy), (px, py) = points
-        radius = math.hypot(px - cx, py - cy)
-        angles = np.linspace(0, 2 * np.pi, max(12, int(radius * 2)), endpoint=False)
-        return np.stack([cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
-    if len(points) < 3:
-        raise FormatError(f"{kind} shape {shape.get('label')!r} has {len(points)} points")
-    return points
+        return image_size(path)
+    except Exception:  # noqa: BLE001 - not an image: labelme then uses imageData
+        return None
+
+
+def _paint(shape: tuple[int, int], shapes: list, names: dict[str, int], origin: Path) -> np.ndarray:
+    """labelme's shapes_to_label on one canvas: 0 = nothing, class id + 1 elsewhere."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("I", (shape[1], shape[0]), 0)
+    draw = ImageDraw.Draw(canvas)
+    for number, item in enumerate(shapes, start=1):
+        if not isinstance(item, dict):
+            raise FormatError(f"shape {number} is not an object")
+        kind = item.get("shape_type") or "polygon"
+        if kind not in SHAPE_TYPES:
+            raise FormatError(f"shape {number} has shape_type {str(kind)[:40]!r}, which labelme does not write")
+        value = 0 if _label(item) == IGNORE_LABEL else names[_label(item)] + 1
+        what = f"shape {number} ({kind})"
+        points = finite_points(item.get("points"), origin, what)
+        if kind in ("polygon", "oriented_rectangle"):
+            points = bounded_ring(points, shape, origin, what)
+        elif kind == "rectangle":  # clamping an upright rectangle's corners is exact
+            points = np.clip(points, -CLIP_MARGIN, np.array(shape[::-1]) + CLIP_MARGIN)
+        else:
+            points = near_image(points, shape, origin, what)
+        _draw(draw, canvas, kind, [tuple(p) for p in points.tolist()], value, item, number, origin)
+    return np.array(canvas, dtype=np.int32) - 1
+
+
+def _draw(draw, canvas, kind: str, xy: list, value: int, item: dict, number: int, origin: Path) -> None:
+    """One shape, with the PIL call labelme's shape_to_mask makes for its type."""
+    need = {"circle": 2, "rectangle": 2, "line": 2, "point": 1, "oriented_rectangle": 4, "mask": 2}.get(kind)
+    if (need is not None and len(xy) != need) or (kind == "polygon" and len(xy) < 3) or not xy:
+        raise FormatError(f"shape {number} ({kind}) has {len(xy)} points")
+    if kind == "circle":
+        (cx, cy), (px, py) = xy
+        radius = math.hypot(cx - px, cy - py)  # both points lie near the image (near_image)
+        draw.ellipse(((cx - radius, cy - radius), (cx + radius, cy + radius)), outline=value, fill=value)
+    elif kind == "rectangle":
+        (x0, y0), (x1, y1) = xy
+        draw.rectangle(((min(x0, x1), min(y0, y1)), (max(x0, x1), max(y0, y1))), outline=value, fill=value)
+    elif kind in ("line", "linestrip"):
+        draw.line(xy=xy, fill=value, width=LINE_WIDTH)
+    elif kind == "point":
+        (cx, cy), = xy
+        draw.ellipse(((cx - POINT_SIZE, cy - POINT_SIZE), (cx + POINT_SIZE, cy + POINT_SIZE)), outline=value, fill=value)
+    elif kind == "mask":
+        _paste_mask(canvas, xy, value, item.get("mask"), number, origin)
+    else:
+        draw.polygon(xy=xy, outline=value, fill=value)
+
+
+def _paste_mask(canvas, xy: list, value: int, data: object, number: int, origin: Path) -> None:
+    """A `mask` shape: a base64 PNG placed with its top-left corner at the first point."""
+    from PIL import Image
+
+    if not isinstance(data, str):
+        raise FormatError(f"shape {number} (mask) has no mask data")
+    raw, _ = decode_embedded_image(data, origin)
+    with Image.open(io.BytesIO(raw)) as image:
+        mask = np.array(image.convert("L")) > 0
+    (x1, y1), _ = np.asarray(xy).astype(int)  # labelme: points.astype(int)
+    height, width = canvas.size[1], canvas.size[0]
+    top, left = max(y1, 0), max(x1, 0)
+    bottom, right = min(y1 + mask.shape[0], height), min(x1 + mask.shape[1], width)
+    if bottom <= top or right <= left:
+        return
+    window = mask[top - y1: bottom - y1, left - x1: right - x1]
+    stencil = Image.fromarray(window.astype(np.uint8) * 255, mode="L")
+    canvas.paste(value, (left, top, right, bottom), stencil)
 
 
 def _embedded_shape(data: bytes) -> tuple[int, int]:
-    import io
-
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:

@@ -3,8 +3,10 @@
 Masks are uint8 PNGs (uint16 when the classes do not fit in 0..254) with 255 (65535) for
 unlabelled pixels; classes.json lists ids, names and colours and the ignore value. classes.txt
 (one name a line, line number = id) and splits/<split>.txt are written too: classes.txt is the
-layout `segstudio bench hitl` reads. The importer takes classes.json or, failing that,
-classes.txt, and pairs masks/<stem>.png with images/<stem>.<any image suffix>.
+layout `segstudio bench hitl` reads. The importer takes classes.json, else classes.txt, else
+datumaro's dataset_meta.json (its common_semantic_segmentation layout, whose masks may be colour
+images in the meta file's segmentation_colors), and pairs masks/<stem>.png with
+images/<stem>.<any image suffix>.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from pathlib import Path
 
 from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
-    ExportContext, ExportSample, IndexMaskReader, find_image, place_image, write_png, write_text,
+    DATASET_META, ExportContext, ExportSample, IndexMaskReader, find_image, place_image, read_dataset_meta,
+    write_png, write_text,
 )
-from segstudio.core.formats.safety import load_json
+from segstudio.core.formats.safety import dataset_files, dataset_text, load_json
 from segstudio.core.labels import ignore_for
 
 
@@ -52,23 +55,28 @@ class MasksReader(IndexMaskReader):
     def __init__(self, root: Path):
         self.root = root
         if not (root / "masks").is_dir():
-            raise FormatError(f"{root} is not a plain-masks dataset: it has no masks/ folder")
+            raise FormatError(f"{root} is not a plain-masks dataset: expected masks/ (class-index PNGs), "
+                              "images/ and classes.json, classes.txt or dataset_meta.json; it has no masks/ folder")
         self.names, self.ignore = _read_classes(root)
-        self.masks = sorted((root / "masks").glob("*.png"))
+        self.colors = _meta_colors(root / DATASET_META) if self.ignore is None else None
+        self.masks = dataset_files(root, root / "masks", "*.png")
+        if not self.masks:
+            raise FormatError(f"{root} is not a plain-masks dataset SegStudio can read: expected "
+                              "masks/<name>.png class-index masks; found none")
         self.splits: dict[str, str] = {}
         for split in ("train", "val", "test"):
-            path = root / "splits" / f"{split}.txt"
-            if path.is_file():
-                self.splits.update((line, split) for line in path.read_text(encoding="utf-8").split())
+            text = dataset_text(root, root / "splits" / f"{split}.txt")
+            if text is not None:
+                self.splits.update((line, split) for line in text.split())
 
     def locate(self, mask_path: Path) -> tuple[Path | None, str, str | None]:
-        image = find_image(self.root / "images", mask_path.stem)
+        image = find_image(self.root / "images", mask_path.stem, self.root)
         return image, "no image with this name in images/", self.splits.get(mask_path.stem)
 
 
-def _read_classes(root: Path) -> tuple[list[str], int]:
+def _read_classes(root: Path) -> tuple[list[str], int | None]:
     json_path, txt_path = root / "classes.json", root / "classes.txt"
-    if json_path.is_file():
+    if dataset_text(root, json_path) is not None:
         document = load_json(json_path)
         try:
             entries = sorted(document["classes"], key=lambda c: int(c["id"]))
@@ -78,12 +86,24 @@ def _read_classes(root: Path) -> tuple[list[str], int]:
             return names, int(document.get("ignore", ignore_for(len(names))))
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"{json_path}: expected {{'classes': [{{'id', 'name'}}, ...]}}: {exc}") from exc
-    if txt_path.is_file():
-        names = [line.strip() for line in txt_path.read_text(encoding="utf-8").splitlines()]
+    if (text := dataset_text(root, txt_path)) is not None:
+        names = [line.strip() for line in text.splitlines()]
         while names and not names[-1]:
             names.pop()
         if "" in names:
             raise FormatError(f"{txt_path}: line {names.index('') + 1} is empty; every line names the class with that id")
         if names:
             return names, ignore_for(len(names))
-    raise FormatError(f"{root} has neither classes.json nor classes.txt naming its classes")
+    names = read_dataset_meta(root, root / DATASET_META)
+    if names:
+        return names, None  # datumaro's masks have no ignore value: every colour is a class
+    raise FormatError(f"{root} has no classes.json, classes.txt or dataset_meta.json naming its classes")
+
+
+def _meta_colors(path: Path) -> dict[tuple[int, int, int], int] | None:
+    """Colour -> class id from dataset_meta.json's segmentation_colors (for colour masks)."""
+    colors = load_json(path).get("segmentation_colors") or []
+    try:
+        return {tuple(int(v) for v in color): index for index, color in enumerate(colors) if color}
+    except (TypeError, ValueError):
+        raise FormatError(f"{path}: segmentation_colors must be [r, g, b] lists") from None

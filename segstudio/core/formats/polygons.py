@@ -8,13 +8,13 @@ Holes: most polygon formats (labelme, YOLO, Cityscapes' _polygons.json) hold one
 A region with holes is written as one "keyhole" ring: each hole is spliced into the outer ring
 through a zero-width cut from its nearest outer vertex. Every reader fills such a ring with the
 holes empty (under both the even-odd and the non-zero rule); only the pixels under the cut are
-filled, and those are repainted by whatever region lies inside the hole, because importers paint
-larger regions first (see `paint_polygons`).
+filled, and those are repainted by whatever region lies inside the hole, because exporters list
+regions largest first and readers paint in that order or by area (see raster.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -81,38 +81,6 @@ def ring_points(ring: np.ndarray) -> list[list[int]]:
     while len(points) < 3:
         points.append(points[-1])
     return points
-
-
-@dataclass(frozen=True)
-class PolygonShape:
-    """A polygon to paint: class, ring (float x, y in pixel-centre coordinates)."""
-
-    class_id: int
-    ring: np.ndarray  # (N, 2) float
-
-    @property
-    def area(self) -> float:
-        if len(self.ring) < 3:
-            return 0.0
-        return abs(float(cv2.contourArea(self.ring.astype(np.float32))))
-
-
-def paint_polygons(shape: tuple[int, int], shapes: Sequence[PolygonShape], fill: int = -1) -> np.ndarray:
-    """Rasterise shapes into an int32 label map (`fill` where nothing is drawn).
-
-    Overlaps: the smaller shape wins (larger shapes are painted first; equal areas keep file
-    order, so the later one wins). That puts objects on top of the stuff around them and
-    repaints the keyhole cuts of regions with holes.
-    """
-    label = np.full(shape, fill, dtype=np.int32)
-    order = sorted(range(len(shapes)), key=lambda i: -shapes[i].area)
-    for index in order:
-        item = shapes[index]
-        if len(item.ring) == 0:
-            continue
-        points = np.round(item.ring).astype(np.int32).reshape(-1, 1, 2)
-        cv2.fillPoly(label, [points], int(item.class_id))
-    return label
 
 
 def _splice(ring: np.ndarray, hole: np.ndarray) -> np.ndarray:

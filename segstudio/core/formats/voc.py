@@ -1,8 +1,10 @@
 """PASCAL VOC segmentation: JPEGImages/, SegmentationClass/ palette PNGs, ImageSets/Segmentation/.
 
 Masks are palette PNGs with the VOC colour map; 255 (drawn in VOC's cream border colour) is
-ignore. labelmap.txt (the file datumaro and CVAT read) names the classes; without it the
-importer assumes the 21 standard VOC classes. Images: JPEG originals are copied (or linked)
+ignore. labelmap.txt (the file datumaro and CVAT read) names the classes; a class listed without
+a colour has the VOC colour of its index (as datumaro writes and reads it); without labelmap.txt
+the importer assumes the 21 standard VOC classes. Masks may be palette PNGs (indices) or colour
+PNGs (datumaro writes these), read through the colours. Images: JPEG originals are copied (or linked)
 unchanged; other originals are re-encoded as JPEG (quality 95) so that readers which assume
 `<id>.jpg` (torchvision's VOCSegmentation) work, unless `lossless_images` is set, in which case
 they keep their own lossless format and suffix. The dataset card says which happened.
@@ -19,6 +21,7 @@ from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
     ExportContext, ExportSample, IndexMaskReader, find_image, place_image, write_bytes, write_png, write_text,
 )
+from segstudio.core.formats.safety import dataset_files, dataset_text
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -112,46 +115,52 @@ class VocReader(IndexMaskReader):
     def __init__(self, root: Path):
         self.root = root
         if not (root / "SegmentationClass").is_dir():
-            raise FormatError(f"{root} is not a PASCAL VOC dataset: it has no SegmentationClass/ folder")
-        labelmap = _read_labelmap(root / "labelmap.txt")
+            raise FormatError(f"{root} is not a PASCAL VOC dataset: expected SegmentationClass/ (palette PNGs) "
+                              "and JPEGImages/; it has no SegmentationClass/ folder")
+        labelmap = _read_labelmap(root, root / "labelmap.txt")
         self.names = [name for name, _ in labelmap] if labelmap else list(VOC_CLASSES)
         self.ignore = 255
-        colors = [color for _, color in labelmap] if labelmap else voc_colormap(len(self.names))
-        self.colors = {color: index for index, color in enumerate(colors) if color is not None}
+        standard = voc_colormap(max(len(self.names), 1))  # datumaro writes `name:::` for these
+        colors = [color or standard[index] for index, (_, color) in enumerate(labelmap)] if labelmap else standard
+        self.colors = {color: index for index, color in enumerate(colors)}
         self.colors[IGNORE_COLOR] = 255
-        self.splits = _read_sets(root / SETS_DIR)
-        self.masks = sorted((root / "SegmentationClass").glob("*.png"))
+        self.splits = _read_sets(root, root / SETS_DIR)
+        self.masks = dataset_files(root, root / "SegmentationClass", "*.png", recursive=False)
+        if not self.masks:
+            raise FormatError(f"{root} is not a PASCAL VOC dataset SegStudio can read: expected "
+                              "SegmentationClass/<name>.png masks; found none")
 
     def locate(self, mask_path: Path) -> tuple[Path | None, str, str | None]:
-        image = find_image(self.root / "JPEGImages", mask_path.stem)
+        image = find_image(self.root / "JPEGImages", mask_path.stem, self.root)
         return image, "no image with this name in JPEGImages/", self.splits.get(mask_path.stem)
 
 
-def _read_labelmap(path: Path) -> list[tuple[str, tuple[int, int, int] | None]] | None:
+def _read_labelmap(root: Path, path: Path) -> list[tuple[str, tuple[int, int, int] | None]] | None:
     """(name, colour) from a datumaro/CVAT labelmap.txt (`name:r,g,b:parts:actions` lines),
     without the `ignored` entry that stands for value 255."""
-    if not path.is_file():
+    text = dataset_text(root, path)
+    if text is None:
         return None
     entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, _, rest = line.partition(":")
         try:
             color = tuple(int(v) for v in rest.split(":", 1)[0].split(",")) if rest.split(":", 1)[0] else None
         except ValueError as exc:
-            raise FormatError(f"{path}: cannot read the colour in {line!r}") from exc
+            raise FormatError(f"{path}: cannot read the colour on line {number}") from exc
         if name.strip() == IGNORED and color in (None, IGNORE_COLOR):
             continue
         entries.append((name.strip(), color if color and len(color) == 3 else None))
     return entries or None
 
 
-def _read_sets(folder: Path) -> dict[str, str]:
+def _read_sets(root: Path, folder: Path) -> dict[str, str]:
     splits: dict[str, str] = {}
     for name in ("train", "val", "test"):
-        path = folder / f"{name}.txt"
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").split():
+        text = dataset_text(root, folder / f"{name}.txt")
+        if text is not None:
+            for line in text.split():
                 splits[line] = name
     return splits

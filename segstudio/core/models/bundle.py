@@ -23,13 +23,15 @@ from segstudio import __version__
 from segstudio.core.atomic import atomic_write_bytes, atomic_write_text
 from segstudio.core.errors import ModelError
 from segstudio.core.models.classes import ModelClass, Normalisation, as_model_classes, class_mapping
-from segstudio.core.models.registry import ARCHITECTURES, create_model
+from segstudio.core.models.registry import ARCHITECTURES, MAX_CLASSES, MAX_IN_CHANNELS, bounded, create_model
 
 FORMAT_VERSION = 1
 MODEL_JSON = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
 SCRIPT_FILE = "model.torchscript.pt"
 TORCHSCRIPT_ARCH = "torchscript"
+MAX_MODEL_JSON_BYTES = 1 << 20
+MIN_TILE, MAX_TILE = 32, 8192  # a tile is one forward pass: 8192^2 is already gigabytes of activations
 
 
 @dataclass
@@ -105,7 +107,12 @@ class ModelBundle:
     def save(self, folder: str | Path) -> Path:
         """Write the weights, then model.json (its presence marks a complete bundle)."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists() and not folder.is_dir():
+            raise ModelError(f"cannot save the model to {folder}: it is a file, not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ModelError(f"cannot save the model to {folder}: {exc.strerror or exc}") from exc
         if self.arch == TORCHSCRIPT_ARCH:
             atomic_write_bytes(folder / SCRIPT_FILE, _script_bytes(self.model))
         else:
@@ -122,14 +129,18 @@ class ModelBundle:
         folder = Path(folder)
         meta = read_model_json(folder)
         try:
-            arch = meta["architecture"]
-            classes = as_model_classes(meta["classes"])
-            in_channels = int(meta["input_channels"])
+            arch = str(meta["architecture"])
+            classes = as_model_classes(_bounded_list(meta["classes"], MAX_CLASSES, "classes"))
+            in_channels = bounded("input_channels", meta["input_channels"], 1, MAX_IN_CHANNELS)
             normalisation = Normalisation.from_json(meta["normalisation"])
             options = dict(meta.get("options") or {})
-            tile = meta.get("tile") or {}
-        except (KeyError, TypeError, ValueError) as exc:
+            tile = dict(meta.get("tile") or {})
+            tile_size = bounded("tile size", tile.get("size", 512), MIN_TILE, MAX_TILE)
+            tile_overlap = bounded("tile overlap", tile.get("overlap", 64), 0, tile_size // 2)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{folder / MODEL_JSON} is incomplete or malformed: {exc!r}") from exc
+        except ModelError as exc:
+            raise ModelError(f"{folder / MODEL_JSON}: {exc}") from exc
         if arch == TORCHSCRIPT_ARCH:
             from segstudio.core.models.importing import load_torchscript
 
@@ -139,7 +150,7 @@ class ModelBundle:
             model.load_state_dict(read_safetensors(folder / WEIGHTS_FILE, model), strict=True)
         model.eval()
         return cls(model=model, arch=arch, classes=classes, in_channels=in_channels, normalisation=normalisation,
-                   options=options, tile_size=int(tile.get("size", 512)), tile_overlap=int(tile.get("overlap", 64)),
+                   options=options, tile_size=tile_size, tile_overlap=tile_overlap,
                    version=str(meta.get("version", "")), seed=meta.get("seed"),
                    training_data_hash=str(meta.get("training_data_hash", "")), metrics=dict(meta.get("metrics") or {}),
                    created_at=str(meta.get("created_at", "")), segstudio_version=str(meta.get("segstudio_version", "")))
@@ -150,14 +161,24 @@ def read_model_json(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelError(f"{folder} is not a model bundle: {MODEL_JSON} is missing")
     try:
+        if path.stat().st_size > MAX_MODEL_JSON_BYTES:
+            raise ModelError(f"{path} is {path.stat().st_size:,} bytes; a model.json is at most {MAX_MODEL_JSON_BYTES:,}")
         meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"cannot read {path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelError(f"cannot read {path}: {type(exc).__name__}: {str(exc)[:200]}") from exc
     if not isinstance(meta, dict):
         raise ModelError(f"{path} does not hold a JSON object")
-    if int(meta.get("format", 0)) > FORMAT_VERSION:
+    if not isinstance(meta.get("format", 0), int):
+        raise ModelError(f"{path}: format must be a whole number, not {meta.get('format')!r}")
+    if meta.get("format", 0) > FORMAT_VERSION:
         raise ModelError(f"{path} was written by a newer SegStudio (format {meta.get('format')}); please update")
     return meta
+
+
+def _bounded_list(value: Any, limit: int, name: str) -> list:
+    if not isinstance(value, list) or not 1 <= len(value) <= limit:
+        raise ModelError(f"{name} must be a list of 1 to {limit} entries")
+    return value
 
 
 def read_safetensors(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:

@@ -2,8 +2,8 @@
 
 The person declares the class list (and, for a state dict, the architecture it fits). Files
 are opened without unpickling arbitrary objects: state dicts with `torch.load(weights_only=True)`
-(which refuses anything but tensors and plain containers) or safetensors, TorchScript with
-`torch.jit.load` (TorchScript's own format, not Python pickle of arbitrary classes).
+(which refuses anything but tensors and plain containers) or safetensors. TorchScript is code:
+it is loaded only when script_guard finds nothing but pure tensor operations in it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from segstudio.core.errors import ModelError
 from segstudio.core.models.bundle import TORCHSCRIPT_ARCH, ModelBundle, check_state, load_safetensors
 from segstudio.core.models.classes import Normalisation, as_model_classes
 from segstudio.core.models.registry import ARCHITECTURES, create_model
+from segstudio.core.models.script_guard import check_archive, check_script
 
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 
@@ -44,12 +45,16 @@ class ScriptedModel(nn.Module):
 
 
 def load_torchscript(path: str | Path) -> ScriptedModel:
+    """A TorchScript file whose every operation is a pure tensor one (script_guard); else ModelError."""
+    path = Path(path)
+    check_archive(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated upstream, still the format
             script = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, OSError, ValueError) as exc:
         raise ModelError(f"cannot load TorchScript model {path}: {exc}") from exc
+    check_script(script, path.name)
     return ScriptedModel(script.eval())
 
 

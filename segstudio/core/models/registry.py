@@ -83,6 +83,33 @@ ARCHITECTURES: dict[str, ModelSpec] = {spec.name: spec for spec in (
 
 DEFAULT_ARCH = "lraspp_mobilenet_v3_large"
 
+# Bounds on every number that sizes a network, checked before anything is allocated (a
+# model.json from elsewhere asking for width 100000 would want hundreds of gigabytes).
+MAX_CLASSES = 65_535
+MAX_IN_CHANNELS = 64
+OPTION_BOUNDS = {"depth": (1, 8), "width": (1, 512)}
+MAX_DEEPEST_WIDTH = 8192  # width * 2**depth: channels of the deepest stage
+
+
+def check_sizes(arch: str, num_classes: int, in_channels: int, options: dict[str, Any]) -> None:
+    """ModelError unless every size is a whole number within its bound."""
+    bounded(f"{arch}: classes", num_classes, 1, MAX_CLASSES)
+    bounded(f"{arch}: input channels", in_channels, 1, MAX_IN_CHANNELS)
+    for key, (low, high) in OPTION_BOUNDS.items():
+        if key in options:
+            bounded(f"{arch} option {key}", options[key], low, high)
+    if "width" in options and "depth" in options and options["width"] * 2 ** options["depth"] > MAX_DEEPEST_WIDTH:
+        raise ModelError(f"{arch}: width {options['width']} and depth {options['depth']} give "
+                         f"{options['width'] * 2 ** options['depth']} channels in the deepest stage; "
+                         f"at most {MAX_DEEPEST_WIDTH}")
+
+
+def bounded(name: str, value: Any, low: int, high: int) -> int:
+    """`value` when it is an int (not a bool) in low..high; ModelError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ModelError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return value
+
 
 def create_model(arch: str, num_classes: int, in_channels: int = 3, pretrained: bool | str = False, *,
                  allow_download: bool = False, **options: Any) -> "SegmentationModel":
@@ -102,6 +129,7 @@ def create_model(arch: str, num_classes: int, in_channels: int = 3, pretrained: 
         raise ModelError(f"a model needs at least 1 class and 1 input channel "
                          f"(got {num_classes} classes, {in_channels} channels)")
     merged = {**spec.default_options, **options}
+    check_sizes(arch, int(num_classes), int(in_channels), merged)
     net, note = spec.builder(int(num_classes), int(in_channels), pretrained, allow_download, **merged)
     if note:
         log.info("%s: %s", arch, note)

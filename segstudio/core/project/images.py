@@ -6,6 +6,7 @@ A mixin of `Project` (segstudio.core.project.store), kept apart so each file has
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sqlite3
 from collections.abc import Generator, Iterable
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from segstudio.core.atomic import atomic_write_png
+from segstudio.core.atomic import atomic_write_png, create_new_file
 from segstudio.core.errors import ImageReadError, ProjectError, SaveError
 from segstudio.core.journal import ProjectJournal
 from segstudio.core.progress import Progress, StopFlag, drive
@@ -38,6 +39,7 @@ class ImagesMixin:
                         stop: StopFlag | None = None) -> Generator[Progress, None, AddReport]:
         """Add image files and folders; duplicates (same bytes) are skipped, failures reported."""
         from segstudio.core.imageio import probe_image
+        from segstudio.core.imageio.completeness import check_complete
 
         report = AddReport()
         files = _collect_files(paths, recursive, report)
@@ -46,15 +48,24 @@ class ImagesMixin:
                 break
             yield Progress(done, len(files), path.name)
             try:
+                _check_name(path)
                 checksum = _sha256(path)
                 if self._query("SELECT 1 FROM images WHERE checksum = ?", (checksum,)):
                     report.duplicates.append(path)
                     continue
                 info = probe_image(path)
+                check_complete(path, info.width, info.height)
                 stored = self._copy_in(path) if copy else path
-                report.added.append(self._insert_image(stored, info.width, info.height, checksum))
+                try:
+                    report.added.append(self._insert_image(stored, info.width, info.height, checksum))
+                except BaseException:
+                    if copy:
+                        stored.unlink(missing_ok=True)
+                    raise
             except ImageReadError as exc:
                 report.failed.append((path, exc.reason))
+            except SaveError as exc:
+                report.failed.append((path, str(exc)))
             except OSError as exc:
                 report.failed.append((path, exc.strerror or str(exc)))
         yield Progress(len(files), len(files), report.summary())
@@ -63,14 +74,22 @@ class ImagesMixin:
         return report
 
     def _copy_in(self, path: Path) -> Path:
+        """Copy an image into images/ under a new name; a failed copy (a full disk) leaves nothing."""
         target_dir = self.root / "images"
         target_dir.mkdir(exist_ok=True)
         target = target_dir / path.name
         counter = 1
-        while target.exists():
+        while target.exists() or target.is_symlink():
             target = target_dir / f"{path.stem}_{counter}{path.suffix}"
             counter += 1
-        shutil.copy2(path, target)
+        with open(path, "rb") as source, create_new_file(target) as copy:
+            try:
+                shutil.copyfileobj(source, copy, 1 << 20)
+                os.fsync(copy.fileno())
+            except BaseException:
+                target.unlink()  # ours: created just now, never through a link
+                raise
+        shutil.copystat(path, target)
         return target
 
     def _insert_image(self, path: Path, width: int, height: int, checksum: str) -> ImageRecord:
@@ -215,7 +234,7 @@ class ImagesMixin:
         record = self.image(image_id)
         if array.shape != (record.height, record.width) or array.dtype != np.uint8:
             raise SaveError(f"uncertainty map must be uint8 {record.height}x{record.width}, got {array.dtype} {array.shape}")
-        atomic_write_png(self.root / "uncertainty" / f"{image_id}.png", array)
+        atomic_write_png(self.root / "uncertainty" / f"{image_id}.png", array, project_file=True)
 
 
 def _collect_files(paths: Iterable[str | Path], recursive: bool, report: AddReport) -> list[Path]:
@@ -233,6 +252,14 @@ def _collect_files(paths: Iterable[str | Path], recursive: bool, report: AddRepo
         else:
             report.failed.append((path, "no such file or folder"))
     return files
+
+
+def _check_name(path: Path) -> None:
+    """A name that is not valid UTF-8 (possible on Linux) cannot be stored or shown reliably."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ImageReadError(path, "its file name is not valid UTF-8; rename the file to add it") from exc
 
 
 def _sha256(path: Path) -> str:

@@ -7,13 +7,16 @@ holds it so the refusal can say where the project is open.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import stat
 import sys
 from pathlib import Path
 
-from segstudio.core.errors import ProjectLockedError
+from segstudio.core.atomic import is_read_only_error
+from segstudio.core.errors import ProjectError, ProjectLockedError, ProjectReadOnlyError
 
 LOCK_NAME = ".segstudio.lock"
 
@@ -24,7 +27,7 @@ class ProjectLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         if not _try_lock(fd):
             holder = _read_holder(fd)
             os.close(fd)
@@ -32,15 +35,41 @@ class ProjectLock:
                 f"the project {self.path.parent} is already open{holder}. Close it there first "
                 "(`segstudio info` and `segstudio export` can read it meanwhile)."
             )
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        try:  # who holds it is only a courtesy to the next opener: a full disk must not stop us
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        except OSError:
+            pass
         self._fd = fd
+
+    def _open(self) -> int:
+        """The lock file, created if needed; never through a link, never a folder or a device."""
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ProjectError(f"{self.path} is a link: SegStudio writes nothing through links. "
+                                   "Delete it to open the project.") from exc
+            if exc.errno == errno.EISDIR:
+                raise ProjectError(f"{self.path} is a folder, not a lock file. Remove it to open the project.") from exc
+            if is_read_only_error(exc):
+                raise ProjectReadOnlyError(f"{self.path.parent} is on read-only storage (or you may not write "
+                                           "there): it can be opened read-only, but not changed") from exc
+            raise ProjectError(f"cannot lock the project {self.path.parent}: {exc.strerror or exc}") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ProjectError(f"{self.path} is not a regular file. Remove it to open the project.")
+        return fd
 
     def release(self) -> None:
         if self._fd is None:
             return
         try:
-            os.ftruncate(self._fd, 0)
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:
+                pass
             _unlock(self._fd)
         finally:
             os.close(self._fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import numpy as np
 from segstudio.core.atomic import encode_png, temp_file_beside
 from segstudio.core.errors import ProjectError, SaveError
 from segstudio.core.project.records import Source
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def read_png(path: Path, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
@@ -26,6 +29,7 @@ def read_png(path: Path, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
         data = np.fromfile(path, np.uint8)
     except OSError as exc:
         raise ProjectError(f"mask file {path} cannot be read: {exc.strerror or exc}") from exc
+    _check_header(path, data, shape)
     grey = data[24:26].tobytes() in (b"\x08\x00", b"\x10\x00")  # IHDR bit depth 8 or 16, colour type 0
     array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if grey else None
     if array is None or array.ndim != 2:
@@ -33,6 +37,17 @@ def read_png(path: Path, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
     if array.shape != shape:
         raise ProjectError(f"mask file {path} is {array.shape[1]}x{array.shape[0]} but its image is {shape[1]}x{shape[0]}")
     return array.astype(dtype, copy=False)
+
+
+def _check_header(path: Path, data: np.ndarray, shape: tuple[int, int]) -> None:
+    """Compare the size in the PNG header with the image's before decoding a byte of pixels:
+    a mask claiming 100k x 100k pixels is refused without allocating them."""
+    head = data[:24].tobytes()
+    if len(head) < 24 or head[:8] != _PNG_MAGIC or head[12:16] != b"IHDR":
+        raise ProjectError(f"mask file {path} is damaged: it is not a PNG file")
+    width, height = struct.unpack(">II", head[16:24])
+    if (height, width) != tuple(shape):
+        raise ProjectError(f"mask file {path} is {width}x{height} but its image is {shape[1]}x{shape[0]}")
 
 
 def _read_png_with_pillow(path: Path) -> np.ndarray:
@@ -71,7 +86,7 @@ def write_pair(label_path: Path, label: np.ndarray, source_path: Path, source: n
     temps: list[Path] = []
     try:
         for path, array in ((label_path, label), (source_path, source)):
-            handle, tmp = temp_file_beside(path)
+            handle, tmp = temp_file_beside(path, project_file=True)
             temps.append(Path(tmp))
             with handle:
                 handle.write(encode_png(array))

@@ -18,10 +18,10 @@ import numpy as np
 from segstudio.core.atomic import atomic_write_png
 from segstudio.core.errors import ProjectError
 from segstudio.core.labels import MAX_UINT8_CLASSES, convert_labels, unlabelled_value
-from segstudio.core.project import schema
+from segstudio.core.project import class_removal, guard, schema
 from segstudio.core.project.catalog import CatalogMixin
 from segstudio.core.project.images import ImagesMixin
-from segstudio.core.project.lock import ProjectLock
+from segstudio.core.project.lock import LOCK_NAME, ProjectLock
 from segstudio.core.project.records import (
     RGB, LabelClass, Source, color_to_hex, default_color, hex_to_color, now,
 )
@@ -35,14 +35,18 @@ class Project(ImagesMixin, CatalogMixin):
         self._lock = lock
         self._mutex = threading.RLock()  # the database connection
         self._masks_mutex = threading.RLock()  # mask files: one writer at a time (autosave vs workers)
+        self.resumed = ""  # what opening did about an interrupted operation, for the person
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
     def create(cls, root: str | Path, classes: Iterable[str] = ("background", "foreground"), *,
                colors: Iterable[RGB] | None = None) -> Project:
         root = Path(root).expanduser().absolute()
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise ProjectError(f"cannot create a project in {root}: the folder exists and is not empty")
+        try:
+            if root.exists() and (not root.is_dir() or any(root.iterdir())):
+                raise ProjectError(f"cannot create a project in {root}: the folder exists and is not empty")
+        except OSError as exc:  # a name too long, a folder we may not read
+            raise ProjectError(f"cannot create a project in {root}: {exc.strerror or exc}") from exc
         names = [name.strip() for name in classes]
         if not names or any(not name for name in names) or len(set(names)) != len(names):
             raise ProjectError(f"class names must be unique and non-empty, got {names}")
@@ -64,16 +68,26 @@ class Project(ImagesMixin, CatalogMixin):
 
     @classmethod
     def open(cls, root: str | Path, *, readonly: bool = False, _creating: bool = False) -> Project:
+        """Open a project; refuses (ProjectError) damaged, foreign, newer or linked-out parts
+        before writing anything (guard), and finishes or undoes an interrupted class removal."""
         root = Path(root).expanduser().absolute()
         db_path = root / schema.DB_NAME
-        if not _creating and not db_path.is_file():
+        if not _creating and not db_path.exists() and not db_path.is_symlink():
             raise ProjectError(f"{root} is not a SegStudio project (no {schema.DB_NAME} in it)")
+        guard.check_layout(root, LOCK_NAME)
+        if not _creating:
+            guard.probe_database(db_path)
         lock = None
         if not readonly:
+            if not _creating:
+                guard.refuse_unwritable(root)
             lock = ProjectLock(root)
             lock.acquire()
         try:
-            conn = schema.connect(db_path, readonly=readonly)
+            if readonly:
+                conn = guard.connect_read_only(db_path, immutable=guard.on_read_only_storage(root))
+            else:
+                conn = schema.connect(db_path, readonly=False)
             try:
                 if readonly:
                     schema.check_version(conn, db_path)
@@ -86,9 +100,15 @@ class Project(ImagesMixin, CatalogMixin):
             if lock is not None:
                 lock.release()
             raise
+        project = cls(root, conn, lock, readonly)
         if not readonly:
             _remove_stale_temp_files(root)
-        return cls(root, conn, lock, readonly)
+            try:
+                project.resumed = class_removal.resume(project)
+            except BaseException:
+                project.close()
+                raise
+        return project
 
     @staticmethod
     def is_project(root: str | Path) -> bool:
@@ -216,26 +236,12 @@ class Project(ImagesMixin, CatalogMixin):
                 conn.execute("UPDATE classes SET sort_order = ? WHERE id = ?", (order, class_id))
 
     def remove_class(self, class_id: int) -> None:
-        """Remove a class: its pixels become unlabelled and higher ids move down by one."""
-        with self._tx() as conn:
-            self._require_class(conn, class_id)
-        ignore = self.ignore_value
-        for record in self.images():
-            if not self.has_masks(record.id):
-                continue
-            label, source = self.read_label(record.id), self.read_source(record.id)
-            gone = label == class_id
-            shift = (label > class_id) & (label != ignore)
-            if gone.any() or shift.any():
-                label = label.copy()
-                label[shift] -= 1
-                label[gone] = ignore
-                source = np.where(gone, np.uint8(Source.NONE), source).astype(np.uint8)
-                self._write_masks_unchecked(record, label, source)
-        with self._tx() as conn:
-            conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
-            conn.execute("UPDATE classes SET id = id - 1 WHERE id > ?", (class_id,))
-        self.log_event("class_removed", class_id=class_id)
+        """Remove a class: its pixels become unlabelled and higher ids move down by one, in
+        every mask and the class list together, or not at all (class_removal)."""
+        if self.readonly:
+            raise ProjectError(f"{self.root} is open read-only")
+        with self._masks_mutex:
+            class_removal.remove_class(self, class_id)
 
     @staticmethod
     def _require_class(conn: sqlite3.Connection, class_id: int) -> None:
@@ -247,7 +253,7 @@ class Project(ImagesMixin, CatalogMixin):
         for record in self.images():
             if self.has_masks(record.id):
                 label = convert_labels(self.read_label(record.id), np.dtype(np.uint16))
-                atomic_write_png(self._label_path(record.id), label)
+                atomic_write_png(self._label_path(record.id), label, project_file=True)
 
 
 def _remove_stale_temp_files(root: Path) -> None:
