@@ -94,7 +94,7 @@ class ReviewControls:
         if self.workspace.document is None:
             return
         if reason is None:
-            reason, ok = QInputDialog.getItem(self.window, "Skip image", "Why is this image skipped?",
+            reason, ok = QInputDialog.getItem(self.window.window(), "Skip image", "Why is this image skipped?",
                                               SKIP_REASONS, 0, True)
             if not ok:
                 return
@@ -125,7 +125,7 @@ class ReviewControls:
         if self.workspace.document is None:
             return
         a = self.window.actions
-        menu = QMenu(self.window)
+        menu = QMenu(self.window.window())
         for action in (a.undo, a.redo, None, a.accept_all, a.clear, None):
             menu.addAction(action) if action is not None else menu.addSeparator()
         self.review_menu(menu)
@@ -140,7 +140,7 @@ class ReviewControls:
         if not index.isValid():
             return
         record = self.window.image_list.model.records[index.row()]
-        menu = QMenu(self.window)
+        menu = QMenu(self.window.window())
         menu.addAction(f"Open {record.name}", lambda: self.window.go_to(record.id))
         if record.id == self.workspace.image_id:
             menu.addSeparator()
