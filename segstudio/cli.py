@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     open_parser.set_defaults(func=gui_main)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    subparsers.choices["demo"].set_defaults(open_window=demo_window)  # commands never import the GUI
     return parser
 
 
@@ -112,6 +113,13 @@ def _command_names(parser: argparse.ArgumentParser) -> set[str]:
     for action in parser._subparsers._group_actions:  # noqa: SLF001 - argparse has no public API
         return set(action.choices)
     return set()
+
+
+def demo_window(root, *, device: str | None, train: bool) -> int:
+    """The demo in the window, with its tour (for `segstudio demo`)."""
+    from segstudio.gui.demo_tour import run_demo_app
+
+    return run_demo_app(root, device=device, train=train)
 
 
 def gui_main(args: argparse.Namespace | None = None) -> int:

@@ -72,7 +72,7 @@ def main() -> int:
 
     from PySide6.QtCore import QSettings
 
-    from segstudio.commands.demo import prepare_demo
+    from segstudio.core.workspace.demo import prepare_demo
     from segstudio.core.atomic import atomic_write_bytes
     from segstudio.gui.app import create_application
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-IGNORE = 255
+from segstudio.core.labels import IGNORE
 
 
 @dataclass

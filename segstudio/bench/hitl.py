@@ -25,6 +25,7 @@ import numpy as np
 from segstudio.bench.annotator import annotate
 from segstudio.core.errors import SegStudioError
 from segstudio.core.progress import Progress, drive
+from segstudio.core.labels import IGNORE
 
 
 @dataclass
@@ -84,7 +85,7 @@ def read_truth(path: Path, num_classes: int) -> np.ndarray:
     from PIL import Image
 
     truth = np.asarray(Image.open(path))
-    if truth.ndim != 2 or ((truth >= num_classes) & (truth != 255)).any():
+    if truth.ndim != 2 or ((truth >= num_classes) & (truth != IGNORE)).any():
         raise SegStudioError(f"{path} must be a one-channel class-index PNG with ids < {num_classes} or 255")
     return truth.astype(np.uint8)
 
@@ -118,9 +119,9 @@ def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
             proposal, version = model.propose(record.path)
             assisted = annotate(truth, proposal, radius=options.radius, target_iou=options.target_iou,
                                 max_strokes=options.max_strokes)
-            unassisted = annotate(truth, np.full_like(truth, 255), radius=options.radius,
+            unassisted = annotate(truth, np.full_like(truth, IGNORE), radius=options.radius,
                                   target_iou=options.target_iou, max_strokes=options.max_strokes)
-            source = np.where(assisted.painted, 3, np.where(assisted.label != 255, 2, 0)).astype(np.uint8)
+            source = np.where(assisted.painted, 3, np.where(assisted.label != IGNORE, 2, 0)).astype(np.uint8)
             project.write_masks(record.id, assisted.label, source)
             project.mark_done(record.id)
             yield Progress(position - 1, len(pool), f"training after image {position}")

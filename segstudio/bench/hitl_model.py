@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,9 +15,12 @@ from segstudio.core.progress import drive
 from segstudio.core.training.augment import AugmentConfig
 from segstudio.core.training.config import TrainConfig
 
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
+
 
 class CurrentModel:
-    def __init__(self, project, options, class_names: list[str], heldout: list[tuple[Path, np.ndarray]]):
+    def __init__(self, project: Project, options, class_names: list[str], heldout: list[tuple[Path, np.ndarray]]):
         from segstudio.core.device import pick_device
 
         self.project = project

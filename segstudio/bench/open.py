@@ -1,4 +1,4 @@
-"""`segstudio bench open`: time to open an image for editing (DESIGN.md: 8k <= 1.5 s, 16k must open).
+"""`segstudio bench open`: time to open an image for editing (docs/architecture.md budgets: 8k <= 1.5 s, 16k must open).
 
 For each --sizes side it writes, into a temporary folder, an RGB JPEG, an RGB PNG and a 16-bit
 grey TIFF of a photo-like picture, adds them to a real project and stores a label and a source

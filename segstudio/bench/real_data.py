@@ -26,6 +26,7 @@ import numpy as np
 
 from segstudio.core.atomic import atomic_write_png, atomic_write_text
 from segstudio.core.errors import SegStudioError
+from segstudio.core.labels import IGNORE
 
 SOURCE_MODULES = ("brain_aal", "aerial_spacenet")
 
@@ -188,7 +189,7 @@ def _check(source: RealSource, sample: Sample) -> None:
     if mask.dtype != np.uint8 or mask.ndim != 2 or mask.shape != sample.image.shape[:2]:
         raise SegStudioError(f"{source.name}/{sample.name}: mask {mask.dtype} {mask.shape} does not fit "
                              f"image {sample.image.shape}")
-    if ((mask >= len(source.classes)) & (mask != 255)).any():
+    if ((mask >= len(source.classes)) & (mask != IGNORE)).any():
         raise SegStudioError(f"{source.name}/{sample.name}: mask ids beyond the {len(source.classes)} classes")
 
 

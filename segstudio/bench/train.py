@@ -20,8 +20,12 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _project_sample(project, image_id: int) -> tuple[np.ndarray, np.ndarray]:
+def _project_sample(project: Project, image_id: int) -> tuple[np.ndarray, np.ndarray]:
     from segstudio.core.imageio import read_image
 
     return read_image(project.image(image_id).path).raw, project.read_label(image_id)

@@ -1,4 +1,4 @@
-"""`segstudio bench NAME [options]`: the benchmarks that measure DESIGN.md's budgets.
+"""`segstudio bench NAME [options]`: the benchmarks that measure the budgets of docs/architecture.md.
 
 Each area registers its benchmark in `BENCHES`: a name and the module that implements it with
 `add_arguments(parser)` and `run(args) -> int`. A bench module is imported only when it runs

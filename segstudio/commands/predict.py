@@ -14,9 +14,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segstudio.commands.arguments import non_negative_int, positive_int, tile_size
 from segstudio.core.errors import SegStudioError
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 def register(subparsers) -> None:
@@ -95,7 +99,7 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failed and not written else 0
 
 
-def _predict_items(bundle, items, out: Path, *, project, device, tile, overlap, crf, mapping, colours):
+def _predict_items(bundle, items, out: Path, *, project: Project, device, tile, overlap, crf, mapping, colours):
     """Generator: predicts and writes each (relative name, path, image id); returns (written, failed)."""
     from segstudio.core.atomic import atomic_write_png
     from segstudio.core.errors import ImageReadError
@@ -148,7 +152,7 @@ def _best_model_path(project, source: Path) -> Path:
     return best.path
 
 
-def _project_items(project) -> list[tuple[str, Path, int | None]]:
+def _project_items(project: Project) -> list[tuple[str, Path, int | None]]:
     """Output names: the path inside the project, or the file name for images kept elsewhere
     (made unique with the image id); never an absolute path that would point back at the image."""
     items, used = [], set()

@@ -11,8 +11,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segstudio.core.errors import ProjectError, ProjectLockedError, ProjectReadOnlyError
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 DEFAULT_CLASSES = "background,foreground"
 
@@ -163,21 +167,21 @@ def _check_image_paths(paths: list[Path], recursive: bool) -> None:
     raise ProjectError(f"no images found in {', '.join(str(p) for p in paths)} (looked for {kinds})")
 
 
-def _add(project, paths: list[Path], args: argparse.Namespace) -> int:
+def _add(project: Project, paths: list[Path], args: argparse.Namespace) -> int:
     """Add with a progress bar, print what happened; returns how many files failed."""
     from segstudio.core.progress import drive_with_tqdm
 
     report = drive_with_tqdm(
         project.iter_add_images(paths, recursive=args.recursive, copy=args.copy), desc="Adding images"
     )
-    print(f"Images: {report.summary()}")
+    print(f"Images: {report.summary(named=0)}")
     for path, reason in report.failed:
         shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")  # names that are not UTF-8
         print(f"  could not add {shown}: {reason}", file=sys.stderr)
     return len(report.failed)
 
 
-def _summary(project, report, waiting: list[int], open_elsewhere: bool) -> dict:
+def _summary(project: Project, report, waiting: list[int], open_elsewhere: bool) -> dict:
     stats = project.stats()
     return {
         "project": str(project.root),

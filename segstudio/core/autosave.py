@@ -5,18 +5,20 @@ The document's commit listener only copies the edited patch into memory (no I/O 
 painting thread). `tick()` (driven by a GUI QTimer, or by `start()`'s own thread, which keeps
 the PNG writing of big images off the GUI thread) writes the buffered edits to the journal and
 fsyncs them at most `flush_delay` seconds after the first unwritten one, and folds. A failed
-write keeps the edits in memory, keeps the files on disk as they were, reports "error: ..."
-and is retried `retry_after` seconds later.
+write keeps the edits in memory, keeps the files on disk as they were, reports a FAILED
+`SaveStatus` with the reason and is retried `retry_after` seconds later.
 
 After a crash, `recover(project)` folds the journals left behind and says what it restored.
 """
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,9 +27,35 @@ from segstudio.core.geometry import BBox
 from segstudio.core.journal import JournalError, JournalWriter, ProjectJournal, encode_record
 from segstudio.core.project.quarantine import set_aside
 
-SAVED = "saved"  # every finished edit is on disk (journal or labels/)
-PENDING = "pending"  # some edits are only in memory, a write is due soon
-SAVING = "saving"  # writing the journal or folding it into labels/
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
+
+
+class SaveState(enum.Enum):
+    SAVED = "saved"  # every finished edit is on disk (journal or labels/)
+    PENDING = "pending"  # some edits are only in memory, a write is due soon
+    SAVING = "saving"  # writing the journal or folding it into labels/
+    FAILED = "failed"  # the last write failed; the edits are kept in memory and retried
+
+
+@dataclass(frozen=True)
+class SaveStatus:
+    state: SaveState
+    reason: str = ""  # why the last write failed (FAILED only)
+
+    @property
+    def failed(self) -> bool:
+        return self.state is SaveState.FAILED
+
+    def __str__(self) -> str:
+        return f"failed: {self.reason}" if self.failed else self.state.value
+
+
+SAVED, PENDING, SAVING = (SaveStatus(state) for state in (SaveState.SAVED, SaveState.PENDING, SaveState.SAVING))
+
+
+def _failed(reason: str) -> SaveStatus:
+    return SaveStatus(SaveState.FAILED, reason)
 
 
 @dataclass
@@ -41,11 +69,11 @@ class _Edit:
 class Autosaver:
     """Keeps a project's masks saved while one document at a time is edited.
 
-    Listeners get the state string ("saved", "pending", "saving" or "error: <reason>") from
-    whichever thread runs `tick()`; a GUI re-posts it to its own thread.
+    Listeners get each new `SaveStatus` from whichever thread runs `tick()`; a GUI re-posts
+    it to its own thread.
     """
 
-    def __init__(self, project, document=None, *, flush_delay: float = 0.5, idle_fold_after: float = 10.0,
+    def __init__(self, project: Project, document=None, *, flush_delay: float = 0.5, idle_fold_after: float = 10.0,
                  retry_after: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.project = project
         self.journal = ProjectJournal(project)
@@ -63,7 +91,7 @@ class Autosaver:
         self._writers: dict[int, JournalWriter] = {}
         self._unfolded: set[int] = set(self.journal.image_ids())
         self._state = SAVED
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[SaveStatus], None]] = []
         self._document = None
         self._listener = None  # our commit listener on the current document
         self._thread: threading.Thread | None = None
@@ -74,20 +102,20 @@ class Autosaver:
     # -- state ---------------------------------------------------------------------------
 
     @property
-    def state(self) -> str:
+    def state(self) -> SaveStatus:
         return self._state
 
-    def add_state_listener(self, fn: Callable[[str], None]) -> None:
+    def add_state_listener(self, fn: Callable[[SaveStatus], None]) -> None:
         self._listeners.append(fn)
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: SaveStatus) -> None:
         if state == self._state:
             return
         self._state = state
         for fn in list(self._listeners):
             fn(state)
 
-    def _settled_state(self) -> str:
+    def _settled_state(self) -> SaveStatus:
         with self._lock:
             return PENDING if self._buffer else SAVED
 
@@ -146,14 +174,14 @@ class Autosaver:
             if self._first_unwritten_at is None:
                 self._first_unwritten_at = now
             self._last_change_at = now
-        if self._state != SAVING and not self._state.startswith("error"):
+        if self._state != SAVING and not self._state.failed:
             self._set_state(PENDING)
 
     # -- writing -------------------------------------------------------------------------
 
     def tick(self, now: float | None = None) -> None:
         """Do whatever is due: flush the journal; fold images no longer edited, and the current
-        one after a quiet spell. Never raises: a failure shows as the "error: ..." state and
+        one after a quiet spell. Never raises: a failure shows as a FAILED state and
         is retried `retry_after` seconds later."""
         now = self._clock() if now is None else now
         with self._lock:
@@ -186,7 +214,7 @@ class Autosaver:
                     self._write(image_id, edits)
                 except SaveError as exc:
                     self._keep_unwritten(taken, from_image=image_id)
-                    self._set_state(f"error: {exc}")
+                    self._set_state(_failed(str(exc)))
                     raise
             with self._lock:
                 self._retry_at = float("-inf")
@@ -250,10 +278,10 @@ class Autosaver:
                 self.journal.fold(image_id, up_to=files[-1][0])
             except JournalError as exc:  # it will never fit: keep it for a person, unblock saving
                 kept = self.journal.set_aside(image_id)
-                self._set_state(f"error: {exc}; kept as {', '.join(p.name for p in kept)}")
+                self._set_state(_failed(f"{exc}; kept as {', '.join(p.name for p in kept)}"))
                 raise
             except SegStudioError as exc:
-                self._set_state(f"error: {exc}")
+                self._set_state(_failed(str(exc)))
                 raise
         with self._io_lock, self._lock:
             if image_id not in self._writers:
@@ -273,7 +301,7 @@ class Autosaver:
                 try:
                     self.tick()
                 except Exception as exc:  # noqa: BLE001 - a dead saver thread would lose work silently
-                    self._set_state(f"error: {exc}")
+                    self._set_state(_failed(str(exc)))
 
         self._thread = threading.Thread(target=run, name="segstudio-autosave", daemon=True)
         self._thread.start()
@@ -353,7 +381,7 @@ class RecoveryReport:
         return " ".join(parts)
 
 
-def recover(project) -> RecoveryReport:
+def recover(project: Project) -> RecoveryReport:
     """Fold journals left by a crash into labels/ and sources/; call right after opening.
 
     A readonly project is left alone. A journal for an image that no longer exists is

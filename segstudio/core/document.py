@@ -18,17 +18,13 @@ import numpy as np
 
 from segstudio.core import edits
 from segstudio.core.geometry import BBox, union_all
-from segstudio.core.project.records import IGNORE, IGNORE_16, Source
+from segstudio.core.labels import unlabelled_value
+from segstudio.core.project.records import Source
 from segstudio.core.undo import TILE, StepRecorder, UndoHistory, UndoStep
 
 ChangeListener = Callable[[BBox], None]
 CommitListener = Callable[[BBox, np.ndarray, np.ndarray], None]
 Value = int | np.ndarray | None
-
-
-def unlabelled_value(dtype: np.dtype) -> int:
-    """255 in uint8 label maps, 65535 in the uint16 maps of projects with > 254 classes."""
-    return IGNORE if np.dtype(dtype) == np.uint8 else IGNORE_16
 
 
 class MaskDocument:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,8 +29,10 @@ from segstudio.core.models.optimise import inference_copy
 from segstudio.core.models.tiling import BandAccumulator, TiledOutputs, tile_starts, window_1d
 from segstudio.core.progress import Progress, StopFlag
 from segstudio.core.errors import ModelError
+from segstudio.core.labels import IGNORE, convert_labels, unlabelled_value
 
-IGNORE = 255
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 @dataclass
@@ -158,9 +161,9 @@ class _Runner:
 def _lookup_table(mapping: dict[int, int] | None, num_classes: int) -> np.ndarray | None:
     if mapping is None:
         return None
-    wide = max(mapping.values(), default=0) >= IGNORE
-    unmapped = 65535 if wide else IGNORE
-    return np.asarray([mapping.get(i, unmapped) for i in range(num_classes)], np.uint16 if wide else np.uint8)
+    dtype = np.dtype(np.uint16 if max(mapping.values(), default=0) >= IGNORE else np.uint8)
+    unmapped = unlabelled_value(dtype)
+    return np.asarray([mapping.get(i, unmapped) for i in range(num_classes)], dtype)
 
 
 def _crf_refiner(pixels: np.ndarray, bundle: ModelBundle):
@@ -184,7 +187,7 @@ class ImageProposal:
     prediction: Prediction
 
 
-def propose_images(project, bundle: ModelBundle, image_ids: list[int], *, device: torch.device | str = "cpu",
+def propose_images(project: Project, bundle: ModelBundle, image_ids: list[int], *, device: torch.device | str = "cpu",
                    crf: bool = False, mapping: dict[int, int] | None = None, stop: StopFlag | None = None
                    ) -> Generator[Progress | ImageProposal, None, tuple[int, list[str]]]:
     """Predict each image and yield it as an ImageProposal; returns (predicted, problems).
@@ -247,11 +250,7 @@ def apply_prediction(project, document, image_id: int, prediction: Prediction, *
 
 
 def _as_label_dtype(class_map: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """uint8 maps mark unmapped classes with 255; uint16 label maps use 65535 for that."""
-    if class_map.dtype == dtype:
-        return class_map
-    if np.dtype(dtype) == np.uint16:
-        widened = class_map.astype(np.uint16)
-        widened[class_map == IGNORE] = 65535
-        return widened
+    """The class map in the project's label width (unmapped classes stay unlabelled)."""
+    if class_map.dtype == dtype or np.dtype(dtype) == np.uint16:
+        return convert_labels(class_map, np.dtype(dtype))
     raise ModelError(f"the model predicts class ids beyond what the project's {np.dtype(dtype)} masks hold")

@@ -26,12 +26,17 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from segstudio.core.atomic import create_new_file, fsync_dir
 from segstudio.core.errors import ProjectError, SaveError, SegStudioError
 from segstudio.core.geometry import BBox
+from segstudio.core.labels import convert_labels
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 MAGIC = b"SSJ1"
 HEADER = struct.Struct("<4sII")  # magic, payload length, crc32
@@ -151,7 +156,7 @@ def apply_records(records: list[JournalRecord], label: np.ndarray, source: np.nd
             )
         if record.bbox.clip(label.shape) != record.bbox:
             raise JournalError(f"journal edit box {record.bbox} lies outside the mask")
-        label[record.bbox.slices] = _widened(record.label, label.dtype)
+        label[record.bbox.slices] = convert_labels(record.label, label.dtype)
         source[record.bbox.slices] = record.source
 
 
@@ -166,16 +171,6 @@ def _check_class_ids(records: list[JournalRecord], num_classes: int) -> None:
                 f"journal edits use class ids {np.unique(bad)[:5].tolist()} but the project has "
                 f"{num_classes} classes now (a class was removed while they were unsaved)"
             )
-
-
-def _widened(patch: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """A patch written before the project's label maps changed width (past 254 classes):
-    converted, with the unlabelled value mapped (255 <-> 65535)."""
-    if patch.dtype == dtype:
-        return patch
-    converted = patch.astype(dtype)
-    converted[patch == np.iinfo(patch.dtype).max] = np.iinfo(dtype).max
-    return converted
 
 
 class JournalWriter:
@@ -216,7 +211,7 @@ class JournalWriter:
 class ProjectJournal:
     """The journal folder of a project: which images have edits waiting, and folding them."""
 
-    def __init__(self, project):
+    def __init__(self, project: Project):
         self.project = project
         self.directory = Path(project.journal_dir)
 

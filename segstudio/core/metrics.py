@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-IGNORE = 255
+from segstudio.core.labels import IGNORE
 
 
 def confusion_matrix(truth: np.ndarray, pred: np.ndarray, num_classes: int, ignore: int = IGNORE) -> np.ndarray:

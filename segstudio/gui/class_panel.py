@@ -6,6 +6,8 @@ classes are a view choice, not project data, so they are kept in QSettings per p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -16,6 +18,9 @@ from PySide6.QtWidgets import (
 from segstudio.core.errors import SegStudioError
 from segstudio.gui.session import Session
 from segstudio.gui.state import AppState
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 ClassIdRole = Qt.ItemDataRole.UserRole + 1
 MIN_CLASSES = 2  # training needs at least two classes
@@ -73,7 +78,7 @@ class ClassPanel(QWidget):
     def _settings_key(self) -> str:
         return f"hidden_classes/{self.project.root}" if self.project is not None else ""
 
-    def _project_opened(self, project) -> None:
+    def _project_opened(self, project: Project) -> None:
         stored = QSettings().value(self._settings_key(), [])
         self.hidden = {int(v) for v in (stored if isinstance(stored, list) else [stored]) if str(v).isdigit()}
         classes = project.classes()
@@ -179,7 +184,7 @@ class ClassPanel(QWidget):
         name = self.project.class_names()[class_id]
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # every mask is read to count
         try:
-            pixels, images = self.session.class_usage(class_id)
+            pixels, images = self.session.workspace.class_usage(class_id)
         except SegStudioError as exc:
             self.state.error.emit(f"Could not remove the class: {exc}")
             return
@@ -187,27 +192,27 @@ class ClassPanel(QWidget):
             QApplication.restoreOverrideCursor()
         if not confirm_removal(self, name, pixels, images):
             return
-        try:
-            self.session.remove_class(class_id)
-        except SegStudioError as exc:
-            self.state.error.emit(f"Could not remove the class: {exc}")
-            return
         shifted = {i: i - (i > class_id) for i in self.class_ids() if i != class_id}  # ids above move down
+        before = self.hidden, self.state.current_class
+        # The panel follows the new ids before the workspace says the classes changed.
         self.hidden = {shifted[i] for i in self.hidden if i in shifted}
-        QSettings().setValue(self._settings_key(), sorted(self.hidden))
         current = shifted.get(self.state.current_class)
         self.state.current_class = current if current is not None else min(1, len(shifted) - 1)
-        self.state.classes_changed.emit()
+        try:
+            self.session.workspace.remove_class(class_id)
+        except SegStudioError as exc:
+            self.hidden, self.state.current_class = before
+            self.state.error.emit(f"Could not remove the class: {exc}")
+            return
+        QSettings().setValue(self._settings_key(), sorted(self.hidden))
         self.state.current_class_changed.emit(self.state.current_class)
         self.state.message.emit(f"Removed the class {name}: {pixels:,} pixels are unlabelled now.")
 
     def _change(self, change) -> None:
         try:
-            change()
+            self.session.workspace.edit_classes(lambda _project: change())
         except (SegStudioError, ValueError) as exc:
             self.state.error.emit(f"Could not change the classes: {exc}")
-            return
-        self.state.classes_changed.emit()
 
 
 def confirm_removal(parent: QWidget, name: str, pixels: int, images: int) -> bool:

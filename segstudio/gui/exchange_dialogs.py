@@ -84,7 +84,7 @@ class _WorkDialog(QDialog):
     def _on_finished(self) -> None:
         self.start_button.setEnabled(True)
         self.cancel_button.setText("Close")
-        if self.worker is not None and self.worker.stop_flag.is_set():
+        if self.worker is not None and self.worker.cancelled:  # a result that arrived wins over a late Cancel
             self.status.setText("Cancelled.")
 
     def _cancel_or_close(self) -> None:

@@ -7,11 +7,16 @@ done by the project's own query (`Project.images`), so the list scales with the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from segstudio.gui.state import AppState
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 THUMB = 48
 STATUS_COLORS = {
@@ -25,16 +30,36 @@ ImageIdRole = Qt.ItemDataRole.UserRole + 1
 
 
 def load_thumbnail(path: str, size: int = THUMB) -> QImage:
-    """A small RGB preview; PIL's draft mode lets JPEG decoders skip most of the pixels."""
+    """A small RGB preview; PIL's draft mode lets JPEG decoders skip most of the pixels.
+
+    8-bit images are reduced by PIL; 16-bit, float and other deep images go through the
+    canvas's own `to_display`, so they are stretched the same way instead of showing grey.
+    """
+    import numpy as np
     from PIL import Image, ImageOps
 
     with Image.open(path) as image:
         image.draft("RGB", (size, size))
         image = ImageOps.exif_transpose(image)
-        image.thumbnail((size, size))
-        rgb = image.convert("RGB")
-        data = rgb.tobytes()
-    return QImage(data, rgb.width, rgb.height, rgb.width * 3, QImage.Format.Format_RGB888).copy()
+        deep = image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr", "PA")
+        if not deep:
+            image.thumbnail((size, size))
+            rgb = np.asarray(image.convert("RGB"))
+    if deep:
+        rgb = _deep_thumbnail(path, size)
+    rgb = np.ascontiguousarray(rgb)
+    return QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.shape[1] * 3, QImage.Format.Format_RGB888).copy()
+
+
+def _deep_thumbnail(path: str, size: int):
+    import cv2
+
+    from segstudio.core.imageio import read_image
+
+    display = read_image(path).display
+    scale = size / max(display.shape[:2])
+    return cv2.resize(display, (max(1, round(display.shape[1] * scale)), max(1, round(display.shape[0] * scale))),
+                      interpolation=cv2.INTER_AREA)
 
 
 class _ThumbnailSignals(QObject):
@@ -67,7 +92,7 @@ class ImageListModel(QAbstractListModel):
         self._signals = _ThumbnailSignals(self)
         self._signals.ready.connect(self._thumbnail_ready)
 
-    def set_project(self, project) -> None:
+    def set_project(self, project: Project) -> None:
         self._pool.clear()
         self.project = project
         self._thumbs.clear()

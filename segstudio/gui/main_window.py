@@ -17,14 +17,18 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.core.errors import SegStudioError
+from segstudio.core.workspace import demo
 from segstudio.gui import drops, optional_panels, review, window_settings
 from segstudio.gui.canvas.tool_input import ToolInput
 from segstudio.gui.canvas.view import CanvasView
 from segstudio.gui.class_panel import ClassPanel
+from segstudio.gui.demo_tour import TOUR_OBJECT_NAME
 from segstudio.gui.history_view import HistoryView
 from segstudio.gui.image_list import ImageListPanel
 from segstudio.gui.message_bar import MessageBar
+from segstudio.gui.review_controls import ReviewControls
 from segstudio.gui.session import Session
+from segstudio.gui.shortcuts_sheet import ShortcutsSheet
 from segstudio.gui.state import AppState
 from segstudio.gui.statusbar import StatusBar
 from segstudio.gui.toolbar.actions import Actions
@@ -44,12 +48,11 @@ class MainWindow(QMainWindow):
         self.actions = Actions(self)
         self._close_refused = ""
         self._class_names: list[str] = []
-        self._autosave_error_shown = False
 
         self.canvas = CanvasView()
         self.tools = ToolInput(self.state, self.canvas)
         self.canvas.tool_input = self.tools
-        self.welcome = WelcomePage(review.demo_available())
+        self.welcome = WelcomePage(demo.demo_available())
         self.pages = QStackedWidget()
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(self.canvas)
@@ -75,6 +78,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._connect()
+        self.review = ReviewControls(self)
         window_settings.restore(self)
         self._update_enabled()
         self._optional_pending = True  # the other areas' panels load after the first paint
@@ -119,7 +123,8 @@ class MainWindow(QMainWindow):
             "&Edit": (a.undo, a.redo, None, a.accept_all, a.clear, None, a.brush_smaller, a.brush_larger),
             "&View": (a.fit, a.one_to_one, a.zoom_in, a.zoom_out, None, a.toggle_overlay, a.toggle_outline, a.toggle_heatmap),
             "&Tools": tuple(a.tool_actions()),
-            "&Review": (a.done, a.next_image, a.previous_image, a.next_unreviewed, a.next_uncertain),
+            "&Review": (a.done, a.skip, a.set_in_progress, a.set_new, None, a.next_image, a.previous_image,
+                        a.next_unreviewed, a.next_uncertain),
         }
         self.menus = {}
         for title, items in layout.items():
@@ -161,12 +166,11 @@ class MainWindow(QMainWindow):
         a.toggle_outline.toggled.connect(c.set_outline)
         a.toggle_heatmap.toggled.connect(self._set_heatmap)
         self.opacity.valueChanged.connect(self._set_opacity)
-        a.done.triggered.connect(self.mark_done)
         a.next_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(+1, self.session.loading)))
         a.previous_image.triggered.connect(lambda: self.go_to(self.image_list.neighbour(-1, self.session.loading)))
-        a.next_unreviewed.triggered.connect(lambda: self.go_to_next(review.next_unreviewed))
-        a.next_uncertain.triggered.connect(lambda: self.go_to_next(review.most_uncertain))
-        a.shortcuts.triggered.connect(self.show_shortcuts)
+        a.next_unreviewed.triggered.connect(lambda: self.go_to_next(s.workspace.next_unreviewed))
+        a.next_uncertain.triggered.connect(lambda: self.go_to_next(s.workspace.most_uncertain))
+        a.shortcuts.triggered.connect(lambda: ShortcutsSheet(self).show())
         for spec_action in a.tool_actions():
             name = spec_action.objectName().removeprefix("tool_")
             spec_action.triggered.connect(lambda _=False, name=name: self.tools.set_tool(name))
@@ -190,7 +194,9 @@ class MainWindow(QMainWindow):
         self.tools.class_picked.connect(self.class_panel.select_class)
         s.document_replaced.connect(self._show_document)
         self.state.image_changed.connect(lambda image_id: window_settings.remember_image(self.state.project, image_id))
-        s.autosave_state.connect(self._autosave_state)
+        s.autosave_state.connect(self.status.show_autosave)
+        s.autosave_state.connect(self.message_bar.show_save_status)
+        self.state.project_closed.connect(self._forget_project_view)
         s.loading_changed.connect(self._loading_changed)
         s.load_failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         s.history_changed.connect(lambda *_: self._update_enabled())
@@ -259,9 +265,7 @@ class MainWindow(QMainWindow):
             self.go_to(first)
 
     def open_demo(self) -> None:
-        from segstudio.commands.demo import default_demo_dir, prepare_demo
-
-        ok, root = self._guarded(lambda: prepare_demo(default_demo_dir()))
+        ok, root = self._guarded(lambda: demo.prepare_demo(demo.default_demo_dir()))
         if ok:
             from segstudio.gui.demo_tour import open_demo_in
 
@@ -288,9 +292,11 @@ class MainWindow(QMainWindow):
             self.add_paths([Path(f) for f in files])
 
     def add_paths(self, paths: list[Path]) -> None:
-        ok, summary = self._guarded(lambda: self.session.add_images(paths))
+        ok, report = self._guarded(lambda: self.session.workspace.add_images(paths))
         if ok:
-            self.status.showMessage(summary, 8000)
+            self.status.showMessage(report.summary(), 8000)
+            if report.failed:  # named, with the reasons, where it stays until dismissed
+                self.message_bar.show_message(f"Some images were not added: {report.summary(named=10)}")
             if self.state.image_id is None and (first := self.image_list.neighbour(0)) is not None:
                 self.go_to(first)
 
@@ -304,17 +310,13 @@ class MainWindow(QMainWindow):
         self.canvas.setCursor(Qt.CursorShape.BusyCursor if image_id is not None else Qt.CursorShape.CrossCursor)
 
     def go_to_next(self, pick) -> None:
-        """Review navigation: open the image `pick(state)` chooses, or say that none is left."""
-        image_id = pick(self.state)
+        """Review navigation: open the image `pick()` chooses, or say that none is left."""
+        if self.state.project is None:
+            return
+        image_id = pick()
         if image_id is None:
             self.status.showMessage("No other image is waiting for review.", 5000)
         self.go_to(image_id)
-
-    def mark_done(self) -> None:
-        ok, _ = self._guarded(self.session.mark_done)
-        if ok:
-            self.status.showMessage(f"{self.state.project.image(self.state.image_id).name} is done.", 5000)
-            self.go_to_next(review.next_unreviewed)
 
     def _show_document(self, document) -> None:
         self.tools.reset(self.session.image.display if document is not None else None)
@@ -352,29 +354,23 @@ class MainWindow(QMainWindow):
         self.canvas.set_heatmap(values)
 
     def _cursor_moved(self, xy) -> None:
-        self.status.show_cursor(xy, review.class_under(self.state.document, self._class_names, xy))
+        raw = self.session.image.raw if self.session.image is not None else None
+        self.status.show_cursor(xy, review.class_under(self.state.document, self._class_names, xy), review.pixel_value(raw, xy))
 
     def _remember_class_names(self, *_) -> None:
         """Class names for the status bar, read once per change rather than on every mouse move."""
         self._class_names = self.state.project.class_names() if self.state.project is not None else []
 
-    def _autosave_state(self, state: str) -> None:
-        self.status.show_autosave(state)
-        if state.startswith("error"):
-            self.message_bar.show_message(f"Your edits could not be saved: {state[len('error: '):]}. "
-                                          "They are kept and saving is retried; free space or fix the folder's permissions.")
-            self._autosave_error_shown = True
-        elif state == "saved" and self._autosave_error_shown:
-            self._autosave_error_shown = False
-            self.message_bar.show_message("Saving works again: every edit is saved.", "info")
+    def _forget_project_view(self) -> None:
+        """Nothing of the closed project stays on screen: its messages and the demo tour."""
+        self.message_bar.hide()
+        tour = self.findChild(QDockWidget, TOUR_OBJECT_NAME)
+        if tour is not None:
+            tour.close()
 
     def _update_enabled(self) -> None:
-        self.actions.update_enabled(self.state.project is not None, self.state.document)
-
-    def show_shortcuts(self) -> None:
-        from segstudio.gui.shortcuts_sheet import ShortcutsSheet
-
-        ShortcutsSheet(self).show()
+        ws = self.session.workspace
+        self.actions.update_enabled(ws.project is not None, ws.document, ws.can_undo, ws.can_redo)
 
     # ----- window ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

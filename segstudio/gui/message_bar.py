@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+
+from segstudio.core.autosave import SaveState, SaveStatus
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
 STYLES = {
@@ -24,6 +26,7 @@ class MessageBar(QFrame):
         layout.addWidget(self.label, 1)
         layout.addWidget(close)
         self.kind = ""
+        self._save_failure_shown = False
         self.hide()
 
     def show_message(self, text: str, kind: str = "error") -> None:
@@ -34,3 +37,13 @@ class MessageBar(QFrame):
 
     def text(self) -> str:
         return "" if self.isHidden() else self.label.text()
+
+    def show_save_status(self, status: SaveStatus) -> None:
+        """A failed save is said here (edits are kept and retried); so is the recovery after it."""
+        if status.failed:
+            self.show_message(f"Your edits could not be saved: {status.reason}. "
+                              "They are kept and saving is retried; free space or fix the folder's permissions.")
+            self._save_failure_shown = True
+        elif status.state is SaveState.SAVED and self._save_failure_shown:
+            self._save_failure_shown = False
+            self.show_message("Saving works again: every edit is saved.", "info")

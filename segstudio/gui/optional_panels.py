@@ -1,15 +1,17 @@
-"""Docks and menu entries that other areas provide, each imported on its own and on demand.
+"""Docks and menu entries of the other areas (model, training, exchange, about), added after the
+window's first paint.
 
-A panel that is missing (not written yet) or fails to import is skipped with a note in the
-status bar: the annotation window must always open. Each entry names the module, the class,
-and how it is shown (a dock, or a menu action that opens a dialog).
+They import torch or pyqtgraph (a second or more), so each is imported when the window installs
+it, by an ordinary import statement that tools and IDEs follow. One that fails to import or to
+build is skipped with a note in the status bar: the annotation window must always open. Each
+entry names how its class is loaded and how it is shown (a dock, or a menu action that opens a
+dialog).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings, Qt
@@ -19,26 +21,50 @@ from PySide6.QtWidgets import QDockWidget
 
 @dataclass(frozen=True)
 class PanelSpec:
-    module: str
+    load: Callable[[], type]  # imports the module and returns the panel's class
     cls: str
     title: str
     kind: str  # "dock" or "dialog"
     menu: str = ""  # for dialogs: the menu that gets the action
 
 
+def _model_panel() -> type:
+    from segstudio.gui.model_panel import ModelPanel
+
+    return ModelPanel
+
+
+def _training_panel() -> type:
+    from segstudio.gui.training_panel import TrainingPanel
+
+    return TrainingPanel
+
+
+def _import_dialog() -> type:
+    from segstudio.gui.exchange_dialogs import ImportDialog
+
+    return ImportDialog
+
+
+def _export_dialog() -> type:
+    from segstudio.gui.exchange_dialogs import ExportDialog
+
+    return ExportDialog
+
+
+def _about_dialog() -> type:
+    from segstudio.gui.about import AboutDialog
+
+    return AboutDialog
+
+
 PANELS = (
-    PanelSpec("segstudio.gui.model_panel", "ModelPanel", "Model", "dock"),
-    PanelSpec("segstudio.gui.training_panel", "TrainingPanel", "Training", "dock"),
-    PanelSpec("segstudio.gui.exchange_dialogs", "ImportDialog", "&Import dataset...", "dialog", "&File"),
-    PanelSpec("segstudio.gui.exchange_dialogs", "ExportDialog", "&Export dataset...", "dialog", "&File"),
-    PanelSpec("segstudio.gui.about", "AboutDialog", "&About SegStudio", "dialog", "&Help"),
+    PanelSpec(_model_panel, "ModelPanel", "Model", "dock"),
+    PanelSpec(_training_panel, "TrainingPanel", "Training", "dock"),
+    PanelSpec(_import_dialog, "ImportDialog", "&Import dataset...", "dialog", "&File"),
+    PanelSpec(_export_dialog, "ExportDialog", "&Export dataset...", "dialog", "&File"),
+    PanelSpec(_about_dialog, "AboutDialog", "&About SegStudio", "dialog", "&Help"),
 )
-
-
-def _load(spec: PanelSpec):
-    if importlib.util.find_spec(spec.module) is None:
-        return None
-    return getattr(importlib.import_module(spec.module), spec.cls)
 
 
 def install(window) -> None:
@@ -47,9 +73,7 @@ def install(window) -> None:
     right_width = window.docks["classes"].width()
     for spec in PANELS:
         try:
-            factory = _load(spec)
-            if factory is None:
-                continue
+            factory = spec.load()
             if spec.kind == "dock":
                 _add_dock(window, spec, factory(window.state))
             else:

@@ -1,9 +1,8 @@
-"""Small decisions of the review flow that the window asks about: which image next, which
-colour a class gets, which brush size follows, what lies under the cursor."""
+"""Small decisions of the window: which colour a class gets, which brush size follows, what lies
+under the cursor. Which image comes next is the workspace's (segstudio.core.workspace.review)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from segstudio.gui.canvas.colorize import Palette
@@ -11,10 +10,6 @@ from segstudio.gui.state import AppState
 
 BRUSH_SIZES = (1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256, 320, 400, 500)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp);;All files (*)"
-
-
-def demo_available() -> bool:
-    return importlib.util.find_spec("segstudio.commands.demo") is not None
 
 
 def is_project(path: Path) -> bool:
@@ -30,27 +25,6 @@ def next_brush_size(size: int, step: int) -> int:
     return next((s for s in reversed(BRUSH_SIZES) if s < size), BRUSH_SIZES[0])
 
 
-def next_unreviewed(state: AppState) -> int | None:
-    """The next image after the current one (by name, wrapping) that is not done or skipped."""
-    if state.project is None:
-        return None
-    records = state.project.images(status=["new", "in_progress"], order="name")
-    ids = [r.id for r in records if r.id != state.image_id]
-    if not ids:
-        return None
-    current = state.project.image(state.image_id).name.lower() if state.image_id is not None else ""
-    later = [r.id for r in records if r.id != state.image_id and r.name.lower() > current]
-    return later[0] if later else ids[0]
-
-
-def most_uncertain(state: AppState) -> int | None:
-    """The unreviewed image the model is least sure about (images without a score come last)."""
-    if state.project is None:
-        return None
-    records = state.project.images(status=["new", "in_progress"], order="uncertainty")
-    return next((r.id for r in records if r.id != state.image_id), None)
-
-
 def palette(state: AppState, hidden: set[int]) -> Palette:
     classes = sorted(state.project.classes(), key=lambda c: c.id)
     return Palette([c.color for c in classes], hidden=sorted(hidden))
@@ -64,3 +38,12 @@ def class_under(document, names: list[str], xy: tuple[int, int] | None) -> str:
     name = names[value] if value < len(names) else "unlabelled"
     source = int(document.source[xy[1], xy[0]])
     return f"{name} (proposal)" if source == 1 else name
+
+
+def pixel_value(raw, xy: tuple[int, int] | None) -> str:
+    """The stored value of the image at (x, y): '1234' for grey (16-bit included), '12, 34, 56' for colour."""
+    if raw is None or xy is None or not (0 <= xy[1] < raw.shape[0] and 0 <= xy[0] < raw.shape[1]):
+        return ""
+    values = raw[xy[1], xy[0]].reshape(-1)
+    shown = [f"{v:.4g}" if raw.dtype.kind == "f" else str(int(v)) for v in values]
+    return ", ".join(shown)

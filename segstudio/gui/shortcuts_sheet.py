@@ -15,6 +15,7 @@ GESTURES = (
     ("Ctrl + wheel", "brush size"),
     ("Space + drag, middle drag", "pan"),
     ("Esc", "cancel the polygon or box being drawn"),
+    ("Right-click", "the review and edit actions (canvas), open or review an image (image list)"),
     ("Enter, double-click", "close the polygon"),
 )
 

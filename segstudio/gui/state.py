@@ -6,9 +6,14 @@ signals instead of reaching into each other. The main window owns the one instan
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
+
+if TYPE_CHECKING:
+    from segstudio.core.document import MaskDocument
+    from segstudio.core.models import ModelBundle
+    from segstudio.core.project import Project
 
 
 class AppState(QObject):
@@ -26,9 +31,9 @@ class AppState(QObject):
 
     def __init__(self, device: str | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self.project: Any = None
+        self.project: Project | None = None
         self.image_id: int | None = None
-        self.document: Any = None  # segstudio.core.document.MaskDocument of the current image
+        self.document: MaskDocument | None = None  # of the current image
         self.current_class: int = 1
-        self.model: Any = None
+        self.model: ModelBundle | None = None
         self.device_preference = device

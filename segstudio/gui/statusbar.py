@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-AUTOSAVE_TEXT = {"saved": "All changes saved", "pending": "Saving soon...", "saving": "Saving..."}
+from segstudio.core.autosave import SaveState, SaveStatus
+
+AUTOSAVE_TEXT = {SaveState.SAVED: "All changes saved", SaveState.PENDING: "Saving soon...", SaveState.SAVING: "Saving..."}
 
 
 class StatusBar(QStatusBar):
@@ -14,19 +16,19 @@ class StatusBar(QStatusBar):
         self.class_under = QLabel()
         self.zoom = QLabel()
         self.autosave = QLabel()
-        for label, width in ((self.position, 110), (self.class_under, 140), (self.zoom, 70), (self.autosave, 160)):
+        for label, width in ((self.position, 190), (self.class_under, 140), (self.zoom, 70), (self.autosave, 160)):
             label.setMinimumWidth(width)
             self.addPermanentWidget(label)
 
-    def show_cursor(self, xy: tuple[int, int] | None, class_name: str) -> None:
-        self.position.setText(f"x {xy[0]}  y {xy[1]}" if xy is not None else "")
+    def show_cursor(self, xy: tuple[int, int] | None, class_name: str, value: str = "") -> None:
+        """Where the cursor is, the image's value there (what a threshold would see) and its class."""
+        self.position.setText(f"x {xy[0]}  y {xy[1]}" + (f"  value {value}" if value else "") if xy is not None else "")
         self.class_under.setText(class_name)
 
     def show_zoom(self, scale: float) -> None:
         self.zoom.setText(f"{scale * 100:.0f}%" if scale >= 0.1 else f"{scale * 100:.1f}%")
 
-    def show_autosave(self, state: str) -> None:
-        error = state.startswith("error")
-        self.autosave.setText("Not saved: " + state[len("error: "):] if error else AUTOSAVE_TEXT.get(state, state))
-        self.autosave.setToolTip(state)
-        self.autosave.setStyleSheet("color: #e05050; font-weight: bold" if error else "")
+    def show_autosave(self, status: SaveStatus) -> None:
+        self.autosave.setText("Not saved: " + status.reason if status.failed else AUTOSAVE_TEXT[status.state])
+        self.autosave.setToolTip(str(status))
+        self.autosave.setStyleSheet("color: #e05050; font-weight: bold" if status.failed else "")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QByteArray, QSettings
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 def _flag(value, default: bool) -> bool:
@@ -37,13 +42,13 @@ def save(window) -> None:
     settings.setValue("canvas/tool", window.tools.tool_name)
 
 
-def remember_image(project, image_id: int | None) -> None:
+def remember_image(project: Project, image_id: int | None) -> None:
     """The image open in a project, so that opening it again goes on where the person left."""
     if project is not None and image_id is not None:
         QSettings().setValue(f"last_image/{project.root}", image_id)
 
 
-def last_image(project) -> int | None:
+def last_image(project: Project) -> int | None:
     """The image remembered for this project, if it is still in it."""
     value = QSettings().value(f"last_image/{project.root}")
     image_id = int(value) if str(value).isdigit() else None

@@ -1,5 +1,5 @@
 """A 16k x 16k image opens through the core, its label map can be painted, autosaved, folded
-into labels/ and read back (DESIGN.md section 5: 16k must open; Qt's 256 MB limit must not bite)."""
+into labels/ and read back (docs/architecture.md budgets: 16k must open; Qt's 256 MB limit must not bite)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from segstudio.cli import main
-from segstudio.commands.demo import DEMO_SETTING, load_manifest, prepare_demo
+from segstudio.core.workspace.demo import DEMO_SETTING, load_manifest, prepare_demo
 from segstudio.core.errors import ProjectError, ProjectLockedError
 from segstudio.core.models import ModelBundle
 from segstudio.core.project import Project, Source, Status

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segstudio.core.autosave import Autosaver, recover
+from segstudio.core.autosave import Autosaver, SaveState, recover
 from segstudio.core.document import MaskDocument
 from segstudio.core.errors import SaveError
 from segstudio.core.geometry import BBox
@@ -57,14 +57,14 @@ def test_an_edit_reaches_the_journal_after_flush_delay_and_labels_after_idle(pro
     saver.add_state_listener(states.append)
 
     doc.paint_segment((5, 5), (30, 20), 3, 1)
-    assert saver.state == "pending"
+    assert saver.state.state is SaveState.PENDING
     clock.now += 0.5
     saver.tick()
     assert _journal_records(project, doc.image_id) == 0
     clock.now += 0.5
     saver.tick()
     assert _journal_records(project, doc.image_id) == 1
-    assert saver.state == "saved" and saver.has_unfolded_edits
+    assert saver.state.state is SaveState.SAVED and saver.has_unfolded_edits
     assert not project.has_masks(doc.image_id)
 
     clock.now += 10
@@ -73,7 +73,7 @@ def test_an_edit_reaches_the_journal_after_flush_delay_and_labels_after_idle(pro
     np.testing.assert_array_equal(project.read_source(doc.image_id), doc.source)
     assert ProjectJournal(project).image_ids() == []
     assert not saver.has_unfolded_edits
-    assert states == ["pending", "saving", "saved", "saving", "saved"]
+    assert [str(s) for s in states] == ["pending", "saving", "saved", "saving", "saved"]
 
 
 def test_undo_and_redo_are_journaled_like_any_edit(project):
@@ -135,8 +135,8 @@ def test_a_failed_journal_write_keeps_the_edits_and_retries(project):
     doc.paint_segment((5, 5), (40, 30), 3, 1)
     clock.now += 1.5
     saver.tick()  # never raises: the state says what went wrong
-    assert saver.state.startswith("error: could not")
-    assert str(journal_dir) in saver.state
+    assert saver.state.failed and saver.state.reason.startswith("could not")
+    assert str(journal_dir) in saver.state.reason
     assert saver.has_unfolded_edits
     with pytest.raises(SaveError):
         saver.set_document(_document(project, 1))
@@ -148,10 +148,10 @@ def test_a_failed_journal_write_keeps_the_edits_and_retries(project):
     doc.paint_segment((40, 5), (40, 30), 3, 1)  # later edits stay behind the kept ones
     clock.now += 1.0
     saver.tick()
-    assert saver.state.startswith("error")  # waits retry_after (2 s) before trying again
+    assert saver.state.failed  # waits retry_after (2 s) before trying again
     clock.now += 1.5
     saver.tick()
-    assert saver.state == "saved"
+    assert saver.state.state is SaveState.SAVED
     assert _journal_records(project, doc.image_id) == 2
     saver.close()
     np.testing.assert_array_equal(project.read_label(doc.image_id), doc.label)
@@ -174,7 +174,7 @@ def test_a_failed_fold_keeps_the_old_masks_and_the_journal(project):
     assert saver.document is first
     saver.set_document(second, fold_previous=False)  # the person moves on; the fold is retried
     saver.tick()
-    assert saver.state.startswith("error: could not save")
+    assert saver.state.failed and saver.state.reason.startswith("could not save")
     assert (project.labels_dir / f"{first.image_id}.png").read_bytes() == stored
     assert ProjectJournal(project).image_ids() == [first.image_id]
 
@@ -182,7 +182,7 @@ def test_a_failed_fold_keeps_the_old_masks_and_the_journal(project):
     (project.root / "sources-away").rename(sources)
     clock.now += 2.5
     saver.tick()
-    assert saver.state == "saved"
+    assert saver.state.state is SaveState.SAVED
     np.testing.assert_array_equal(project.read_label(first.image_id), first.label)
     assert ProjectJournal(project).image_ids() == []
 
@@ -258,7 +258,7 @@ def test_edits_of_an_image_removed_meanwhile_are_dropped_quietly(project):
     doc.paint_segment((5, 5), (30, 5), 3, 1)
     project.remove_image(doc.image_id)
     saver.close()
-    assert saver.state == "saved"
+    assert saver.state.state is SaveState.SAVED
     assert list(project.journal_dir.iterdir()) == []
 
 

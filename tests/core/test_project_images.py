@@ -45,7 +45,9 @@ def test_adding_a_folder_finds_images_recursively_and_reports_the_rest(project, 
     failed = {p.name: reason for p, reason in report.failed}
     assert set(failed) == {"broken.png", "empty.jpg", "missing"}
     assert all(reason for reason in failed.values())
-    assert report.summary() == "3 added, 1 duplicates skipped, 3 failed"
+    assert report.summary(named=0) == "3 added, 1 duplicates skipped, 3 failed"
+    assert report.summary(named=2) == ("3 added, 1 duplicates skipped, 3 failed: missing (no such file or folder); "
+                                       "broken.png (not an image, or a kind of image SegStudio cannot read); and 1 more")
     beta = next(r for r in report.added if r.name == "beta_1.png")
     assert (beta.width, beta.height, beta.status, beta.split) == (30, 20, Status.NEW, Split.UNASSIGNED)
     assert beta.path == folder / "beta_1.png" and beta.path.is_absolute()

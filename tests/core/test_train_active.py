@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from segstudio.bench.shapes_dataset import create_shapes_project
-from segstudio.core.active import next_most_uncertain, rank_by_uncertainty, refresh_proposals
+from segstudio.core.active import refresh_proposals
+from segstudio.core.workspace.review import next_most_uncertain, rank_by_uncertainty
 from segstudio.core.progress import drive
 from segstudio.core.project import Status
 from segstudio.core.training import TrainConfig, train

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QDockWidget, QLabel
 
-from segstudio.commands.demo import prepare_demo
+from segstudio.core.workspace.demo import prepare_demo
 from segstudio.core.project import Status
 from segstudio.gui.demo_tour import TOUR_OBJECT_NAME, open_demo_in, when_panels_ready
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from core.test_formats_data import CLASSES, make_project
 from segstudio.core.formats import ExportOptions, export_dataset
-from segstudio.core.progress import Progress, drive
+from segstudio.core.progress import drive
 from segstudio.core.project import Project
 from segstudio.gui.exchange_dialogs import ExportDialog, ImportDialog
 from segstudio.gui.state import AppState
@@ -41,25 +43,72 @@ def test_export_dialog_writes_the_chosen_formats_in_the_background(qtbot, state,
     assert dialog.progress.value() == dialog.progress.maximum() == 4
 
 
-def test_cancelling_an_export_leaves_no_folder(qtbot, state, tmp_path):
+def _gated(generator_function, reached: threading.Event, gate: threading.Event):
+    """The real generator, held after its first event until `gate` opens: the test decides
+    what happens while a step is under way instead of racing the worker thread."""
+
+    def gated(*args, **kwargs):
+        steps = generator_function(*args, **kwargs)
+        yield next(steps)
+        reached.set()
+        assert gate.wait(30)
+        return (yield from steps)
+
+    return gated
+
+
+def test_cancelling_an_export_leaves_no_folder(qtbot, state, tmp_path, monkeypatch):
+    from segstudio.gui import exchange_dialogs
+
+    reached, gate = threading.Event(), threading.Event()
+    monkeypatch.setattr(exchange_dialogs, "export_dataset", _gated(export_dataset, reached, gate))
     dialog = ExportDialog(state)
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.out_edit.setText(str(tmp_path / "out"))
-
-    def pause_on_first_step(event) -> None:
-        if isinstance(event, Progress) and not dialog.worker.paused:
-            dialog.worker.pause()  # hold the worker between two steps, then press Cancel
-
     _click(qtbot, dialog.start_button)
-    dialog.worker.yielded.connect(pause_on_first_step)
-    qtbot.waitUntil(lambda: dialog.worker.paused, timeout=30_000)
+    assert reached.wait(30)  # the export is inside its second step
     assert dialog.cancel_button.text() == "Cancel"
     _click(qtbot, dialog.cancel_button)
+    gate.set()
     qtbot.waitUntil(lambda: not dialog.busy() and dialog.start_button.isEnabled(), timeout=30_000)
-    assert dialog.status.text() == "Cancelled."
+    # The export saw the stop itself and returned its report: the result wins, and says so.
+    assert dialog.status.text() == "export cancelled; nothing was written"
     assert not (tmp_path / "out").exists()
     assert [p for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_a_finished_export_is_never_reported_cancelled(qtbot, state, tmp_path, monkeypatch):
+    """Cancel pressed after the last step: the export's result stands."""
+    from segstudio.gui import exchange_dialogs
+
+    def whole_export(*args, **kwargs):
+        return (yield from _drain(export_dataset(*args, **kwargs)))
+
+    def _drain(steps):
+        events = []
+        try:
+            while True:
+                events.append(next(steps))
+        except StopIteration as done:
+            yield from events
+            reached.set()
+            assert gate.wait(30)
+            return done.value
+
+    reached, gate = threading.Event(), threading.Event()
+    monkeypatch.setattr(exchange_dialogs, "export_dataset", whole_export)
+    dialog = ExportDialog(state)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.out_edit.setText(str(tmp_path / "out"))
+    _click(qtbot, dialog.start_button)
+    assert reached.wait(30)  # everything is written; the result is about to come back
+    _click(qtbot, dialog.cancel_button)
+    gate.set()
+    qtbot.waitUntil(lambda: not dialog.busy() and dialog.start_button.isEnabled(), timeout=30_000)
+    assert "exported 4 images" in dialog.status.text()
+    assert (tmp_path / "out" / "README.md").is_file()
 
 
 def test_import_dialog_previews_the_mapping_and_imports_with_the_edited_one(qtbot, state, tmp_path):

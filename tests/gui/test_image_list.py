@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 
 from gui_helpers import key, settle
@@ -52,3 +53,18 @@ def test_clicking_a_row_opens_that_image(opened, qtbot):
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     settle(qtbot, opened)
     assert opened.state.image_id == panel.model.records[2].id
+
+
+def test_a_16_bit_thumbnail_is_stretched_like_the_canvas(tmp_path):
+    """Regression: dim 16-bit microscopy images gave blank grey squares in the list."""
+    from PIL import Image
+
+    from segstudio.gui.image_list import load_thumbnail
+
+    values = np.zeros((64, 96), np.uint16)
+    values[16:48, 24:72] = 3000  # a dim object on a black field: 5% of the 16-bit range
+    path = tmp_path / "dim16.png"
+    Image.fromarray(values).save(path)
+    thumb = load_thumbnail(str(path))
+    pixels = np.array([[thumb.pixelColor(x, y).red() for x in range(thumb.width())] for y in range(thumb.height())])
+    assert thumb.width() == 48 and pixels.max() - pixels.min() > 200

@@ -144,7 +144,7 @@ def test_the_main_window_docks_the_panel_and_proposes_on_the_open_image(qtbot, o
 
 
 def test_a_running_model_job_holds_training_until_it_ends(qtbot, panel):
-    """DESIGN.md section 4: an interactive prediction pauses training between its steps."""
+    """docs/architecture.md, "Threads and processes": an interactive prediction pauses training between its steps."""
     import threading
 
     from segstudio.core.progress import Progress

@@ -53,12 +53,13 @@ def test_mark_done_accepts_proposals_and_moves_on(window, project_root, qtbot):
     assert window.open_project(project_root)
     settle(qtbot, window)
     assert window.state.image_id == first.id
-    key(qtbot, window, Qt.Key.Key_D)
+    key(qtbot, window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     settle(qtbot, window)
     assert window.state.image_id != first.id  # on to the next unreviewed image
     assert window.state.project.image(first.id).status == Status.DONE
     wait_for_masks(qtbot, window, first.id, lambda source: (source[:20] == Source.ACCEPTED).all(), source=True)
-    assert window.status.currentMessage() == f"{first.name} is done."
+    assert window.status.currentMessage() == f"{first.name} is done. Ctrl+Z takes it back."
+    assert window.review.counter.text() == "1 / 3 done"
     for record in window.state.project.images():
         window.state.project.set_status(record.id, Status.DONE)
     current = window.state.image_id

@@ -12,7 +12,7 @@ def button(window, text: str) -> QPushButton:
 
 
 def test_open_the_demo_from_the_welcome_page(window, qtbot, tmp_path, monkeypatch):
-    from segstudio.commands import demo
+    from segstudio.core.workspace import demo
 
     monkeypatch.setattr(demo, "default_demo_dir", lambda: tmp_path / "demo")
     assert window.pages.currentWidget() is window.welcome
@@ -43,3 +43,17 @@ def test_before_a_project_nothing_that_edits_is_enabled(window, qtbot, project_r
     window.session.close_project()
     assert not window.actions.tool_brush.isEnabled() and window.history.count() == 0
     assert not window.welcome.recent.isHidden()
+
+
+def test_nothing_of_the_old_project_stays_after_opening_another(window, qtbot, tmp_path, image_folder):
+    from PySide6.QtWidgets import QDockWidget
+
+    from segstudio.gui.demo_tour import TOUR_OBJECT_NAME, show_tour
+
+    assert window.create_project(tmp_path / "one", image_folder)
+    settle(qtbot, window)
+    show_tour(window, "training line")
+    window.message_bar.show_message("an error about project one")
+    assert window.create_project(tmp_path / "two", None)
+    assert window.message_bar.text() == ""
+    assert window.findChild(QDockWidget, TOUR_OBJECT_NAME).isHidden()

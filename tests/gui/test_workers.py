@@ -8,7 +8,7 @@ import time
 import pytest
 
 from segstudio.core.progress import Progress
-from segstudio.gui.workers import GeneratorWorker
+from segstudio.gui.workers import GeneratorWorker, WorkerState
 
 
 def counting(n, closed=None):
@@ -88,3 +88,96 @@ def test_wait_on_the_gui_thread_returns_as_soon_as_the_work_ends(qtbot, stop_fir
     started = time.monotonic()
     assert worker.wait(20_000)
     assert time.monotonic() - started < 10  # not the 20 s timeout
+
+
+def gated(gate: threading.Event, reached: threading.Event, result="finished"):
+    """One step, then held inside the second until `gate` opens; returns `result`."""
+
+    def factory(stop):
+        yield Progress(1, 2)
+        reached.set()
+        assert gate.wait(30)
+        yield Progress(2, 2)
+        return result
+
+    return factory
+
+
+def test_states_are_reported_when_reached(qtbot):
+    worker = GeneratorWorker(counting(2))
+    states = []
+    worker.state_changed.connect(states.append)
+    assert worker.state is WorkerState.READY
+    with qtbot.waitSignal(worker.finished, timeout=10_000):
+        worker.start()
+    assert states == [WorkerState.RUNNING, WorkerState.FINISHED]
+    assert worker.state is WorkerState.FINISHED and not worker.cancelled
+
+
+def test_pause_is_reported_once_the_worker_holds_not_when_asked(qtbot):
+    gate, reached = threading.Event(), threading.Event()
+    worker = GeneratorWorker(gated(gate, reached))
+    seen = []
+    worker.yielded.connect(lambda event: seen.append(event.done))
+    worker.start()
+    assert reached.wait(10)
+    worker.pause()  # asked while a step runs: not paused yet
+    assert not worker.paused
+    gate.set()
+    qtbot.waitUntil(lambda: worker.paused, timeout=10_000)
+    assert seen == [1, 2] or seen == [1]  # the running step finished; nothing after it
+    qtbot.wait(100)
+    assert worker.is_running() and worker.paused
+    worker.resume()
+    assert worker.wait(10_000)
+    assert worker.state is WorkerState.FINISHED
+
+
+def test_a_stop_wakes_a_paused_worker_and_a_later_pause_is_ignored(qtbot):
+    """Regression: the pause flag was waited on before stop was looked at, so pause after stop hung."""
+    closed = threading.Event()
+    worker = GeneratorWorker(counting(100_000, closed=closed))
+    seen = []
+    worker.yielded.connect(seen.append)
+    worker.start()
+    qtbot.waitUntil(lambda: len(seen) > 0, timeout=10_000)
+    worker.pause()
+    qtbot.waitUntil(lambda: worker.paused, timeout=10_000)
+    worker.stop()
+    worker.pause()
+    assert worker.wait(10_000)
+    assert closed.is_set() and worker.state is WorkerState.CANCELLED
+
+
+def test_a_result_that_arrived_wins_over_a_late_stop(qtbot):
+    def finishes_while_stop_is_pressed(stop):
+        yield Progress(1, 1)
+        reached.set()
+        assert gate.wait(30)
+        return "kept"
+
+    gate, reached = threading.Event(), threading.Event()
+    worker = GeneratorWorker(finishes_while_stop_is_pressed)
+    results = []
+    worker.returned.connect(results.append)
+    worker.start()
+    assert reached.wait(10)
+    worker.stop()  # too late: the generator is already returning
+    gate.set()
+    assert worker.wait(10_000)
+    qtbot.waitUntil(lambda: results == ["kept"], timeout=5_000)
+    assert worker.state is WorkerState.FINISHED and not worker.cancelled
+
+
+def test_a_stop_before_the_next_step_cancels(qtbot):
+    gate, reached = threading.Event(), threading.Event()
+    worker = GeneratorWorker(gated(gate, reached))
+    results = []
+    worker.returned.connect(results.append)
+    worker.start()
+    assert reached.wait(10)
+    worker.stop()
+    gate.set()  # the second step ends; the stop is seen before the third
+    assert worker.wait(10_000)
+    qtbot.wait(50)
+    assert results == [] and worker.cancelled

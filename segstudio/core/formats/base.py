@@ -203,11 +203,6 @@ def _unpaint(rgb: np.ndarray, colors: dict[tuple[int, int, int], int], path: Pat
     return np.array([table[int(k)] for k in found], dtype=np.int64)[inverse].reshape(keys.shape)
 
 
-def ignore_for(num_classes: int) -> int:
-    """The ignore value of index masks: 255, or 65535 when ids do not fit in 0..254."""
-    return 255 if num_classes <= 254 else 65535
-
-
 def index_to_label(array: np.ndarray, num_classes: int, ignore: int | None) -> np.ndarray:
     """Class-index pixels -> reader label (int32, UNLABELLED at `ignore`); unknown ids refused."""
     label = array.astype(np.int32)

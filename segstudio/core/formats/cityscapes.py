@@ -26,11 +26,12 @@ import numpy as np
 
 from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
-    DATASET_META, ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, read_dataset_meta,
+    DATASET_META, ExportContext, ExportSample, IndexMaskReader, find_image, place_image, read_dataset_meta,
     write_png, write_text,
 )
 from segstudio.core.formats.polygons import label_regions, ring_points
 from segstudio.core.formats.safety import dataset_files, dataset_text
+from segstudio.core.labels import ignore_for
 
 CITYSCAPES_LABELS = (
     "unlabeled", "ego vehicle", "rectification border", "out of roi", "static", "dynamic", "ground",

@@ -15,6 +15,7 @@ from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from segstudio.core.formats.card import DatasetStats, render_card
 from segstudio.core.formats.registry import FormatSpec, get_format
 from segstudio.core.formats.splits import parse_ratios, stratified_split
 from segstudio.core.progress import Progress, StopFlag
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class ExportReport:
         return f"exported {self.images} images ({where}); {len(self.skipped)} left out (nothing labelled)"
 
 
-def export_dataset(project, out: str | Path, options: ExportOptions,
+def export_dataset(project: Project, out: str | Path, options: ExportOptions,
                    stop: StopFlag | None = None) -> Generator[Progress, None, ExportReport]:
     """Write the project's labelled images in every chosen format under `out`.
 
@@ -187,7 +191,7 @@ def _unique_names(records) -> dict[int, str]:
     return names
 
 
-def _card(project, spec: FormatSpec, stats: DatasetStats, options: ExportOptions, notes: list[str]) -> str:
+def _card(project: Project, spec: FormatSpec, stats: DatasetStats, options: ExportOptions, notes: list[str]) -> str:
     from segstudio import __version__
 
     best = project.proposing_model()  # the model whose proposals the unreviewed pixels hold

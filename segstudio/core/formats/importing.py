@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from segstudio.core.errors import FormatError, SegStudioError
 from segstudio.core.formats.base import FileProblem, ImportSample
 from segstudio.core.formats.registry import FormatSpec, get_format
 from segstudio.core.progress import Progress, StopFlag
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def _project_name(name: str, project_names: list[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def preview_import(project, format_name: str, path: str | Path,
+def preview_import(project: Project, format_name: str, path: str | Path,
                    overrides: Mapping[str, str] | None = None) -> tuple[list[MappingRow], int]:
     """The mapping table and the number of annotation files, without writing anything."""
     reader = _open_reader(get_format(format_name), Path(path))
@@ -126,7 +130,7 @@ def _open_reader(spec: FormatSpec, path: Path):
     return reader
 
 
-def import_dataset(project, format_name: str, path: str | Path, *, overrides: Mapping[str, str] | None = None,
+def import_dataset(project: Project, format_name: str, path: str | Path, *, overrides: Mapping[str, str] | None = None,
                    copy_images: bool = False, stop: StopFlag | None = None
                    ) -> Generator[Progress | FileProblem, None, ImportReport]:
     """Import every usable file; yields Progress and each FileProblem as it is found."""
@@ -150,7 +154,7 @@ def import_dataset(project, format_name: str, path: str | Path, *, overrides: Ma
     return report
 
 
-def _import_one(project, sample: ImportSample, rows: list[MappingRow], copy_images: bool,
+def _import_one(project: Project, sample: ImportSample, rows: list[MappingRow], copy_images: bool,
                 report: ImportReport) -> FileProblem | None:
     from segstudio.core.project import Source, Status
 
@@ -191,7 +195,7 @@ def _import_one(project, sample: ImportSample, rows: list[MappingRow], copy_imag
     return None
 
 
-def _unlabelled_twin(project, image_path: Path):
+def _unlabelled_twin(project: Project, image_path: Path):
     """The project's image with the same bytes as `image_path`, if nothing is painted on it."""
     from segstudio.core.project.images import _sha256
 
@@ -200,7 +204,7 @@ def _unlabelled_twin(project, image_path: Path):
     return twin if twin is not None and not project.has_masks(twin.id) else None
 
 
-def _to_project_label(project, label: np.ndarray, rows: list[MappingRow], report: ImportReport) -> np.ndarray:
+def _to_project_label(project: Project, label: np.ndarray, rows: list[MappingRow], report: ImportReport) -> np.ndarray:
     """Dataset ids -> project ids, creating the new classes this image needs."""
     present = [int(v) for v in np.unique(label) if v >= 0]
     for source_id in present:

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from segstudio.core.errors import FormatError
 from segstudio.core.formats.base import (
-    DATASET_META, ExportContext, ExportSample, IndexMaskReader, find_image, ignore_for, place_image, read_dataset_meta,
+    DATASET_META, ExportContext, ExportSample, IndexMaskReader, find_image, place_image, read_dataset_meta,
     write_png, write_text,
 )
 from segstudio.core.formats.safety import dataset_files, dataset_text, load_json
+from segstudio.core.labels import ignore_for
 
 
 class MasksWriter:

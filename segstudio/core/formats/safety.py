@@ -1,4 +1,4 @@
-"""Defences for reading datasets someone else wrote (DESIGN.md section 6).
+"""Defences for reading datasets someone else wrote (docs/architecture.md, "Reliability and safety").
 
 An annotation file names image files, carries embedded images and is parsed as JSON; each of
 these can be hostile or simply broken. Everything here raises FormatError with a message that

@@ -1,4 +1,4 @@
-"""The project store: metadata in SQLite, masks as PNG files (DESIGN.md section 2)."""
+"""The project store: metadata in SQLite, masks as PNG files (docs/architecture.md, "The project on disk")."""
 
 from segstudio.core.project.records import (
     IGNORE, IGNORE_16, AddReport, ImageRecord, LabelClass, ModelRecord, Source, Split, Status,

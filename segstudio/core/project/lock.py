@@ -32,8 +32,8 @@ class ProjectLock:
             holder = _read_holder(fd)
             os.close(fd)
             raise ProjectLockedError(
-                f"the project {self.path.parent} is already open{holder}. Close it there first, "
-                "or open it read-only."
+                f"the project {self.path.parent} is already open{holder}. Close it there first "
+                "(`segstudio info` and `segstudio export` can read it meanwhile)."
             )
         try:  # who holds it is only a courtesy to the next opener: a full disk must not stop us
             os.ftruncate(fd, 0)

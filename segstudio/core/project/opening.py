@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from segstudio.core.imageio import LoadedImage, read_image
+
+if TYPE_CHECKING:
+    from segstudio.core.project import Project
 
 MasksReader = Callable[[int], tuple[np.ndarray, np.ndarray]]
 
@@ -25,7 +29,7 @@ class OpenedImage:
     source: np.ndarray
 
 
-def open_for_editing(project, image_id: int, read_masks: MasksReader | None = None) -> OpenedImage:
+def open_for_editing(project: Project, image_id: int, read_masks: MasksReader | None = None) -> OpenedImage:
     """The image (upright, display and raw) and its label and source maps.
 
     `read_masks(image_id) -> (label, source)` replaces the project's own reads, e.g. an

@@ -8,17 +8,11 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from pathlib import Path
 
-IGNORE = 255
-"""Label value of unlabelled pixels in uint8 label maps; the ignore index for training."""
-
-IGNORE_16 = 65535
-"""Label value of unlabelled pixels when a project has more than 254 classes (uint16 maps)."""
-
-MAX_UINT8_CLASSES = 254
+from segstudio.core.labels import IGNORE, IGNORE_16  # noqa: F401 - re-exported by segstudio.core.project
 
 
 class Source(IntEnum):
-    """Per-pixel provenance stored in sources/<id>.png (DESIGN.md section 2)."""
+    """Per-pixel provenance stored in sources/<id>.png (docs/architecture.md, "The project on disk")."""
 
     NONE = 0
     PROPOSAL = 1  # a model's proposal nobody has looked at yet
@@ -108,8 +102,14 @@ class AddReport:
     duplicates: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
-    def summary(self) -> str:
-        return f"{len(self.added)} added, {len(self.duplicates)} duplicates skipped, {len(self.failed)} failed"
+    def summary(self, named: int = 3) -> str:
+        """'10 added, 0 duplicates skipped, 1 failed: x.tif (cannot decode ...)': failures named."""
+        text = f"{len(self.added)} added, {len(self.duplicates)} duplicates skipped, {len(self.failed)} failed"
+        if self.failed and named:
+            shown = "; ".join(f"{Path(path).name} ({reason})" for path, reason in self.failed[:named])
+            more = f"; and {len(self.failed) - named} more" if len(self.failed) > named else ""
+            text += f": {shown}{more}"
+        return text
 
 
 # Distinct colours (Sasha Trubetskoy's list); the first class is usually background: dark grey.

@@ -17,14 +17,14 @@ import numpy as np
 
 from segstudio.core.atomic import atomic_write_png
 from segstudio.core.errors import ProjectError
+from segstudio.core.labels import MAX_UINT8_CLASSES, convert_labels, unlabelled_value
 from segstudio.core.project import class_removal, guard, schema
 from segstudio.core.project.catalog import CatalogMixin
 from segstudio.core.project.images import ImagesMixin
 from segstudio.core.project.label_checks import LabelChecksMixin
 from segstudio.core.project.lock import LOCK_NAME, ProjectLock
 from segstudio.core.project.records import (
-    IGNORE, IGNORE_16, MAX_UINT8_CLASSES, RGB, LabelClass, Source, color_to_hex, default_color,
-    hex_to_color, now,
+    RGB, LabelClass, Source, color_to_hex, default_color, hex_to_color, now,
 )
 
 
@@ -192,7 +192,7 @@ class Project(ImagesMixin, CatalogMixin, LabelChecksMixin):
 
     @property
     def ignore_value(self) -> int:
-        return IGNORE if self.label_dtype == np.uint8 else IGNORE_16
+        return unlabelled_value(self.label_dtype)
 
     def add_class(self, name: str, color: RGB | None = None) -> LabelClass:
         name = name.strip()
@@ -253,8 +253,7 @@ class Project(ImagesMixin, CatalogMixin, LabelChecksMixin):
         """Going past 254 classes: every label map becomes uint16 (255 -> 65535 for unlabelled)."""
         for record in self.images():
             if self.has_masks(record.id):
-                label = self.read_label(record.id).astype(np.uint16)
-                label[label == IGNORE] = IGNORE_16
+                label = convert_labels(self.read_label(record.id), np.dtype(np.uint16))
                 atomic_write_png(self._label_path(record.id), label, project_file=True)
 
 

@@ -1,4 +1,4 @@
-"""Training on a project's reviewed pixels (DESIGN.md section 3, "Train").
+"""Training on a project's reviewed pixels (docs/architecture.md, "The main flows").
 
 `train(project, TrainConfig(...), stop=StopFlag())` is the one entry point: a generator of
 Progress and training events (segstudio.core.training.events) returning a TrainResult.

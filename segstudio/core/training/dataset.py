@@ -22,9 +22,9 @@ import torch
 from torch.utils.data import Dataset
 
 from segstudio.core.project.reviewed import is_reviewed, reviewed_target
+from segstudio.core.labels import IGNORE
 from segstudio.core.training.augment import AugmentConfig, random_patch
 
-IGNORE = 255
 ACCEPTED, HUMAN = 2, 3
 MAX_ANCHORS = 4096
 

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IGNORE = 255
+from segstudio.core.labels import IGNORE
+
 LossKind = Literal["ce", "ce+dice", "focal"]
 LOSS_KINDS: tuple[str, ...] = ("ce", "ce+dice", "focal")
 

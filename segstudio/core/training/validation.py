@@ -16,6 +16,7 @@ from torch import nn
 
 from segstudio.core.metrics import MetricAccumulator
 from segstudio.core.training.compare import Evaluation, score_images
+from segstudio.core.labels import IGNORE
 from segstudio.core.training.dataset import ReviewedImage
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
-IGNORE = 255
+from segstudio.core.labels import IGNORE
+
 PROPOSAL = 1  # source value of an unreviewed model proposal
 STRIPE_PERIOD = 8  # pixels from one diagonal hatch stripe of unreviewed proposals to the next
 STRIPE_WIDTH = 3  # pixels of full colour in each period
@@ -87,11 +87,17 @@ def outline_mask(label: np.ndarray) -> np.ndarray:
     return edge
 
 
-def heatmap_argb32(values: np.ndarray, max_alpha: float = 0.75) -> np.ndarray:
-    """Inferno colours with alpha growing with the value: certain pixels stay see-through."""
-    bgr = cv2.applyColorMap(np.ascontiguousarray(values, dtype=np.uint8), cv2.COLORMAP_INFERNO)
-    alpha = (values.astype(np.float32) * max_alpha).astype(np.uint8)
+HEATMAP_RGB = (255, 255, 255)  # a white veil: no class hue, so the map never reads as a label
+HEATMAP_MAX_ALPHA = 0.75
+
+
+def heatmap_argb32(values: np.ndarray, max_alpha: float = HEATMAP_MAX_ALPHA) -> np.ndarray:
+    """A white veil whose opacity grows with the value: certain pixels stay see-through.
+
+    (An inferno map was used before; its oranges looked like class colours.)
+    """
+    alpha = (np.ascontiguousarray(values, dtype=np.uint8).astype(np.float32) * max_alpha).astype(np.uint8)
     out = np.empty(values.shape + (4,), dtype=np.uint8)
-    out[..., :3] = (bgr.astype(np.uint16) * alpha[..., None] // 255).astype(np.uint8)
+    out[..., :3] = (np.uint16(HEATMAP_RGB[0]) * alpha[..., None] // 255).astype(np.uint8)  # premultiplied grey
     out[..., 3] = alpha
     return out.view(np.uint32)[..., 0]

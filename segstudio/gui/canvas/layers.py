@@ -108,7 +108,7 @@ class LabelLayer:
 
 
 class HeatmapLayer:
-    """Model uncertainty (0 = sure, 255 = unsure) as a translucent inferno map."""
+    """Model uncertainty (0 = sure, 255 = unsure) as a white veil (see colorize.heatmap_argb32)."""
 
     def __init__(self, values: np.ndarray):
         self.shape = values.shape[:2]

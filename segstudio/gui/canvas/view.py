@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QWidget
 from segstudio.core.geometry import BBox, union_all
 from segstudio.gui.canvas.colorize import Palette
 from segstudio.gui.canvas.layers import HeatmapLayer, ImageLayer, LabelLayer
+from segstudio.gui.canvas.legend import HeatmapLegend
 from segstudio.gui.canvas.prefetch import TilePrefetcher
 from segstudio.gui.canvas.tiles import TILE, TileCache
 
@@ -66,6 +67,7 @@ class CanvasView(QWidget):
         self._space_down = False
         self._fitted = True
         self.prefetcher = TilePrefetcher(self)
+        self.legend = HeatmapLegend(self)
 
     # ----- content -------------------------------------------------------------------------
     def set_content(self, rgb: np.ndarray, label: np.ndarray, source: np.ndarray, palette: Palette) -> None:
@@ -77,10 +79,12 @@ class CanvasView(QWidget):
         self._labels = TileCache(self._label_layer)
         self._dirty = []
         self._heatmap = None
+        self.legend.hide()
         self.fit()
 
     def clear_content(self) -> None:
         self._image = self._labels = self._heatmap = self._label_layer = None
+        self.legend.hide()
         self._dirty = []
         self._shape = None
         self.update()
@@ -91,6 +95,8 @@ class CanvasView(QWidget):
 
     def set_heatmap(self, values: np.ndarray | None) -> None:
         self._heatmap = TileCache(HeatmapLayer(values)) if values is not None else None
+        self.legend.setVisible(self._heatmap is not None and self.heatmap_visible)
+        self.legend.place()
         self.update()
 
     def set_palette(self, palette: Palette) -> None:
@@ -276,6 +282,7 @@ class CanvasView(QWidget):
 
     # ----- input -------------------------------------------------------------------------------
     def resizeEvent(self, event) -> None:
+        self.legend.place()
         if self._fitted:
             self.fit()
         super().resizeEvent(event)

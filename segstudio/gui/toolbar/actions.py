@@ -55,9 +55,13 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_overlay", "Show &mask", ("V",), "View", True),
     ActionSpec("toggle_outline", "&Outline only", ("O",), "View", True),
     ActionSpec("toggle_heatmap", "&Uncertainty map", ("U",), "View", True),
-    ActionSpec("done", "Mark &done", ("D",), "Review", tip="accept the remaining proposals and mark the image done"),
-    ActionSpec("next_image", "&Next image", ("N", "Right"), "Review"),
-    ActionSpec("previous_image", "&Previous image", ("Shift+N", "Left"), "Review"),
+    ActionSpec("done", "Mark &done", ("Ctrl+Return", "Ctrl+Enter"), "Review",
+               tip="accept the remaining proposals, mark the image done and open the next unreviewed one"),
+    ActionSpec("skip", "S&kip image...", (), "Review", tip="set the image aside, with a reason"),
+    ActionSpec("set_in_progress", "Set back to &in progress", (), "Review"),
+    ActionSpec("set_new", "Set back to ne&w", (), "Review"),
+    ActionSpec("next_image", "&Next image", ("D", "N", "Right"), "Review"),
+    ActionSpec("previous_image", "&Previous image", ("Shift+D", "Shift+N", "Left"), "Review"),
     ActionSpec("next_unreviewed", "Next &unreviewed", ("Ctrl+Right",), "Review"),
     ActionSpec("next_uncertain", "Next most un&certain", ("Ctrl+U",), "Review"),
     ActionSpec("shortcuts", "&Keyboard shortcuts", ("F1", "?"), "Help"),
@@ -98,13 +102,13 @@ class Actions:
     def tool_actions(self) -> list[QAction]:
         return [self._actions[spec.name] for spec in TOOLS]
 
-    def update_enabled(self, has_project: bool, document) -> None:
+    def update_enabled(self, has_project: bool, document, can_undo: bool = False, can_redo: bool = False) -> None:
         """Grey out what cannot act now: no project, no image, nothing to undo or redo."""
         for name in ("add_images", "save", "close_project", "next_image", "previous_image", "next_unreviewed", "next_uncertain"):
             self._actions[name].setEnabled(has_project)
-        for name in ("done", "accept_all", "clear", "fit", "one_to_one", "zoom_in", "zoom_out"):
+        for name in ("done", "skip", "set_in_progress", "set_new", "accept_all", "clear", "fit", "one_to_one", "zoom_in", "zoom_out"):
             self._actions[name].setEnabled(document is not None)
         for action in self.tool_actions():  # nothing to paint on yet
             action.setEnabled(document is not None)
-        self._actions["undo"].setEnabled(document is not None and document.can_undo)
-        self._actions["redo"].setEnabled(document is not None and document.can_redo)
+        self._actions["undo"].setEnabled(can_undo)
+        self._actions["redo"].setEnabled(can_redo)
