@@ -24,6 +24,7 @@ from segstudio.gui.class_panel import ClassPanel
 from segstudio.gui.history_view import HistoryView
 from segstudio.gui.image_list import ImageListPanel
 from segstudio.gui.message_bar import MessageBar
+from segstudio.gui.live_refresh import InstantJobs
 from segstudio.gui.session import Session
 from segstudio.gui.state import AppState
 from segstudio.gui.statusbar import StatusBar
@@ -41,6 +42,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.state = AppState(device, self)
         self.session = Session(self.state, self)
+        self.instant_jobs = InstantJobs(self.state, self.session, self)  # live refresh and ladder rounds
         self.actions = Actions(self)
         self._close_refused = ""
         self._class_names: list[str] = []

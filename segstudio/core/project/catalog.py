@@ -38,6 +38,12 @@ class CatalogMixin:
                             json.loads(r["metrics"]), bool(r["is_best"]))
                 for r in self._query("SELECT * FROM models ORDER BY version")]
 
+    def forget_model(self, version: str) -> None:
+        """Drop a version from the catalogue (its folder is the caller's to remove)."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM models WHERE version = ?", (version,))
+        self.log_event("model_forgotten", version=version)
+
     def best_model(self) -> ModelRecord | None:
         best = [m for m in self.models() if m.is_best]
         return best[-1] if best else None
