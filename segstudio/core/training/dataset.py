@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from segstudio.core.project.reviewed import is_reviewed, reviewed_target
 from segstudio.core.training.augment import AugmentConfig, random_patch
 
 IGNORE = 255
@@ -40,11 +41,6 @@ class ReviewedImage:
         return int(np.count_nonzero(self.target != IGNORE))
 
 
-def reviewed_target(label: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """The label where a person reviewed it (source 2 or 3), IGNORE elsewhere (uint8)."""
-    return np.where(source >= ACCEPTED, label, IGNORE).astype(np.uint8)
-
-
 def correction_weights(source: np.ndarray, correction_weight: float) -> np.ndarray:
     weight = np.ones(source.shape, np.float32)
     if correction_weight != 1.0 and ((source == 1) | (source == ACCEPTED)).any():
@@ -52,15 +48,11 @@ def correction_weights(source: np.ndarray, correction_weight: float) -> np.ndarr
     return weight
 
 
-def is_reviewed(source: np.ndarray) -> bool:
-    return bool((source >= ACCEPTED).any())
-
-
 def load_reviewed(project, image_ids: Sequence[int], in_channels: int, *, correction_weight: float = 1.0,
                   seed: int = 0) -> list[ReviewedImage]:
     """Images with their reviewed targets; images without any reviewed pixel are left out."""
     from segstudio.core.imageio import read_image
-    from segstudio.core.inference import match_channels
+    from segstudio.core.imageio.channels import match_channels
 
     rng = np.random.default_rng(seed)
     loaded = []
@@ -68,7 +60,7 @@ def load_reviewed(project, image_ids: Sequence[int], in_channels: int, *, correc
         source = project.read_source(image_id)
         if not is_reviewed(source):
             continue
-        target = reviewed_target(project.read_label(image_id), source)
+        target = reviewed_target(project.read_label(image_id), source, IGNORE).astype(np.uint8)
         raw = match_channels(read_image(project.image(image_id).path).raw, in_channels)
         labelled = np.argwhere(target != IGNORE).astype(np.int32)
         if len(labelled) > MAX_ANCHORS:
