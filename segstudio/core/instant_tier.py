@@ -46,10 +46,10 @@ def balanced_sample(target: np.ndarray, ignore: int, budget: int, seed: int) -> 
     return np.concatenate(rows), np.concatenate(cols)
 
 
-def sample_features(features: np.ndarray, target: np.ndarray, ignore: int, budget: int, seed: int) -> ImageSamples:
-    """A class-balanced sample of an image's feature stack (H, W, F) at its labelled pixels."""
+def sample_features(features, target: np.ndarray, ignore: int, budget: int, seed: int) -> ImageSamples:
+    """A class-balanced sample of an image's ImageFeatures at its labelled pixels."""
     rows, cols = balanced_sample(target, ignore, budget, seed)
-    return ImageSamples((), np.ascontiguousarray(features[rows, cols], np.float32), target[rows, cols])
+    return ImageSamples((), np.ascontiguousarray(features.values[rows, cols], np.float32), target[rows, cols])
 
 
 @dataclass
@@ -60,13 +60,21 @@ class InstantTier:
     samples_per_image: int = SAMPLES_PER_IMAGE
     max_samples: int = MAX_SAMPLES
     seed: int = 0
+    channels: int | None = None  # fixed by the first image read: grey 1, colour 3 (alpha dropped)
     cache: dict[int, ImageSamples] = field(default_factory=dict)
+
+    def features(self, raw: np.ndarray):
+        """The ImageFeatures every model of this tier uses (other images matched to its channels)."""
+        from segstudio.core.instant.features import image_features
+
+        if self.channels is None:
+            self.channels = 1 if raw.ndim == 2 or raw.shape[2] == 1 else 3
+        return image_features(raw, channels=self.channels)
 
     def refresh_samples(self, project, image_ids: Iterable[int], *, stop: StopFlag | None = None):
         """Bring the sample cache up to date for `image_ids` (a generator of Progress)."""
         from segstudio.core.imageio import read_image
-        from segstudio.core.instant import feature_stack
-        from segstudio.core.training.dataset import is_reviewed, reviewed_target
+        from segstudio.core.project.reviewed import is_reviewed, reviewed_target
 
         wanted = list(image_ids)
         for key in set(self.cache) - set(wanted):
@@ -83,9 +91,10 @@ class InstantTier:
             if not is_reviewed(source):
                 self.cache.pop(image_id, None)
                 continue
-            target = reviewed_target(project.read_label(image_id), source)
-            features = feature_stack(read_image(project.image(image_id).path).raw)
-            samples = sample_features(features, target, 255, self.samples_per_image, self.seed + image_id)
+            target = reviewed_target(project.read_label(image_id), source, project.ignore_value)
+            features = self.features(read_image(project.image(image_id).path).raw)
+            samples = sample_features(features, target, project.ignore_value, self.samples_per_image,
+                                      self.seed + image_id)
             samples.key = key
             self.cache[image_id] = samples
 
@@ -108,12 +117,14 @@ class InstantTier:
 
     def fit(self, image_ids: Iterable[int] | None = None, extra: list[ImageSamples] = ()):
         """A new InstantModel on the cached samples (+ extra); None when there is nothing to learn."""
-        from segstudio.core.instant import InstantModel
+        from segstudio.core.instant.classifier import InstantModel
+        from segstudio.core.instant.features import FEATURE_SIGMAS, ImageFeatures
 
         features, labels = self.training_set(image_ids, extra)
-        if labels.size == 0:
+        if labels.size == 0 or self.channels is None:
             return None
-        return InstantModel.fit([(features[:, None, :], labels[:, None])], self.class_names, seed=self.seed)
+        rows = ImageFeatures(features[:, None, :], self.channels, tuple(float(s) for s in FEATURE_SIGMAS))
+        return InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed)
 
 
 def _subset(samples: ImageSamples, index: np.ndarray) -> ImageSamples:

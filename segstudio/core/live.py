@@ -38,20 +38,18 @@ class LiveSession:
         self.tier = tier
         self.image_id = image_id
         self.raw = raw
-        self._features: np.ndarray | None = None
+        self._features = None  # ImageFeatures, computed on the first refresh
 
     @staticmethod
     def supports(shape: tuple[int, ...], channels: int) -> bool:
         """Whether the feature stack of an image this size fits the live memory budget."""
-        from segstudio.core.instant import feature_names
+        from segstudio.core.instant.features import feature_names
 
         return shape[0] * shape[1] * len(feature_names(channels)) * 4 <= LIVE_FEATURE_BYTES
 
-    def features(self) -> np.ndarray:
+    def features(self):
         if self._features is None:
-            from segstudio.core.instant import feature_stack
-
-            self._features = feature_stack(self.raw)
+            self._features = self.tier.features(self.raw)
         return self._features
 
     def refresh(self, project, label: np.ndarray, source: np.ndarray, *, stop: StopFlag | None = None
@@ -61,8 +59,8 @@ class LiveSession:
         `label` and `source` are the open document's arrays (copies: this runs off the GUI
         thread). Returns None when stopped or when nothing is reviewed anywhere yet.
         """
+        from segstudio.core.project.reviewed import reviewed_target
         from segstudio.core.proposers import prediction_from_probabilities
-        from segstudio.core.training.dataset import reviewed_target
         from segstudio.core.training.policy import candidate_image_ids
 
         started = time.perf_counter()
@@ -72,8 +70,8 @@ class LiveSession:
         features = self.features()
         if stop is not None and stop.is_set():
             return None
-        target = reviewed_target(label, source) if label.dtype == np.uint8 else np.where(source >= 2, label, 65535)
-        ignore = 255 if target.dtype == np.uint8 else 65535
+        ignore = 255 if label.dtype == np.uint8 else 65535
+        target = reviewed_target(label, source, ignore)
         extra = sample_features(features, target, ignore, self.tier.samples_per_image, self.tier.seed + self.image_id)
         yield Progress(1, 2, "live refresh: training")
         model = self.tier.fit(others, [extra] if extra.labels.size else [])

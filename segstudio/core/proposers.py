@@ -97,7 +97,7 @@ def prediction_from_probabilities(probabilities: np.ndarray, factory=None):
 def load_proposer(path: Path, arch: str, *, version: str = "", device=None) -> Proposer:
     """The proposer stored in a model version folder (a network bundle or an instant classifier)."""
     if kind_of(arch) == "instant":
-        from segstudio.core.instant import InstantModel
+        from segstudio.core.instant.classifier import InstantModel
 
         return InstantProposer(InstantModel.load(Path(path)), version=version)
     from segstudio.core.device import pick_device

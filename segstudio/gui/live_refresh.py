@@ -16,6 +16,7 @@ One job runs at a time (they share the tier's sample cache); a live refresh goes
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtWidgets import QLabel
 
 from segstudio.gui.workers import GeneratorWorker
 
@@ -43,10 +44,14 @@ class InstantJobs(QObject):
         self.live_timer.timeout.connect(lambda: self._request(live=True))
         self.round_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.round_timer.timeout.connect(lambda: self._request(round_=True))
+        self.badge = QLabel()  # the status bar's "Proposing: ..." (kind, version, score)
+        self.badge.setToolTip("The model that proposes on new images: the instant classifier or the network, "
+                              "whichever did better on the images reviewed last (scored before it learnt from them)")
         session.document_replaced.connect(self._on_document)
-        state.project_opened.connect(lambda _project: self.round_timer.start())
+        state.project_opened.connect(lambda _project: (self.round_timer.start(), self.describe()))
         state.images_changed.connect(self.round_timer.start)
         state.project_closed.connect(self._forget_project)
+        self.round_finished.connect(lambda _record: self.describe())
 
     # ------------------------------------------------------------------ switches
     @property
@@ -65,11 +70,27 @@ class InstantJobs(QObject):
         record = proposing_record(project)
         return record is None or kind_of(record.arch) == "instant"
 
+    def describe(self) -> None:
+        """Say in the badge which model proposes, and how it scored."""
+        from segstudio.core.ladder import standing
+
+        project = self.state.project
+        now = standing(project) if project is not None else None
+        if project is None:
+            self.badge.setText("")
+        elif now is None:
+            self.badge.setText("No model yet: paint a few strokes of each class")
+        else:
+            name = "instant classifier" if now.kind == "instant" else "network"
+            score = f" · mIoU {now.miou:.2f} on the last {now.images} reviewed" if now.miou is not None else ""
+            self.badge.setText(f"Proposing: {name} {now.version}{score}")
+
     # ------------------------------------------------------------------ events
     def _forget_project(self) -> None:
         self.stop()
         self.tier = self.live = None
         self._too_big.clear()
+        self.badge.setText("")
 
     def _on_document(self, document) -> None:
         if self._document is not None:

@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
             "history": self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea),
         }
         self.status = StatusBar(self)
+        self.status.addPermanentWidget(self.instant_jobs.badge)
         self.setStatusBar(self.status)
         self._build_toolbar()
         self._build_menus()

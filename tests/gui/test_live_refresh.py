@@ -26,7 +26,7 @@ def test_strokes_re_propose_the_open_image_and_keep_what_was_painted(live_window
     key(qtbot, window, Qt.Key.Key_B)
     window.brush_size.setValue(2)
     key(qtbot, window, Qt.Key.Key_2)  # foreground: the bright square (x 48..87, y 8..55)
-    with qtbot.waitSignal(window.instant_jobs.refreshed, timeout=30_000):
+    with qtbot.waitSignal(window.instant_jobs.refreshed, timeout=90_000):
         stroke(qtbot, window, [(60, 20), (70, 30), (75, 45)])
         key(qtbot, window, Qt.Key.Key_1)  # background: the dark left half
         stroke(qtbot, window, [(10, 10), (20, 30), (30, 50)])
@@ -37,6 +37,7 @@ def test_strokes_re_propose_the_open_image_and_keep_what_was_painted(live_window
     assert (doc.label[20:50, 55:85][proposed[20:50, 55:85]] == 1).mean() > 0.9  # inside the square
     assert (doc.label[10:60, 2:40][proposed[10:60, 2:40]] == 0).mean() > 0.9  # the dark half
     assert "live refresh" in doc.history_names[0]
+    assert window.instant_jobs.badge.text().startswith("No model yet")  # live models are not versions
     assert "instant classifier" in window.statusBar().currentMessage()
 
 
@@ -57,3 +58,4 @@ def test_marking_done_trains_a_version_that_proposes_on_the_next_images(live_win
     assert instants and first in instants[-1].metrics["image_ids"]
     others = [r for r in project.images() if r.status == Status.NEW and r.id != window.state.image_id]
     assert others and all((project.read_source(r.id) == Source.PROPOSAL).any() for r in others)
+    assert window.instant_jobs.badge.text() == f"Proposing: instant classifier {instants[-1].version}"
