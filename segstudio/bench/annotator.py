@@ -10,12 +10,14 @@ image's mean IoU with the truth reaches the target, or at the stroke cap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from segstudio.core.labels import IGNORE
+Refresh = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (label, painted) -> a new proposal
 
 
 @dataclass
@@ -77,8 +79,13 @@ def stroke(truth: np.ndarray, label: np.ndarray, radius: int) -> tuple[np.ndarra
 
 
 def annotate(truth: np.ndarray, start: np.ndarray, *, radius: int = 6, target_iou: float = 0.95,
-             max_strokes: int = 300) -> Annotation:
-    """Correct `start` (a proposal, or all IGNORE for an empty mask) towards `truth`."""
+             max_strokes: int = 300, refresh: Refresh | None = None, refresh_every: int = 0) -> Annotation:
+    """Correct `start` (a proposal, or all IGNORE for an empty mask) towards `truth`.
+
+    With `refresh`, every `refresh_every` strokes the unpainted pixels take the value of
+    refresh(label, painted): the app's live refresh of the open image, which re-proposes what
+    nobody has painted yet. Every stroke counts, before and after a refresh.
+    """
     label = start.copy()
     painted = np.zeros(truth.shape, bool)
     strokes = corrected = 0
@@ -92,5 +99,7 @@ def annotate(truth: np.ndarray, start: np.ndarray, *, radius: int = 6, target_io
         label[disc] = class_id
         painted |= disc
         strokes += 1
+        if refresh is not None and refresh_every > 0 and strokes % refresh_every == 0:
+            label = np.where(painted, label, refresh(label, painted)).astype(label.dtype)
         iou = image_iou(truth, label)
     return Annotation(label, painted, strokes, corrected, iou)

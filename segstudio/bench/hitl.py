@@ -2,9 +2,11 @@
 
 DIR holds images/, masks/ (class-index PNG, 255 = ignore) and classes.txt (one name a line).
 The last `--heldout` images are held out; the others are annotated in name order by a
-simulated annotator (segstudio.bench.annotator): the current best model proposes, the
-annotator corrects with brush strokes until the image's IoU reaches the target, marks the image
-done, and the app's trainer runs `--budget` steps before the next image. The same annotator
+simulated annotator (segstudio.bench.annotator): the model the app would use proposes (`--model`:
+the ladder, the instant tier or the network alone; see hitl_model.py), the annotator corrects with
+brush strokes until the image's IoU reaches the target (the instant tier re-proposes the unpainted
+pixels every `--refresh-every` strokes, as the app's live refresh does), marks the image done, the
+instant tier retrains and the app's trainer runs `--budget` steps before the next image. The same annotator
 also labels each image from an empty mask (unassisted). Printed per image: strokes and pixels
 corrected, assisted and unassisted, and the held-out mIoU of the current model; then the
 effort ratio (assisted / unassisted strokes) over images 11-20 and the final held-out mIoU.
@@ -37,8 +39,10 @@ class HitlRow:
     unassisted_strokes: int
     unassisted_pixels: int
     assisted_iou: float
-    model: str | None  # the model version that proposed (None: no model yet)
-    heldout_miou: float | None  # after the training budget that followed this image
+    model: str | None  # kind and version that proposed ("i0004", "nv0002"; None: no model yet)
+    heldout_miou: float | None  # of the proposing model, after the learning that followed this image
+    retrain_s: float = 0.0  # seconds spent retraining the instant tier (live refresh included)
+    propose_s: float = 0.0  # seconds spent proposing (first proposal and live refreshes)
 
 
 @dataclass
@@ -58,6 +62,8 @@ class HitlOptions:
     batch_size: int = 8
     lr: float = 1e-3
     threads: int | None = None
+    model: str = "ladder"  # ladder (what the app does), instant or network
+    refresh_every: int = 5  # live refresh of the open image after this many strokes (0: never)
 
 
 def read_dataset(folder: Path) -> tuple[list[str], list[tuple[Path, Path]]]:
@@ -102,7 +108,7 @@ def run_hitl(folder: Path, options: HitlOptions) -> Generator[object, None, list
 
 
 def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
-    from segstudio.bench.hitl_model import CurrentModel
+    from segstudio.bench.hitl_model import Learner
     from segstudio.core.project import Project
 
     project = Project.create(root, classes=names)
@@ -111,24 +117,30 @@ def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
         if report.failed:
             raise SegStudioError(f"cannot add {report.failed[0][0]}: {report.failed[0][1]}")
         records = {record.path.resolve(): record for record in report.added}
-        model = CurrentModel(project, options, names, [(image, read_truth(mask, len(names))) for image, mask in heldout])
+        model = Learner(project, options, names, [(image, read_truth(mask, len(names))) for image, mask in heldout])
         rows = []
         for position, (image_path, mask_path) in enumerate(pool, start=1):
             record = records[image_path.resolve()]
             truth = read_truth(mask_path, len(names))
             proposal, version = model.propose(record.path)
+            first_proposal = (proposal.copy(), version)
             assisted = annotate(truth, proposal, radius=options.radius, target_iou=options.target_iou,
-                                max_strokes=options.max_strokes)
+                                max_strokes=options.max_strokes, refresh=model.refresher(record.id, record.path),
+                                refresh_every=options.refresh_every)
             unassisted = annotate(truth, np.full_like(truth, IGNORE), radius=options.radius,
                                   target_iou=options.target_iou, max_strokes=options.max_strokes)
             source = np.where(assisted.painted, 3, np.where(assisted.label != IGNORE, 2, 0)).astype(np.uint8)
+            kind = {"i": "instant", "n": "network"}.get((version or " ")[0])
+            model.observe(record.id, record.path, assisted.label,
+                          (kind, first_proposal[0]) if kind else None)
             project.write_masks(record.id, assisted.label, source)
             project.mark_done(record.id)
             yield Progress(position - 1, len(pool), f"training after image {position}")
             yield from model.train(seed=options.seed + position)
+            retrain_s, propose_s = model.take_seconds()
             row = HitlRow(position, image_path.name, assisted.strokes, assisted.pixels_corrected,
                           unassisted.strokes, unassisted.pixels_corrected, round(assisted.iou, 4), version,
-                          model.heldout_miou())
+                          model.heldout_miou(), retrain_s, propose_s)
             rows.append(row)
             yield row
             yield Progress(position, len(pool), f"image {position}: {assisted.strokes} strokes")
@@ -150,12 +162,14 @@ def summary(rows: list[HitlRow]) -> dict:
 
 
 def format_rows(rows: list[HitlRow]) -> str:
-    header = f"{'#':>3} {'image':<14} {'model':<6} {'assisted':>15} {'unassisted':>15} {'held-out mIoU':>14}"
-    lines = [header, f"{'':>3} {'':<14} {'':<6} {'strokes':>7} {'pixels':>7} {'strokes':>7} {'pixels':>7}"]
+    header = (f"{'#':>3} {'image':<14} {'model':<7} {'assisted':>15} {'unassisted':>15} {'held-out mIoU':>14} "
+              f"{'retrain s':>9} {'propose s':>9}")
+    lines = [header, f"{'':>3} {'':<14} {'':<7} {'strokes':>7} {'pixels':>7} {'strokes':>7} {'pixels':>7}"]
     for row in rows:
         miou = "-" if row.heldout_miou is None else f"{row.heldout_miou:.3f}"
-        lines.append(f"{row.index:>3} {row.name[:14]:<14} {row.model or '-':<6} {row.assisted_strokes:>7} "
-                     f"{row.assisted_pixels:>7} {row.unassisted_strokes:>7} {row.unassisted_pixels:>7} {miou:>14}")
+        lines.append(f"{row.index:>3} {row.name[:14]:<14} {row.model or '-':<7} {row.assisted_strokes:>7} "
+                     f"{row.assisted_pixels:>7} {row.unassisted_strokes:>7} {row.unassisted_pixels:>7} {miou:>14} "
+                     f"{row.retrain_s:>9.2f} {row.propose_s:>9.2f}")
     return "\n".join(lines)
 
 
@@ -172,13 +186,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate of the trainer")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--model", choices=("ladder", "instant", "network"), default=defaults.model,
+                        help="what proposes: the ladder (as the app does), the instant tier or the network alone")
+    parser.add_argument("--refresh-every", type=int, default=defaults.refresh_every,
+                        help="live refresh of the open image after this many strokes (0: never)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
 def run(args: argparse.Namespace) -> int:
     options = HitlOptions(device=args.device, budget=args.budget, images=args.images, heldout=args.heldout,
                           radius=args.radius, target_iou=args.target, max_strokes=args.max_strokes,
-                          seed=args.seed, lr=args.lr, threads=args.threads)
+                          seed=args.seed, lr=args.lr, threads=args.threads, model=args.model,
+                          refresh_every=args.refresh_every)
     rows = drive(run_hitl(args.dataset, options), None if args.json else _print_row)
     result = summary(rows)
     if args.json:

@@ -1,10 +1,17 @@
-"""The model side of the human-in-the-loop benchmark: the project's best model proposes, the
-app's trainer learns after each image, and the held-out images measure it.
+"""The model side of the human-in-the-loop benchmark, as the app runs it.
+
+`--model network`: the project's best network proposes and the app's trainer learns after each
+image. `--model instant`: the instant pixel classifier proposes, retrains on every reviewed pixel
+after each image, and refreshes the open image's unreviewed pixels while the annotator paints
+(every `refresh_every` strokes, as the app does after a stroke). `--model ladder` (what the app
+does): both learn; the ladder (core/ladder.py) scores them test-then-train on every reviewed image
+and the better one proposes; the live refresh runs while the instant tier is the one proposing.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,52 +22,136 @@ from segstudio.core.progress import drive
 from segstudio.core.training.augment import AugmentConfig
 from segstudio.core.training.config import TrainConfig
 
-if TYPE_CHECKING:
-    from segstudio.core.project import Project
+MODES = ("ladder", "instant", "network")
 
 
-class CurrentModel:
-    def __init__(self, project: Project, options, class_names: list[str], heldout: list[tuple[Path, np.ndarray]]):
+class Learner:
+    def __init__(self, project, options, class_names: list[str], heldout: list[tuple[Path, np.ndarray]]):
         from segstudio.core.device import pick_device
+        from segstudio.core.instant_tier import InstantTier
 
         self.project = project
         self.options = options
+        self.mode = options.model
         self.num_classes = len(class_names)
         self.heldout = heldout
         self.device = pick_device(options.device)
-        self._bundle = None
+        self.tier = InstantTier(class_names, seed=options.seed)
+        self.instant = None  # the newest InstantModel (trained on every reviewed image)
+        self.instant_version: str | None = None
+        self._network = None
+        self._raw_cache: dict[Path, np.ndarray] = {}
+        self.retrain_seconds = 0.0
+        self.propose_seconds = 0.0
 
-    def bundle(self):
-        """The project's proposing model bundle (reloaded only when it changed)."""
-        from segstudio.core.models.bundle import ModelBundle
-
-        best = self.project.proposing_model()
-        if best is None:
-            return None
-        if self._bundle is None or self._bundle.version != best.version:
-            self._bundle = ModelBundle.load(best.path)
-            self._bundle.model.to(self.device).eval()
-        return self._bundle
-
-    def _predict(self, bundle, path: Path) -> np.ndarray:
-        """The proposal the app would show: segstudio.core.inference.predict."""
+    # ------------------------------------------------------------------ models
+    def _raw(self, path: Path) -> np.ndarray:
         from segstudio.core.imageio import read_image
+
+        if path not in self._raw_cache:
+            self._raw_cache = {path: read_image(path).raw, **{k: v for k, v in list(self._raw_cache.items())[-12:]}}
+        return self._raw_cache[path]
+
+    def network(self):
+        """The project's best network (reloaded only when a new version was kept), or None."""
+        from segstudio.core.ladder import best_network
+        from segstudio.core.proposers import load_proposer
+
+        record = best_network(self.project)
+        if record is None:
+            return None
+        if self._network is None or self._network.version != record.version:
+            self._network = load_proposer(record.path, record.arch, version=record.version, device=self.device)
+        return self._network
+
+    def proposing_kind(self) -> str | None:
+        from segstudio.core.ladder import choose_kind
+
+        if self.mode == "instant":
+            return "instant" if self.instant is not None else None
+        if self.mode == "network":
+            return "network" if self.network() is not None else None
+        kind = choose_kind(self.project)
+        if kind == "network" and self.network() is None:
+            kind = "instant"
+        return kind if (kind == "network" or self.instant is not None) else None
+
+    def _class_map(self, kind: str, path: Path, features: np.ndarray | None = None) -> np.ndarray:
+        if kind == "instant":
+            source = features if features is not None else self._raw(path)
+            return self.instant.predict(source)[0]
         from segstudio.core.inference import predict
 
-        return drive(predict(bundle, read_image(path).raw, device=self.device)).class_map
+        return drive(predict(self.network().bundle, self._raw(path), device=self.device)).class_map
 
     def propose(self, path: Path) -> tuple[np.ndarray, str | None]:
-        """(class map, version) or (all-unlabelled map, None) before the first model."""
-        bundle = self.bundle()
-        if bundle is None:
-            from segstudio.core.imageio import probe_image
+        """(class map, 'kind version') or (all-unlabelled map, None) before the first model."""
+        started = time.perf_counter()
+        kind = self.proposing_kind()
+        if kind is None:
+            raw = self._raw(path)
+            return np.full(raw.shape[:2], 255, np.uint8), None
+        class_map = self._class_map(kind, path)
+        self.propose_seconds += time.perf_counter() - started
+        version = self.instant_version if kind == "instant" else self.network().version
+        return class_map, f"{kind[0]}{version or ''}"
 
-            info = probe_image(path)
-            return np.full((info.height, info.width), 255, np.uint8), None
-        return self._predict(bundle, path), bundle.version
+    # ------------------------------------------------------------- live refresh
+    def refresher(self, image_id: int, path: Path):
+        """A function (label, painted) -> new proposal for the annotator, or None when not refreshing.
+
+        It is the app's live refresh (core/live.py) on the same image and strokes.
+        """
+        if self.options.refresh_every <= 0 or self.mode == "network" or self.proposing_kind() == "network":
+            return None
+        from segstudio.core.live import LiveSession
+
+        session = LiveSession(self.tier, image_id, self._raw(path))
+
+        def refresh(label: np.ndarray, painted: np.ndarray) -> np.ndarray:
+            source = np.where(painted, 3, 0).astype(np.uint8)
+            result = drive(session.refresh(self.project, label, source))
+            if result is None:
+                return label
+            self.retrain_seconds += result.retrain_s
+            self.propose_seconds += result.propose_s
+            return result.prediction.class_map
+
+        return refresh
+
+    # ---------------------------------------------------------------- learning
+    def observe(self, image_id: int, path: Path, truth: np.ndarray, proposed: tuple[str, np.ndarray] | None) -> None:
+        """Ladder mode: score both kinds on the reviewed image before either learns from it."""
+        from segstudio.core.ladder import observe
+
+        if self.mode != "ladder":
+            return
+        predictions = {}
+        for kind in ("instant", "network"):
+            if (kind == "instant" and self.instant is None) or (kind == "network" and self.network() is None):
+                continue
+            if proposed is not None and proposed[0] == kind:
+                class_map = proposed[1]
+            else:
+                class_map = self._class_map(kind, path)
+            version = self.instant_version if kind == "instant" else self.network().version
+            predictions[kind] = (version or "", class_map)
+        if predictions:
+            observe(self.project, image_id, truth, predictions)
 
     def train(self, seed: int):
-        """Run the app's trainer for the budget (a generator of its events)."""
+        """After an image is done: retrain the instant tier and/or run the network's budget."""
+        if self.mode in ("ladder", "instant"):
+            started = time.perf_counter()
+            ids = self._reviewed_ids()
+            drive(self.tier.refresh_samples(self.project, ids))
+            self.instant = self.tier.fit(ids)
+            self.instant_version = f"{len(ids):04d}"
+            self.retrain_seconds += time.perf_counter() - started
+        if self.mode in ("ladder", "network"):
+            yield from self._train_network(seed)
+
+    def _train_network(self, seed: int):
         from segstudio.core.training.trainer import train
 
         options = self.options
@@ -72,12 +163,23 @@ class CurrentModel:
         )
         return (yield from train(self.project, config))
 
+    def _reviewed_ids(self) -> list[int]:
+        from segstudio.core.training.policy import candidate_image_ids
+
+        return candidate_image_ids(self.project)
+
+    def take_seconds(self) -> tuple[float, float]:
+        """(retrain, propose) seconds since the last call."""
+        seconds = (round(self.retrain_seconds, 3), round(self.propose_seconds, 3))
+        self.retrain_seconds = self.propose_seconds = 0.0
+        return seconds
+
     def heldout_miou(self) -> float | None:
-        bundle = self.bundle()
-        if bundle is None:
+        kind = self.proposing_kind()
+        if kind is None:
             return None
         accumulator = MetricAccumulator(self.num_classes, boundary_tolerance=None)
         for path, truth in self.heldout:
-            accumulator.add(truth, self._predict(bundle, path))
+            accumulator.add(truth, self._class_map(kind, path))
         miou = accumulator.scores().miou
         return None if math.isnan(miou) else round(miou, 4)

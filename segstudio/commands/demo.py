@@ -37,26 +37,30 @@ def register(subparsers) -> None:
 
 
 def run_headless(root: Path, *, minutes: float, device: str | None, train: bool) -> int:
-    """Train for `minutes`, propose on the unreviewed images, print what happened (tests, CI)."""
-    from segstudio.core.active import refresh_proposals
+    """Train for `minutes`, let the ladder pick a model, propose on the unreviewed images, print what happened."""
+    from segstudio.core import ladder
+    from segstudio.core.instant_tier import InstantTier
+    from segstudio.core.ladder_round import instant_round, refresh_unreviewed
     from segstudio.core.progress import drive_with_tqdm
     from segstudio.core.project import Project, Source, Status
     from segstudio.core.training.settings import load_settings
     from segstudio.core.training.trainer import train as train_project
 
     with Project.open(root) as project:
+        drive_with_tqdm(instant_round(project, InstantTier(project.class_names()), device=device), "instant classifier")
         if train:
             config = load_settings(project).train_config(minutes=minutes, device=device)
             result = drive_with_tqdm(train_project(project, config), "training")
             print(f"trained {result.steps} steps ({result.reason}); kept {', '.join(result.kept_versions) or 'no model'}; "
                   f"best validation mIoU {result.best_miou:.3f}")
-        best = project.proposing_model()
-        if best is not None:
-            drive_with_tqdm(refresh_proposals(project, best.path, device=device), "proposing")
+        record = ladder.proposing_record(project)
+        if record is not None:
+            proposer = ladder.load_proposing(project, device=device)
+            drive_with_tqdm(refresh_unreviewed(project, proposer), "proposing")
         new = project.images(status=Status.NEW)
         proposed = [r for r in new if (project.read_source(r.id) == Source.PROPOSAL).any()]
         print(f"demo project {root}: {len(proposed)} of {len(new)} unreviewed images have proposals"
-              + (f" from {best.version}" if best else " (no model yet)"))
+              + (f" from {record.version} ({ladder.kind_of(record.arch)})" if record else " (no model yet)"))
     return 0
 
 

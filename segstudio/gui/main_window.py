@@ -27,6 +27,7 @@ from segstudio.gui.history_view import HistoryView
 from segstudio.gui.image_list import ImageListPanel
 from segstudio.gui.message_bar import MessageBar
 from segstudio.gui.review_controls import ReviewControls
+from segstudio.gui.live_refresh import InstantJobs
 from segstudio.gui.session import Session
 from segstudio.gui.shortcuts_sheet import ShortcutsSheet
 from segstudio.gui.state import AppState
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.state = AppState(device, self)
         self.session = Session(self.state, self)
+        self.instant_jobs = InstantJobs(self.state, self.session, self)  # live refresh and ladder rounds
         self.actions = Actions(self)
         self._close_refused = ""
         self._class_names: list[str] = []
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
             "history": self._dock("History", self.history, Qt.DockWidgetArea.RightDockWidgetArea),
         }
         self.status = StatusBar(self)
+        self.status.addPermanentWidget(self.instant_jobs.badge)
         self.setStatusBar(self.status)
         self._build_toolbar()
         self._build_menus()

@@ -9,6 +9,7 @@ from PIL import Image
 
 from segstudio.cli import main
 from segstudio.core.workspace.demo import DEMO_SETTING, load_manifest, prepare_demo
+from segstudio.core import ladder
 from segstudio.core.errors import ProjectError, ProjectLockedError
 from segstudio.core.models import ModelBundle
 from segstudio.core.project import Project, Source, Status
@@ -83,10 +84,15 @@ def test_headless_demo_trains_a_model_and_proposes_on_unreviewed_images(tmp_path
     assert main(["demo", "--into", str(root), "--headless", "--minutes", "0.1", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     with Project.open(root) as project:
-        best = project.best_model()
-        assert f"11 of 11 unreviewed images have proposals from {best.version}" in out  # v0001 or later
-        assert best is not None and best.arch == "unet"
-        assert ModelBundle.load(best.path).class_names == project.class_names()  # loadable, right classes
+        best = project.best_model()  # a network kept within 6 s of training: none on a slow, busy machine
+        if best is not None:
+            assert best.arch == "unet" and f"kept {best.version}" in out
+            assert ModelBundle.load(best.path).class_names == project.class_names()  # loadable, right classes
+        # No image was reviewed after the models were made, so the ladder has no evidence that the
+        # network beats the instant classifier: the instant tier proposes (core/ladder.py).
+        proposing = ladder.proposing_record(project)
+        assert proposing.arch == ladder.INSTANT_ARCH
+        assert f"11 of 11 unreviewed images have proposals from {proposing.version} (instant)" in out
         for record in project.images(status=Status.NEW):
             source = project.read_source(record.id)
             label = project.read_label(record.id)

@@ -18,6 +18,9 @@ def isolated_settings(tmp_path_factory, qapp):
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     QSettings().clear()
+    # The instant tier's background jobs re-propose after every stroke and every done image; tests
+    # of other features would race with them. tests/gui/test_live_refresh.py turns them on.
+    QSettings().setValue("instant/enabled", False)
     yield folder
 
 

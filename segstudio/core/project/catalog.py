@@ -54,19 +54,29 @@ class CatalogMixin:
                            json.loads(row["metrics"]), bool(row["is_best"]), row["kind"], bool(row["pinned"]),
                            row["best_rank"])
 
+    def forget_model(self, version: str) -> None:
+        """Drop a version from the catalogue (its folder is the caller's to remove)."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM models WHERE version = ?", (version,))
+        self.log_event("model_forgotten", version=version)
+
     def best_model(self) -> ModelRecord | None:
         """The latest model that beat the best before it (what training warm-starts from)."""
         best = [m for m in self.models() if m.is_best]
         return best[-1] if best else None
 
     def proposing_model(self) -> ModelRecord | None:
-        """THE model that proposes: the pinned version if a person pinned one, else the best.
+        """THE model that proposes: the pinned version if a person pinned one, else the ladder's choice.
 
         Everything that proposes (the Model dock, proposal refresh, `segstudio predict`, the demo,
         the benchmarks) asks this one function.
         """
         pinned = [m for m in self.models() if m.pinned]
-        return pinned[-1] if pinned else self.best_model()
+        if pinned:
+            return pinned[-1]
+        from segstudio.core.ladder import ladder_choice  # the instant classifier or the best network
+
+        return ladder_choice(self)
 
     def pin_model(self, version: str | None) -> None:
         """Make `version` propose whatever the scores (roll back), or None to follow the best again."""
@@ -99,8 +109,8 @@ class CatalogMixin:
         ranks = self._ranks()
         return [record for record in records if _outdated(record.proposed_by, proposer, ranks)]
 
-    def _ranks(self) -> dict[str, int | None]:
-        return {r["version"]: r["best_rank"] for r in self._query("SELECT version, best_rank FROM models")}
+    def _ranks(self) -> dict[str, tuple[int | None, str]]:
+        return {r["version"]: (r["best_rank"], r["kind"]) for r in self._query("SELECT version, best_rank, kind FROM models")}
 
     # ---------------------------------------------------------- history, settings
     def log_event(self, kind: str, image_id: int | None = None, **data: Any) -> None:
@@ -145,13 +155,19 @@ class CatalogMixin:
         }
 
 
-def _outdated(made_by: str | None, proposer: ModelRecord, ranks: dict[str, int | None]) -> bool:
+def _outdated(made_by: str | None, proposer: ModelRecord, ranks: dict[str, tuple[int | None, str]]) -> bool:
     """Better means later in the line of best models (each beat the one before); a proposal from
     a model outside that line (imported, removed, unknown) gives way to any ranked one; a pinned
-    proposer replaces every proposal but its own (the person chose it)."""
+    proposer replaces every proposal but its own (the person chose it). Between kinds the ladder
+    decided (core/ladder.py): the kind chosen now did better on the images reviewed last; a newer
+    instant classifier learnt from more reviewed pixels than an older one."""
     if made_by == proposer.version:
         return False
     if made_by is None or proposer.pinned:
         return True
-    old_rank = ranks.get(made_by)
+    old_rank, old_kind = ranks.get(made_by, (None, None))
+    if old_kind is not None and old_kind != proposer.kind:
+        return True
+    if proposer.kind == "instant":
+        return old_kind is None or made_by < proposer.version
     return proposer.best_rank is not None and (old_rank is None or proposer.best_rank > old_rank)

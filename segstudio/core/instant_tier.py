@@ -1,0 +1,143 @@
+"""The instant tier of the ladder: a pixel classifier retrained in seconds on every reviewed pixel.
+
+Each reviewed image contributes a bounded, class-balanced sample of its reviewed pixels (source 2
+and 3) as feature vectors. The samples are cached per image and recomputed only when the image's
+masks change, so a retrain after a new annotation costs one image's features plus one fit, not a
+pass over the project. The open image's painted pixels (not yet in the project's masks) come in as
+`extra` samples: that is what makes the live refresh learn from the stroke just made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from segstudio.core.progress import Progress, StopFlag
+
+SAMPLES_PER_IMAGE = 6000  # class-balanced: each class present in the image gets an equal share
+MAX_SAMPLES = 120_000  # the whole training set; older images are thinned when there are many
+
+
+@dataclass
+class ImageSamples:
+    key: tuple  # what the samples were drawn from (mask file stats); a changed key recomputes them
+    features: np.ndarray  # (n, F) float32
+    labels: np.ndarray  # (n,) uint8/uint16 class ids
+
+
+def balanced_sample(target: np.ndarray, ignore: int, budget: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of up to `budget` labelled pixels, an equal share per class present."""
+    labelled = target != ignore
+    classes = np.unique(target[labelled])
+    if classes.size == 0:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    rng = np.random.default_rng(seed)
+    share = max(1, budget // classes.size)
+    rows, cols = [], []
+    for class_id in classes:
+        ys, xs = np.nonzero(target == class_id)
+        if ys.size > share:
+            pick = rng.choice(ys.size, share, replace=False)
+            ys, xs = ys[pick], xs[pick]
+        rows.append(ys)
+        cols.append(xs)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def sample_features(features, target: np.ndarray, ignore: int, budget: int, seed: int) -> ImageSamples:
+    """A class-balanced sample of an image's ImageFeatures at its labelled pixels."""
+    rows, cols = balanced_sample(target, ignore, budget, seed)
+    return ImageSamples((), np.ascontiguousarray(features.values[rows, cols], np.float32), target[rows, cols])
+
+
+@dataclass
+class InstantTier:
+    """Keeps the per-image samples and trains InstantModel versions from them."""
+
+    class_names: list[str]
+    samples_per_image: int = SAMPLES_PER_IMAGE
+    max_samples: int = MAX_SAMPLES
+    seed: int = 0
+    channels: int | None = None  # fixed by the first image read: grey 1, colour 3 (alpha dropped)
+    cache: dict[int, ImageSamples] = field(default_factory=dict)
+
+    def features(self, raw: np.ndarray):
+        """The ImageFeatures every model of this tier uses (other images matched to its channels)."""
+        from segstudio.core.instant.features import image_features
+
+        if self.channels is None:
+            self.channels = 1 if raw.ndim == 2 or raw.shape[2] == 1 else 3
+        return image_features(raw, channels=self.channels)
+
+    def refresh_samples(self, project, image_ids: Iterable[int], *, stop: StopFlag | None = None):
+        """Bring the sample cache up to date for `image_ids` (a generator of Progress)."""
+        from segstudio.core.imageio import read_image
+        from segstudio.core.project.reviewed import is_reviewed, reviewed_target
+
+        wanted = list(image_ids)
+        for key in set(self.cache) - set(wanted):
+            del self.cache[key]
+        for index, image_id in enumerate(wanted):
+            if stop is not None and stop.is_set():
+                return
+            key = mask_key(project, image_id)
+            cached = self.cache.get(image_id)
+            if cached is not None and cached.key == key:
+                continue
+            yield Progress(index, len(wanted), "reading reviewed pixels")
+            source = project.read_source(image_id)
+            if not is_reviewed(source):
+                self.cache.pop(image_id, None)
+                continue
+            target = reviewed_target(project.read_label(image_id), source, project.ignore_value)
+            features = self.features(read_image(project.image(image_id).path).raw)
+            samples = sample_features(features, target, project.ignore_value, self.samples_per_image,
+                                      self.seed + image_id)
+            samples.key = key
+            self.cache[image_id] = samples
+
+    def training_set(self, image_ids: Iterable[int] | None = None,
+                     extra: list[ImageSamples] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """Features and labels of the cached images (all, or `image_ids`) plus `extra`, bounded."""
+        chosen = [self.cache[i] for i in sorted(self.cache) if image_ids is None or i in set(image_ids)]
+        parts = chosen + list(extra)
+        total = sum(len(p.labels) for p in parts)
+        if total > self.max_samples and chosen:
+            # Thin the cached images evenly; the extra samples (the stroke just made) stay whole.
+            keep = max(1, (self.max_samples - sum(len(p.labels) for p in extra)) // len(chosen))
+            rng = np.random.default_rng(self.seed)
+            chosen = [p if len(p.labels) <= keep else _subset(p, rng.choice(len(p.labels), keep, replace=False))
+                      for p in chosen]
+            parts = chosen + list(extra)
+        if not parts:
+            return np.empty((0, 0), np.float32), np.empty(0, np.uint8)
+        return (np.concatenate([p.features for p in parts]), np.concatenate([p.labels for p in parts]))
+
+    def fit(self, image_ids: Iterable[int] | None = None, extra: list[ImageSamples] = ()):
+        """A new InstantModel on the cached samples (+ extra); None when there is nothing to learn."""
+        from segstudio.core.instant.classifier import InstantModel
+        from segstudio.core.instant.features import FEATURE_SIGMAS, ImageFeatures
+
+        features, labels = self.training_set(image_ids, extra)
+        if labels.size == 0 or self.channels is None:
+            return None
+        rows = ImageFeatures(features[:, None, :], self.channels, tuple(float(s) for s in FEATURE_SIGMAS))
+        return InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed)
+
+
+def _subset(samples: ImageSamples, index: np.ndarray) -> ImageSamples:
+    return ImageSamples(samples.key, samples.features[index], samples.labels[index])
+
+
+def mask_key(project, image_id: int) -> tuple:
+    """Changes whenever the image's masks are rewritten (file stats; nothing is decoded)."""
+    key = []
+    for folder in (project.labels_dir, project.sources_dir):
+        try:
+            stat = (folder / f"{image_id}.png").stat()
+            key.append((stat.st_mtime_ns, stat.st_size))
+        except FileNotFoundError:
+            key.append(None)
+    return tuple(key)

@@ -1,0 +1,83 @@
+"""Live refresh: while a person paints, the open image's unreviewed pixels are proposed again.
+
+As in ilastik's live update, the instant tier retrains on every reviewed pixel of the project
+plus the open image's current reviewed pixels (the strokes just made), and re-proposes the
+open image from its cached feature stack, so the next stroke acts on a better proposal. The
+caller (the window's LiveRefresh, the benchmark) runs `refresh` off the GUI thread on copies of
+the masks, and applies the result to the document's unreviewed pixels only
+(MaskDocument.apply_proposal), so nothing a person painted or accepted can change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+
+from segstudio.core.instant_tier import InstantTier, sample_features
+from segstudio.core.progress import Progress, StopFlag
+
+LIVE_FEATURE_BYTES = 1 << 30  # the open image's cached feature stack; bigger images get no live refresh
+
+
+@dataclass
+class LiveResult:
+    image_id: int
+    prediction: object  # segstudio.core.inference.Prediction
+    train_pixels: int
+    retrain_s: float
+    propose_s: float
+
+
+class LiveSession:
+    """The live refresh of one open image: its feature stack is computed once and reused."""
+
+    def __init__(self, tier: InstantTier, image_id: int, raw: np.ndarray):
+        self.tier = tier
+        self.image_id = image_id
+        self.raw = raw
+        self._features = None  # ImageFeatures, computed on the first refresh
+
+    @staticmethod
+    def supports(shape: tuple[int, ...], channels: int) -> bool:
+        """Whether the feature stack of an image this size fits the live memory budget."""
+        from segstudio.core.instant.features import feature_names
+
+        return shape[0] * shape[1] * len(feature_names(channels)) * 4 <= LIVE_FEATURE_BYTES
+
+    def features(self):
+        if self._features is None:
+            self._features = self.tier.features(self.raw)
+        return self._features
+
+    def refresh(self, project, label: np.ndarray, source: np.ndarray, *, stop: StopFlag | None = None
+                ) -> Generator[Progress, None, LiveResult | None]:
+        """Retrain on the project's reviewed pixels + this image's, and predict this image.
+
+        `label` and `source` are the open document's arrays (copies: this runs off the GUI
+        thread). Returns None when stopped or when nothing is reviewed anywhere yet.
+        """
+        from segstudio.core.project.reviewed import reviewed_target
+        from segstudio.core.proposers import prediction_from_probabilities
+        from segstudio.core.training.policy import candidate_image_ids
+
+        started = time.perf_counter()
+        others = [i for i in candidate_image_ids(project) if i != self.image_id]
+        yield from self.tier.refresh_samples(project, others, stop=stop)
+        yield Progress(0, 2, "live refresh: features")
+        features = self.features()
+        if stop is not None and stop.is_set():
+            return None
+        ignore = 255 if label.dtype == np.uint8 else 65535
+        target = reviewed_target(label, source, ignore)
+        extra = sample_features(features, target, ignore, self.tier.samples_per_image, self.tier.seed + self.image_id)
+        yield Progress(1, 2, "live refresh: training")
+        model = self.tier.fit(others, [extra] if extra.labels.size else [])
+        if model is None or (stop is not None and stop.is_set()):
+            return None
+        retrained = time.perf_counter()
+        prediction = prediction_from_probabilities(model.predict_proba(features))
+        done = time.perf_counter()
+        return LiveResult(self.image_id, prediction, int(extra.labels.size), retrained - started, done - retrained)

@@ -1,0 +1,115 @@
+"""One face for every kind of model that proposes: a network bundle or an instant pixel classifier.
+
+The ladder (core/ladder.py) scores candidates of different kinds on the same reviewed pixels and
+the best one proposes; everything that proposes (the window, `segstudio predict`, the demo, the
+benchmarks) goes through `load_proposer`, so a new kind of model is one more class here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from segstudio.core.errors import ModelError
+from segstudio.core.progress import Progress, StopFlag
+
+INSTANT_ARCH = "instant"  # model.json "architecture" of an instant pixel classifier version
+
+
+class ProposalLike(Protocol):
+    class_map: np.ndarray
+    confidence: np.ndarray
+    entropy: np.ndarray
+    uncertainty: float
+
+
+class Proposer(Protocol):
+    kind: str  # "network" or "instant"
+    version: str
+    class_names: list[str]
+
+    def predict(self, image: np.ndarray, *, stop: StopFlag | None = None
+                ) -> Generator[Progress, None, ProposalLike | None]: ...
+
+
+def kind_of(arch: str) -> str:
+    return "instant" if arch == INSTANT_ARCH else "network"
+
+
+@dataclass
+class NetworkProposer:
+    bundle: object  # ModelBundle
+    device: object = "cpu"
+    kind: str = "network"
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.bundle.class_names
+
+    def predict(self, image, *, stop=None):
+        from segstudio.core.inference import predict
+
+        return (yield from predict(self.bundle, image, device=self.device, stop=stop))
+
+
+@dataclass
+class InstantProposer:
+    model: object  # segstudio.core.instant.InstantModel
+    version: str = ""
+    kind: str = "instant"
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.model.class_names)
+
+    def predict(self, image, *, stop=None, features: np.ndarray | None = None):
+        from segstudio.core.inference import Prediction
+
+        yield Progress(0, 1, "proposing (instant classifier)")
+        if stop is not None and stop.is_set():
+            return None
+        probabilities = self.model.predict_proba(image if features is None else features)
+        return prediction_from_probabilities(probabilities, Prediction)
+
+
+def prediction_from_probabilities(probabilities: np.ndarray, factory=None):
+    """Class map, confidence, entropy map and mean uncertainty of a (C, H, W) probability stack."""
+    if factory is None:
+        from segstudio.core.inference import Prediction as factory
+    num_classes = probabilities.shape[0]
+    class_map = probabilities.argmax(0).astype(np.uint8 if num_classes <= 255 else np.uint16)
+    confidence = probabilities.max(0)
+    clipped = np.clip(probabilities, 1e-7, 1.0)
+    entropy = -(clipped * np.log(clipped)).sum(0) / max(np.log(num_classes), 1e-7)
+    entropy = np.clip(entropy, 0.0, 1.0)
+    return factory(class_map, (confidence * 255).astype(np.uint8), (entropy * 255).astype(np.uint8),
+                   float(entropy.mean()) if entropy.size else 0.0)
+
+
+def load_proposer(path: Path, arch: str, *, version: str = "", device=None) -> Proposer:
+    """The proposer stored in a model version folder (a network bundle or an instant classifier)."""
+    if kind_of(arch) == "instant":
+        from segstudio.core.instant.classifier import InstantModel
+
+        return InstantProposer(InstantModel.load(Path(path)), version=version)
+    from segstudio.core.device import pick_device
+    from segstudio.core.models.bundle import ModelBundle
+
+    bundle = ModelBundle.load(path)
+    bundle.version = version or bundle.version
+    target = pick_device(device) if device is None or isinstance(device, str) else device
+    bundle.model.to(target).eval()
+    return NetworkProposer(bundle, target)
+
+
+def check_classes(proposer: Proposer, project_names: list[str]) -> None:
+    if list(proposer.class_names) != list(project_names):
+        raise ModelError(f"model {proposer.version} has classes {proposer.class_names}, the project {project_names}")

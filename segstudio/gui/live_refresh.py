@@ -1,0 +1,224 @@
+"""The instant tier's background jobs in the window: live refresh of the open image, and ladder rounds.
+
+- Live refresh: a short pause after the person's last step on the open image starts a job
+  (segstudio.core.live) that retrains the instant tier with the strokes just made and predicts the
+  open image; the result is applied on the GUI thread, only to unreviewed pixels, as one undoable
+  "live refresh" step, never while a stroke is in progress. It runs while the instant tier is the
+  one proposing (or no model exists yet), so it never replaces a better network's proposal.
+- Ladder round: when images were marked done (or a project opens with reviewed images the instant
+  tier has not learnt), the candidates are scored on them, the instant tier retrains and is saved
+  as a version (segstudio.core.ladder_round), and, when it is the one proposing, the images nobody
+  has started get fresh proposals, most uncertain first.
+
+One job runs at a time (they share the tier's sample cache); a live refresh goes before a round.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtWidgets import QLabel
+
+from segstudio.gui.workers import GeneratorWorker
+
+DEBOUNCE_MS = 350
+ENABLED_SETTING = "instant/enabled"  # QSettings: the instant tier's jobs (live refresh and rounds) run
+
+
+class InstantJobs(QObject):
+    refreshed = Signal(object)  # segstudio.core.live.LiveResult, after it was applied
+    round_finished = Signal(object)  # the new instant version's ModelRecord (or None)
+    proposals_refreshed = Signal(int)  # images that got a proposal after a round
+
+    def __init__(self, state, session, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state, self.session = state, session
+        self.tier = None  # InstantTier of the open project (its sample cache outlives images)
+        self.live = None  # LiveSession of the open image
+        self.worker: GeneratorWorker | None = None
+        self._document = None
+        self._applying = False
+        self._want_live = self._want_round = False
+        self._too_big: set[int] = set()  # images whose feature stack would not fit the live budget
+        self._open: set[int] = set()  # the image in the editor; background proposals leave it alone
+        self.live_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self.live_timer.timeout.connect(lambda: self._request(live=True))
+        self.round_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self.round_timer.timeout.connect(lambda: self._request(round_=True))
+        self.badge = QLabel()  # the status bar's "Proposing: ..." (kind, version, score)
+        self.badge.setToolTip("The model that proposes on new images: the instant classifier or the network, "
+                              "whichever did better on the images reviewed last (scored before it learnt from them)")
+        session.document_replaced.connect(self._on_document)
+        state.project_opened.connect(lambda _project: (self.round_timer.start(), self.describe()))
+        state.images_changed.connect(self.round_timer.start)
+        state.project_closed.connect(self._forget_project)
+        self.round_finished.connect(lambda _record: self.describe())
+
+    # ------------------------------------------------------------------ switches
+    @property
+    def enabled(self) -> bool:
+        return QSettings().value(ENABLED_SETTING, True, type=bool)
+
+    def set_enabled(self, on: bool) -> None:
+        QSettings().setValue(ENABLED_SETTING, bool(on))
+        if not on:
+            self.stop()
+
+    def _instant_proposes(self, project) -> bool:
+        from segstudio.core.ladder import proposing_record
+        from segstudio.core.proposers import kind_of
+
+        record = proposing_record(project)
+        return record is None or kind_of(record.arch) == "instant"
+
+    def describe(self) -> None:
+        """Say in the badge which model proposes, and how it scored."""
+        from segstudio.core.ladder import standing
+
+        project = self.state.project
+        now = standing(project) if project is not None else None
+        if project is None:
+            self.badge.setText("")
+        elif now is None:
+            self.badge.setText("No model yet: paint a few strokes of each class")
+        else:
+            name = "instant classifier" if now.kind == "instant" else "network"
+            score = f" · mIoU {now.miou:.2f} on the last {now.images} reviewed" if now.miou is not None else ""
+            self.badge.setText(f"Proposing: {name} {now.version}{score}")
+
+    # ------------------------------------------------------------------ events
+    def _forget_project(self) -> None:
+        self.stop()
+        self.tier = self.live = None
+        self._too_big.clear()
+        self.badge.setText("")
+
+    def _on_document(self, document) -> None:
+        if self._document is not None:
+            self._document.remove_commit_listener(self._on_commit)
+        self.live_timer.stop()
+        self._want_live = False
+        self._document, self.live = document, None
+        self._open.clear()
+        if document is not None:
+            self._open.add(document.image_id)
+            document.add_commit_listener(self._on_commit)
+
+    def _on_commit(self, box, label_patch, source_patch) -> None:
+        if not self._applying and self.enabled:
+            self.live_timer.start()
+
+    # ------------------------------------------------------------------ scheduling
+    def _request(self, *, live: bool = False, round_: bool = False) -> None:
+        self._want_live |= live
+        self._want_round |= round_
+        if self.worker is None:
+            self._next()
+
+    def _next(self) -> None:
+        from segstudio.core.instant_tier import InstantTier
+
+        project = self.state.project
+        if project is None or project.readonly or not self.enabled:
+            self._want_live = self._want_round = False
+            return
+        if self.tier is None:
+            self.tier = InstantTier(project.class_names())
+        if self._want_live:
+            self._want_live = False
+            if self._start_live(project):
+                return
+        if self._want_round:
+            self._want_round = False
+            self._start_round(project)
+
+    def _start(self, factory, name: str, on_result) -> None:
+        self.worker = GeneratorWorker(factory, name)
+        self.worker.returned.connect(on_result)
+        self.worker.failed.connect(lambda exc: self.state.message.emit(f"{name} failed: {exc}"))
+        self.worker.finished.connect(self._finished)
+        self.worker.start()
+
+    def _finished(self) -> None:
+        self.worker = None
+        self._next()
+
+    def stop(self) -> None:
+        self.live_timer.stop()
+        self.round_timer.stop()
+        self._want_live = self._want_round = False
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker.wait()
+            self.worker = None
+
+    # ------------------------------------------------------------------ live refresh
+    def _start_live(self, project) -> bool:
+        document = self._document
+        if document is None or document.image_id in self._too_big or not self._instant_proposes(project):
+            return False
+        label, source = document.label.copy(), document.source.copy()
+        image_id = document.image_id
+        self._start(lambda stop: self._live_job(project, image_id, label, source, stop), "live refresh",
+                    self._apply_live)
+        return True
+
+    def _live_job(self, project, image_id, label, source, stop):
+        from segstudio.core.imageio import read_image
+        from segstudio.core.live import LiveSession
+
+        live = self.live
+        if live is None or live.image_id != image_id:
+            raw = read_image(project.image(image_id).path).raw
+            if not LiveSession.supports(raw.shape, 1 if raw.ndim == 2 else raw.shape[2]):
+                self._too_big.add(image_id)
+                return None
+            live = self.live = LiveSession(self.tier, image_id, raw)
+        result = yield from live.refresh(project, label, source, stop=stop)
+        if result is not None:
+            project.set_uncertainty(image_id, result.prediction.uncertainty)
+            project.write_uncertainty_map(image_id, result.prediction.entropy)
+        return result
+
+    def _apply_live(self, result) -> None:
+        document = self._document
+        if result is None or document is None or document.image_id != result.image_id:
+            return
+        if document.in_step:  # a stroke is under way: its end asks for a fresh refresh anyway
+            return
+        self._applying = True
+        try:
+            with document.step("live refresh"):
+                document.apply_proposal(result.prediction.class_map.astype(document.label.dtype))
+        finally:
+            self._applying = False
+        self.state.message.emit(f"Proposal refreshed in {result.retrain_s + result.propose_s:.1f} s "
+                                f"(instant classifier, {result.train_pixels:,} reviewed pixels of this image)")
+        self.refreshed.emit(result)
+
+    # ------------------------------------------------------------------ ladder round
+    def _start_round(self, project) -> None:
+        from segstudio.core.ladder_round import needs_round
+
+        if not needs_round(project):
+            return
+        self._start(lambda stop: self._round_job(project, stop), "instant classifier", self._round_done)
+
+    def _round_job(self, project, stop):
+        from segstudio.core.ladder import load_proposing
+        from segstudio.core.ladder_round import instant_round, refresh_unreviewed
+
+        record = yield from instant_round(project, self.tier, stop=stop)
+        refreshed = 0
+        if record is not None and self._instant_proposes(project):
+            proposer = load_proposing(project)
+            refreshed = yield from refresh_unreviewed(project, proposer, skip=self._open, stop=stop)
+        return record, refreshed
+
+    def _round_done(self, result) -> None:
+        record, refreshed = result
+        self.round_finished.emit(record)
+        if refreshed:
+            self.proposals_refreshed.emit(refreshed)
+            self.state.images_changed.emit()
+        if record is not None and self._document is not None:
+            self._want_live = True  # the open image gets the new model's proposal too
