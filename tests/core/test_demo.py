@@ -86,7 +86,7 @@ def test_headless_demo_trains_a_model_and_proposes_on_unreviewed_images(tmp_path
     with Project.open(root) as project:
         best = project.best_model()  # a network kept within 6 s of training: none on a slow, busy machine
         if best is not None:
-            assert best.arch == "unet" and f"kept {best.version}" in out
+            assert best.arch == "unet" and best.version in out.split("kept", 1)[1]
             assert ModelBundle.load(best.path).class_names == project.class_names()  # loadable, right classes
         # No image was reviewed after the models were made, so the ladder has no evidence that the
         # network beats the instant classifier: the instant tier proposes (core/ladder.py).

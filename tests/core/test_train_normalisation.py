@@ -99,7 +99,7 @@ def tiny(**overrides) -> TrainConfig:
 
 def test_train_predict_and_export_apply_the_same_data_normalisation(sixteen_bit_project, tmp_path):
     project = sixteen_bit_project
-    drive(train(project, tiny(epochs=2, min_val_images=1)))
+    drive(train(project, tiny(epochs=2)))
     bundle = ModelBundle.load(project.best_model().path)
     norm = bundle.normalisation
     assert norm.method == "percentiles" and 0 <= norm.low[0] < norm.high[0] <= 235
@@ -120,7 +120,7 @@ def test_train_predict_and_export_apply_the_same_data_normalisation(sixteen_bit_
 
 def test_an_old_model_that_sees_the_data_as_flat_is_not_warm_started(sixteen_bit_project):
     project = sixteen_bit_project
-    drive(train(project, tiny(epochs=1, min_val_images=1)))
+    drive(train(project, tiny(epochs=1)))
     best = project.best_model()
     meta_path = best.path / "model.json"
     meta = json.loads(meta_path.read_text())

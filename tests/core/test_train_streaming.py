@@ -93,7 +93,7 @@ def test_steps_per_epoch_stop_growing_with_the_project():
 def test_an_image_marked_done_mid_epoch_is_in_the_next_steps(project):
     config = TrainConfig(arch="unet", model_options={"width": 4, "depth": 1}, batch_size=4, patches_per_image=1,
                          min_steps_per_epoch=200, augment=AugmentConfig(patch=16), threads=1, device="cpu",
-                         refresh_seconds=0.0, min_val_images=1)
+                         refresh_seconds=0.0)
     stop = StopFlag()
     newcomer = unlabelled(project)[0]
     marked_at, seen_at = None, None
