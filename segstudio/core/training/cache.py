@@ -208,14 +208,19 @@ class TrainingCache:
         self.folder.mkdir(parents=True, exist_ok=True)
 
 
+def _temporary(path: Path) -> Path:
+    """A temporary name of this process's own: under torchrun every rank fills the same cache."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = _temporary(path)
     with open(tmp, "wb") as handle:
         np.save(handle, array, allow_pickle=False)
     os.replace(tmp, path)
 
 
 def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = _temporary(path)
     tmp.write_bytes(data)
     os.replace(tmp, path)
