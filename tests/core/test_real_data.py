@@ -1,14 +1,18 @@
 """`segstudio bench real-data`: folders of real, hand-annotated images that `bench hitl` reads.
 
 The end-to-end builds need the packages that ship the data (Debian's mricron-data with nibabel,
-solaris's wheel), so they skip where those are missing; the rasteriser, the name order and the
-error paths run everywhere on files made here.
+solaris's wheel, pyradiomics's sdist), so they skip where those are missing; the rasteriser, the
+NRRD reader, the sdist extraction, the name order and the error paths run everywhere on files
+made here.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -19,10 +23,11 @@ from PIL import Image
 
 from segstudio.bench import real_data
 from segstudio.bench.hitl import read_dataset, read_truth
-from segstudio.bench.real_sources import aerial_spacenet, brain_aal
+from segstudio.bench.real_sources import aerial_spacenet, brain_aal, brain_tumour_radiomics
 from segstudio.core.errors import SegStudioError
 
 SOLARIS_WHEEL = os.environ.get("SEGSTUDIO_SOLARIS_WHEEL")  # solaris-0.4.0-py3-none-any.whl, if fetched
+PYRADIOMICS_SDIST = os.environ.get("SEGSTUDIO_PYRADIOMICS_SDIST")  # pyradiomics-3.0.1.tar.gz, if fetched
 
 
 def _check_folder(folder: Path, min_images: int) -> list[np.ndarray]:
@@ -54,6 +59,68 @@ def test_spacenet_from_the_solaris_wheel_keeps_16_bits(tmp_path):
     image = np.asarray(Image.open(next((tmp_path / "aerial" / "images").iterdir())))
     assert image.dtype == np.uint16
     assert 0.02 < np.mean([mask.mean() for mask in masks]) < 0.10  # about 5 % of the area is buildings
+
+
+@pytest.mark.skipif(not PYRADIOMICS_SDIST, reason="set SEGSTUDIO_PYRADIOMICS_SDIST to pyradiomics-3.0.1.tar.gz")
+def test_brain_tumour_from_the_pyradiomics_sdist_keeps_16_bits(tmp_path):
+    report = real_data.build("brain-tumour", tmp_path / "tumour", package_file=PYRADIOMICS_SDIST)
+    masks = _check_folder(tmp_path / "tumour", 40)
+    assert (report.images, report.shape, report.dtype, report.version) == (40, (128, 128), "uint16", "3.0.1")
+    images = [np.asarray(Image.open(path)) for path in sorted((tmp_path / "tumour" / "images").iterdir())]
+    assert all(image.dtype == np.uint16 for image in images) and max(image.max() for image in images) > 1000
+    assert {int(value) for mask in masks for value in np.unique(mask)} == {0, 1}
+    assert sum(bool(mask.any()) for mask in masks) == 12  # tumour tiles; the rest of each outlined slice is background
+    assert 0.003 < np.mean([mask.mean() for mask in masks]) < 0.02
+
+
+def _nrrd(volume: np.ndarray, encoding: str = "gzip") -> bytes:
+    """An NRRD file as ITK and Slicer write it: text header, blank line, data (x fastest)."""
+    body = volume.astype("<i2").tobytes()
+    sizes = " ".join(str(size) for size in volume.shape[::-1])
+    header = (f"NRRD0004\n# Complete NRRD file format specification at:\ntype: short\ndimension: 3\n"
+              f"space: left-posterior-superior\nsizes: {sizes}\nendian: little\nencoding: {encoding}\n\n")
+    return header.encode() + (gzip.compress(body) if encoding == "gzip" else body)
+
+
+def test_read_nrrd_gives_z_y_x_arrays_from_gzip_and_raw(tmp_path):
+    volume = np.arange(2 * 3 * 4, dtype=np.int16).reshape(2, 3, 4) - 5
+    for encoding in ("gzip", "raw"):
+        (tmp_path / f"{encoding}.nrrd").write_bytes(_nrrd(volume, encoding))
+        read, fields = brain_tumour_radiomics.read_nrrd(tmp_path / f"{encoding}.nrrd")
+        assert read.shape == (2, 3, 4) and np.array_equal(read, volume) and fields["sizes"] == "4 3 2"
+    (tmp_path / "bad.nrrd").write_bytes(b"P5\n4 3\n255\n" + bytes(12))
+    with pytest.raises(ValueError, match="not an NRRD"):
+        brain_tumour_radiomics.read_nrrd(tmp_path / "bad.nrrd")
+
+
+def test_brain_tumour_from_an_sdist_keeps_only_outlined_slices_flipped_nose_up(tmp_path):
+    rng = np.random.default_rng(0)
+    sdist = tmp_path / "pyradiomics-9.9.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for case, outlined in (("brain1", 1), ("brain2", 2)):
+            image = rng.integers(0, 3000, (3, 256, 256)).astype(np.int16)
+            label = np.zeros((3, 256, 256), np.int16)
+            label[outlined, 200:210, 10:20] = 1  # near the last row: the front of the head after the flip
+            for kind, volume in (("image", image), ("label", label)):
+                data = _nrrd(volume)
+                info = tarfile.TarInfo(f"pyradiomics-9.9/data/{case}_{kind}.nrrd")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    report = real_data.build("brain-tumour", tmp_path / "out", package_file=sdist)
+    assert (report.images, report.shape, report.dtype, report.version) == (8, (128, 128), "uint16", "9.9")
+    tumour = [path.name for path in (tmp_path / "out" / "masks").iterdir() if np.asarray(Image.open(path)).any()]
+    assert sorted(name.split("_", 1)[1] for name in tumour) == ["brain1_z01_y000_x000.png", "brain2_z02_y000_x000.png"]
+    mask = np.asarray(Image.open(tmp_path / "out" / "masks" / tumour[0]))
+    assert np.array_equal(np.argwhere(mask)[[0, -1]], [[46, 10], [55, 19]])  # rows 200-209 flipped to 46-55
+
+
+def test_an_sdist_without_the_data_says_so(tmp_path):
+    sdist = tmp_path / "pyradiomics-3.0.1.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        info = tarfile.TarInfo("pyradiomics-3.0.1/setup.py")
+        archive.addfile(info, io.BytesIO(b""))
+    with pytest.raises(SegStudioError, match="has no data/ files"):
+        real_data.build("brain-tumour", tmp_path / "out", package_file=sdist)
 
 
 def _geotiff(path: Path, shape=(40, 60), origin=(1000.0, 5000.0), pixel=0.5) -> None:
