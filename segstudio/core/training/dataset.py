@@ -84,7 +84,8 @@ class PatchDataset(Dataset):
 
     Indexed by plans rather than integers, so what a step sees can change between two steps
     (new annotations) and any worker or rank draws the same patch from the same plan.
-    Items are (image C x H x W float32, target H x W int64, weight H x W float32, image id).
+    Items are (image C x H x W float32, target H x W int64, weight H x W float32, image id,
+    the window's centre (y, x): the sampler keeps the loss there).
     """
 
     def __init__(self, normalise: Callable[[np.ndarray], np.ndarray], augment: AugmentConfig, *,
@@ -96,12 +97,17 @@ class PatchDataset(Dataset):
 
     def __getitem__(self, plan):
         image = plan.image
-        anchors = np.asarray(image.part("anchors"))
-        if plan.focus_class >= 0:
-            anchors = anchors[anchors[:, 2] == plan.focus_class]
-        config = self.focused if plan.focus_class >= 0 and len(anchors) else self.augment
-        sample = random_patch(image.part("raw"), image.part("target"), image.part("weight"), anchors[:, :2],
+        if plan.centre is not None:  # a high-loss cell (sampling.RegionLosses): crop around it
+            anchors = np.asarray([plan.centre], np.int64)
+            config = self.focused
+        else:
+            anchors = np.asarray(image.part("anchors"))
+            if plan.focus_class >= 0:
+                anchors = anchors[anchors[:, 2] == plan.focus_class]
+            config = self.focused if plan.focus_class >= 0 and len(anchors) else self.augment
+            anchors = anchors[:, :2]
+        sample = random_patch(image.part("raw"), image.part("target"), image.part("weight"), anchors,
                               self.normalise, config, np.random.default_rng(plan.seed),
                               weight_values=self.weight_values)
         return (torch.from_numpy(sample.image), torch.from_numpy(sample.target), torch.from_numpy(sample.weight),
-                image.image_id)
+                image.image_id, torch.tensor(sample.centre))
