@@ -96,7 +96,9 @@ def test_an_annotation_saved_mid_round_is_used_by_a_step_of_the_same_round(proje
             if len(seen) == 2:
                 stop.set()
     assert len(rounds) == 1  # the same round: no reload, no new warm-up
-    assert seen[0] >= 2  # the fresh share (half of a batch of 4) in the very next step
+    # the fresh share (half of a batch of 4) in the first batch planned after the save: the one
+    # after next, since the next batch is read while a step computes (trainer._batches)
+    assert max(seen) >= 2
 
 
 def test_high_loss_regions_are_sampled_more_often_than_uniform(tmp_path):

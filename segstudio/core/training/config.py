@@ -37,7 +37,9 @@ class TrainConfig:
     deterministic: bool = True  # torch.use_deterministic_algorithms (warn-only where impossible)
     device: str | None = None  # None/"auto": CUDA, then MPS, then CPU
     threads: int | None = None  # torch CPU threads (the GUI leaves one core to itself)
-    num_workers: int = 0  # DataLoader workers (0: load in the training thread)
+    num_workers: int = 0  # DataLoader workers (0: load in the training process)
+    prefetch: bool | None = None  # no workers: read the next batch in a thread while a step computes
+    # (None: when torch leaves a core free, as the app does; on a full machine the thread competes)
     amp: bool = True  # mixed precision on CUDA, bfloat16 autocast on CPUs that compute it natively
     cpu_bf16: bool | None = None  # bfloat16 autocast on the CPU: None when native, True to force (a check)
     channels_last: bool = True  # NHWC memory layout on CPU and CUDA (faster convolutions)

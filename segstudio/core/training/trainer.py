@@ -28,6 +28,7 @@ end of the epoch (all ranks agree).
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -358,7 +359,7 @@ class Trainer:
         total = config.epochs * steps_per_epoch if config.epochs else None
         while True:
             data.sampler.set_epoch(self.epoch)
-            for images, targets, weights, image_ids, centres in data.loader:
+            for images, targets, weights, image_ids, centres in self._batches(data):
                 limit = self._limit_reached()
                 if limit:
                     if limit != "stopped" and self.step > self.validated_at:
@@ -382,6 +383,44 @@ class Trainer:
                 return "patience"
             if self.ctx.enabled and self.ctx.any(self.project.annotation_changes()[0] != self.changes_seen):
                 return "annotations changed"
+
+    def _batches(self, data: RoundData):
+        """The epoch's batches. Without DataLoader workers, batch k + 1 is planned, read and
+        augmented in a thread while step k computes (numpy, OpenCV and torch's kernels release
+        the GIL): with a core torch leaves free (the app trains with every core but one) the
+        patches no longer wait for the step nor the step for them. Measured on the shared
+        2-core machine at 2 threads the thread only competed (more CPU per step), so by default
+        it runs only when torch leaves a core free (TrainConfig.prefetch).
+        Planning stays on this thread, right after the changes were folded in, so a change
+        seen after step k is in batch k + 2."""
+        prefetch = self.config.prefetch
+        if prefetch is None:
+            prefetch = torch.get_num_threads() < (os.cpu_count() or 1)
+        if self.config.num_workers > 0 or not prefetch:
+            yield from data.loader
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        sampler, dataset = data.sampler, data.dataset
+
+        def plan(step: int):
+            return sampler.plan_batch(step) if step < len(sampler) and sampler.images else None
+
+        with ThreadPoolExecutor(1, thread_name_prefix="segstudio-patches") as pool:
+            step, plans = 0, plan(0)
+            pending = pool.submit(dataset.batch, plans) if plans else None
+            while pending is not None:
+                try:
+                    batch = pending.result()
+                except FileNotFoundError:  # an image left (skipped, removed) while its patch was read
+                    plans = plan(step)
+                    if not plans:
+                        return
+                    batch = dataset.batch(plans)
+                step += 1
+                plans = plan(step)
+                pending = pool.submit(dataset.batch, plans) if plans else None
+                yield batch
 
     def _step(self, images, targets, weights, loss_fn, optimizer, scheduler) -> float:
         device = self.device
