@@ -26,3 +26,16 @@ def one_torch_thread():
 
     with torch_threads(1):
         yield
+
+
+@pytest.fixture
+def reviewed_shapes_project(tmp_path):
+    """6 generated 40 px images, the first 4 painted and marked done (training tests)."""
+    from segstudio.bench.shapes_dataset import create_shapes_project
+    from segstudio.core.project import Status
+
+    with create_shapes_project(tmp_path / "p", count=6, size=40, labelled=4) as opened:
+        for record in opened.images():
+            if opened.has_masks(record.id):
+                opened.set_status(record.id, Status.DONE)
+        yield opened

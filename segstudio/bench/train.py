@@ -9,7 +9,9 @@ no weight average, no validation. The app side is `segstudio.core.training.train
 project holding the same images as fully painted masks, with its defaults (channels-last,
 autocast where native); it is also run in plain float32 NCHW (`fp32_steps_per_s`) to show what
 the layout and precision options bring. The three run `--rounds` times, alternating; the
-median of each is reported, after `--warmup` steps that are not timed.
+median of each is reported, after `--warmup` steps that are not timed. `--convergence N` also trains
+N steps both ways from the same seed and reports loss and validation mIoU (layout and precision
+must not change what is learnt).
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--depth", type=int, default=3, help="U-Net depth (default 3)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: what the app trains with, "
                                                     "every core but one)")
+    parser.add_argument("--convergence", type=int, default=0, metavar="STEPS",
+                        help="also train STEPS steps with the app's layout and precision and in fp32 NCHW, same "
+                             "seed, and report both loss curves and validation mIoU (default 0: skip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -86,9 +91,13 @@ def run(args: argparse.Namespace) -> int:
               "threads": args.threads, "batch_size": args.batch_size, "patch": args.patch,
               "model": f"unet width {args.width} depth {args.depth}",
               "rounds": {k: [round(r, 3) for r in v] for k, v in wall.items()}}
+    if args.convergence:
+        result["convergence"] = convergence(args, device)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        if args.convergence:
+            print(f"convergence: {result['convergence']}")
         print(f"device {device}, {args.threads} threads, {result['model']}, batch {args.batch_size} of {args.patch} px "
               f"patches, {precision}, {args.steps} timed steps x {args.rounds} rounds (medians)")
         print(f"app trainer:          {app:7.2f} steps/s  (rounds: {result['rounds']['app']})")
@@ -131,6 +140,33 @@ def app_steps_per_second(project, args, device, *, fast: bool) -> tuple[float, f
     times: list[tuple[float, float]] = []
     drive(train(project, config), lambda e: times.append(_now()) if isinstance(e, StepEvent) else None)
     return _timed(times, args.warmup)
+
+
+def convergence(args, device) -> dict:
+    """Same seed, data and steps with the app's options (channels-last, autocast where native)
+    and in fp32 NCHW: mean training loss over the last quarter of the steps and the last
+    validation mIoU of each, on a fresh project."""
+    from segstudio.bench.shapes_dataset import create_shapes_project
+    from segstudio.core.progress import drive
+    from segstudio.core.training import StepEvent, TrainConfig, ValidationEvent, train
+    from segstudio.core.training.augment import AugmentConfig
+
+    report = {"steps": args.convergence}
+    for name, fast in (("app_options", True), ("fp32_nchw", False)):
+        with tempfile.TemporaryDirectory(prefix="segstudio-bench-converge-") as workdir:
+            with create_shapes_project(Path(workdir) / "project", count=args.images, size=args.size) as project:
+                config = TrainConfig(arch="unet", model_options={"width": args.width, "depth": args.depth},
+                                     max_steps=args.convergence, batch_size=args.batch_size,
+                                     augment=AugmentConfig(patch=args.patch), device=str(device),
+                                     threads=args.threads, deterministic=True, warm_start=False,
+                                     channels_last=fast, amp=fast, patience=10_000)
+                losses, mious = [], []
+                drive(train(project, config), lambda e: losses.append(e.loss) if isinstance(e, StepEvent) else
+                      mious.append(e.miou) if isinstance(e, ValidationEvent) else None)
+        tail = losses[-max(1, len(losses) // 4):]
+        report[name] = {"final_loss": round(statistics.fmean(tail), 4), "val_miou": round(mious[-1], 4),
+                        "loss_every_10": [round(v, 3) for v in losses[::10]]}
+    return report
 
 
 def reference_steps_per_second(samples, args, device) -> tuple[float, float]:

@@ -8,7 +8,8 @@ images to all but `--new`), then marks the `--new` last ones done one at a time,
 seconds apart, noting when each write finished. A mark's latency ends at the first StepEvent
 whose patches include that image. The timed images are put in the training split beforehand
 (in the app one new image in five validates instead, and never reaches a training step). Resident memory (VmRSS) is read after each chunk has
-reached training, and the peak (VmHWM) at the end.
+reached training, and the peak (VmHWM) at the end; the disk cache's size at the end beside its bound.
+The trainer finds each mark through the project's annotation counter (no scan of the images).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             stop.set()
             annotator.thread.join()
+            cache_mb = round(sum(f.stat().st_size for f in (project.root / "cache" / "training").glob("*.npy")) / 2**20, 1)
             project.close()
     latencies = annotator.latencies()
     result = {"images": args.images, "image_size": args.size, "threads": threads,
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
               "step_s_median": round(statistics.median(annotator.step_seconds), 2) if annotator.step_seconds else None,
               "rss_mb_by_reviewed_images": {str(k): v for k, v in annotator.rss.items()},
               "peak_rss_mb": _memory_mb("VmHWM"), "seconds": round(time.perf_counter() - started, 1),
-              "project_made_s": round(made, 1),
+              "project_made_s": round(made, 1), "disk_cache_mb": cache_mb, "disk_cache_bound_mb": config.cache_gb * 1024,
               "in_memory_replay_mb": round(args.images * args.size ** 2 * 8 / 2**20),
               "model": f"unet width {args.width} depth {args.depth}", "batch_size": args.batch_size,
               "patch": args.patch}
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
               f"{result['step_s_median']} s)")
         print(f"resident memory by reviewed images (MB): {result['rss_mb_by_reviewed_images']}; "
               f"peak {result['peak_rss_mb']} MB (holding the images in memory at 8 B/px would add "
-              f"{result['in_memory_replay_mb']} MB)")
+              f"{result['in_memory_replay_mb']} MB); disk cache {cache_mb} MB (bound {result['disk_cache_bound_mb']} MB)")
     return 0
 
 

@@ -20,12 +20,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
-def project(tmp_path):
-    with create_shapes_project(tmp_path / "p", count=6, size=40, labelled=4) as opened:
-        for record in opened.images():
-            if opened.has_masks(record.id):
-                opened.set_status(record.id, Status.DONE)
-        yield opened
+def project(reviewed_shapes_project):
+    return reviewed_shapes_project
 
 
 def unlabelled(project):
@@ -80,7 +76,7 @@ def test_rare_classes_are_found_by_class_balanced_patches(tmp_path):
         sampler = PrioritySampler(8, rare_class_probability=0.5)
         sampler.start_round(cache.reviewed(), steps=25, round_index=0)
         patches = [dataset[plan] for batch in sampler for plan in batch]
-        share = np.mean([(target == 3).any() for _, target, _, _ in patches])
+        share = np.mean([(target == 3).any() for _, target, _, _, _ in patches])
         assert share > 0.15  # a class in 1 of 30 images would get about 1 / 30 of uniform patches
 
 
@@ -92,8 +88,7 @@ def test_steps_per_epoch_stop_growing_with_the_project():
 
 def test_an_image_marked_done_mid_epoch_is_in_the_next_steps(project):
     config = TrainConfig(arch="unet", model_options={"width": 4, "depth": 1}, batch_size=4, patches_per_image=1,
-                         min_steps_per_epoch=200, augment=AugmentConfig(patch=16), threads=1, device="cpu",
-                         refresh_seconds=0.0)
+                         min_steps_per_epoch=200, augment=AugmentConfig(patch=16), threads=1, device="cpu")
     stop = StopFlag()
     newcomer = unlabelled(project)[0]
     marked_at, seen_at = None, None

@@ -208,7 +208,25 @@ class ImagesMixin:
 
     def _write_masks_unchecked(self, record: ImageRecord, label: np.ndarray, source: np.ndarray) -> None:
         masks.write_pair(self._label_path(record.id), label, self._source_path(record.id), source)
-        self._update_image(record.id, "updated_at", now())
+        with self._tx() as conn:  # masks_written moves the annotation counter (schema._V3_CHANGES)
+            conn.execute("UPDATE images SET masks_written = masks_written + 1, updated_at = ? WHERE id = ?",
+                         (now(), record.id))
+
+    def annotation_changes(self, since: int | None = None) -> tuple[int, list[int]]:
+        """(the annotation change counter, ids of images whose annotations changed after `since`).
+
+        The counter moves on mask writes and status, split, label-flag changes and removals of
+        images that are not new (triggers, schema._V3_CHANGES); reads never move it. One row
+        and an indexed range: cheap enough to ask between two training steps.
+        """
+        with self._mutex:
+            conn = self._connection()
+            counter = conn.execute("SELECT value FROM counters WHERE name = 'annotations'").fetchone()[0]
+            if since is None or since >= counter:
+                return counter, []
+            rows = conn.execute("SELECT image_id FROM annotation_changes WHERE change > ? ORDER BY change",
+                                (since,)).fetchall()
+        return counter, [row[0] for row in rows]
 
     def mark_done(self, image_id: int) -> None:
         """Headless 'done': accept the remaining proposals (1 -> 2) and set the status."""

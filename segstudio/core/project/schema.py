@@ -80,7 +80,43 @@ ALTER TABLE images ADD COLUMN label_checked TEXT;
 ALTER TABLE images ADD COLUMN label_confirmed TEXT
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Training's change detection (issues 11 and 15): a counter that moves whenever an image's
+# annotations change (its masks are written, its status, split or label flag changes, it is
+# removed; not while it is still new, when only proposals are written to it), and per image the
+# counter value of its last change. The trainer reads one row between two steps and, when it
+# moved, the ids changed since (an index): no scan of every image. Class removal rewrites masks
+# everywhere, so it marks every image that may hold reviewed pixels. Statements end with ";;"
+# in this script (trigger bodies hold ";").
+_V3_CHANGES = """
+ALTER TABLE images ADD COLUMN masks_written INTEGER NOT NULL DEFAULT 0;;
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);;
+INSERT INTO counters (name, value) VALUES ('annotations', 0);;
+CREATE TABLE annotation_changes (image_id INTEGER PRIMARY KEY, change INTEGER NOT NULL);;
+CREATE INDEX annotation_changes_change ON annotation_changes (change);;
+CREATE TRIGGER annotations_changed AFTER UPDATE OF status, split, label_flag, masks_written ON images
+    WHEN (OLD.status != 'new' OR NEW.status != 'new')
+     AND (OLD.status IS NOT NEW.status OR OLD.split IS NOT NEW.split
+          OR OLD.label_flag IS NOT NEW.label_flag OR OLD.masks_written IS NOT NEW.masks_written)
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'annotations';
+    INSERT OR REPLACE INTO annotation_changes (image_id, change)
+        VALUES (NEW.id, (SELECT value FROM counters WHERE name = 'annotations'));
+END;;
+CREATE TRIGGER annotations_removed AFTER DELETE ON images WHEN OLD.status != 'new'
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'annotations';
+    INSERT OR REPLACE INTO annotation_changes (image_id, change)
+        VALUES (OLD.id, (SELECT value FROM counters WHERE name = 'annotations'));
+END;;
+CREATE TRIGGER annotations_class_removed AFTER DELETE ON classes
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'annotations';
+    INSERT OR REPLACE INTO annotation_changes (image_id, change)
+        SELECT id, (SELECT value FROM counters WHERE name = 'annotations') FROM images WHERE status != 'new';
+END
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3_CHANGES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -138,5 +174,7 @@ def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (executescript would commit on its own)."""
-    return [part.strip() for part in script.split(";") if part.strip()]
+    """Split a migration script into statements (executescript would commit on its own): at
+    ";;" when the script uses it (trigger bodies hold ";"), else at ";"."""
+    separator = ";;" if ";;" in script else ";"
+    return [part.strip() for part in script.split(separator) if part.strip()]

@@ -36,6 +36,7 @@ class Sample:
     image: np.ndarray
     target: np.ndarray
     weight: np.ndarray
+    centre: tuple[int, int] = (0, 0)  # the window's centre in the image (y, x): where its loss is counted
 
 
 def crop_window(array: np.ndarray, y0: int, x0: int, size: int, fill: float) -> np.ndarray:
@@ -94,7 +95,8 @@ def random_patch(raw: np.ndarray, target: np.ndarray, weight: np.ndarray, anchor
         wgt = cv2.resize(wgt, dsize, interpolation=cv2.INTER_NEAREST)
     pixels, tgt, wgt = _flip_rotate(pixels, tgt, wgt, config, rng)
     pixels = _jitter(pixels, config, rng)
-    return Sample(np.ascontiguousarray(pixels.transpose(2, 0, 1)), tgt.astype(np.int64), np.ascontiguousarray(wgt))
+    return Sample(np.ascontiguousarray(pixels.transpose(2, 0, 1)), tgt.astype(np.int64), np.ascontiguousarray(wgt),
+                  (y0 + size // 2, x0 + size // 2))
 
 
 def _flip_rotate(pixels, target, weight, config: AugmentConfig, rng: np.random.Generator):

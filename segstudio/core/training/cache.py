@@ -5,9 +5,16 @@ Why: a round used to hold every reviewed image in RAM at 8 bytes per pixel (32 G
 reviewed 2048 x 2048 images). Here memory holds a small record per image; a patch maps its
 image's files, copies one window and drops the map, so the pages stay in the OS page cache,
 not in the trainer. Entries are keyed by the stat of the image file and of the label and
-source PNGs: a new or changed image is found with a few stat calls (no decoding) between two
-training steps and is ready for the next one. Entries survive between runs; the folder can be
-deleted at any time (it is rebuilt). Files are replaced atomically, never fsynced: a cache.
+source PNGs. Which images to look at comes from the project's annotation change counter
+(Project.annotation_changes: the ids changed since the last look), so between two training
+steps only those few are stat-ed and rebuilt; a full look (`refresh()` without ids) happens
+once per round. Entries survive between runs; the folder can be deleted at any time (it is
+rebuilt). Files are replaced atomically, never fsynced: a cache.
+
+The disk is bounded too: past `max_bytes` the files of the least recently used entries are
+deleted (their small record stays); `ensure(image)` rebuilds an entry's files before a patch
+of it is read (the sampler calls it when it plans the patch, in the training process), so a
+project larger than the bound trains with some decoding instead of an ever-growing folder.
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ class CachedImage:
     class_counts: tuple[int, ...]  # reviewed pixels per class id
     key: str = ""
     updated: float = field(default=0.0, compare=False)  # time.monotonic() of the last (re)build
+    nbytes: int = field(default=0, compare=False)  # size of its files when on disk
+    resident: bool = field(default=True, compare=False)  # False: files evicted, ensure() rebuilds them
+    used: int = field(default=0, compare=False)  # the cache's clock when last planned (eviction order)
 
     def part(self, name: str) -> np.ndarray:
         """A read-only memory map of one array (`raw` H x W x C, `target` H x W uint8 with
@@ -60,6 +70,27 @@ class CachedImage:
     @property
     def labelled_pixels(self) -> int:
         return int(sum(self.class_counts))
+
+
+class OnDisk:
+    """A cached image whose files are brought back (TrainingCache.ensure) whenever it is read:
+    what validation and the label check get, since the bound may have evicted any entry."""
+
+    def __init__(self, cache: TrainingCache, image: CachedImage):
+        self.cache, self.image = cache, image
+        self.image_id, self.shape, self.class_counts, self.key = image.image_id, image.shape, image.class_counts, image.key
+
+    @property
+    def raw(self) -> np.ndarray:
+        return self.cache.ensure(self.image).raw
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.cache.ensure(self.image).target
+
+    @property
+    def labelled_pixels(self) -> int:
+        return self.image.labelled_pixels
 
 
 def weight_codes(source: np.ndarray) -> np.ndarray:
@@ -88,8 +119,12 @@ def class_anchors(target: np.ndarray, num_classes: int, rng: np.random.Generator
 class TrainingCache:
     """The reviewed images of a project, cached on disk; `refresh()` finds what changed."""
 
-    def __init__(self, project, in_channels: int, *, seed: int = 0):
+    def __init__(self, project, in_channels: int, *, seed: int = 0, max_bytes: int | None = None,
+                 keep_recent: int = 64):
         self.seed = seed
+        self.max_bytes = max_bytes  # None: unbounded
+        self.keep_recent = keep_recent  # entries planned this recently are never evicted (batches in flight)
+        self.clock = 0
         self.project = project
         self.in_channels = in_channels
         self.num_classes = project.num_classes
@@ -112,14 +147,29 @@ class TrainingCache:
         return "|".join(parts)
 
     # --------------------------------------------------------------- refresh
-    def refresh(self) -> list[int]:
+    def refresh(self, image_ids: list[int] | None = None) -> list[int]:
         """Bring the cache up to date with the project; returns ids of images (re)built.
 
-        Images still NEW hold no reviewed pixel and skipped images do not train: neither is
-        looked at, so the cost is one database query and a few stat calls per image.
+        Without `image_ids` every image is looked at (once per round); with them only those
+        (the ids Project.annotation_changes reports). Images still NEW hold no reviewed pixel
+        and skipped images do not train: neither is looked at, so the cost is one database
+        query and a few stat calls per image looked at.
         """
+        from segstudio.core.errors import ProjectError
+
+        if image_ids is None:
+            records = self.project.images(order="added")
+            looked = None
+        else:
+            records = []
+            for image_id in dict.fromkeys(image_ids):
+                try:
+                    records.append(self.project.image(image_id))
+                except ProjectError:  # removed since
+                    pass
+            looked = set(image_ids)
         current: dict[int, str] = {}
-        for record in self.project.images(order="added"):
+        for record in records:
             if record.status in (Status.NEW, Status.SKIPPED):
                 continue
             key = self._key(record)
@@ -132,16 +182,61 @@ class TrainingCache:
                 continue
             if self._build(image_id, key):
                 changed.append(image_id)
-        for image_id in [i for i in self.entries if i not in current]:
+        scope = self.entries if looked is None else [i for i in self.entries if i in looked]
+        for image_id in [i for i in scope if i not in current]:
             self._drop(image_id)
-        self.known = {i: k for i, k in self.known.items() if i in current}
-        if changed or len(self.entries) != len(self._saved_ids):
+        self.known = {i: k for i, k in self.known.items() if i in current or (looked is not None and i not in looked)}
+        self._enforce_bound()
+        if changed or len(self.entries) != len(self._saved_ids) or self._index_dirty:
             self._save_index()
         return changed
+
+    # ------------------------------------------------------------- the bound
+    @property
+    def resident_bytes(self) -> int:
+        return sum(entry.nbytes for entry in self.entries.values() if entry.resident)
+
+    def ensure(self, image: CachedImage) -> CachedImage:
+        """The entry with its files on disk (rebuilt from the project when evicted), marked as
+        just used. Called in the training process when a patch of it is planned."""
+        self.clock += 1
+        entry = self.entries.get(image.image_id, image)
+        entry.used = image.used = self.clock
+        if not entry.resident:
+            record = self.project.image(entry.image_id)
+            key = self._key(record)
+            if key is None or not self._build(entry.image_id, key):
+                raise SegStudioError(f"image {entry.image_id} lost its reviewed pixels while training")
+            entry = self.entries[entry.image_id]
+            entry.used = self.clock
+            image.resident = True
+            self._enforce_bound()
+        return entry
+
+    def _enforce_bound(self) -> None:
+        """Evict the least recently used files until the resident bytes fit `max_bytes` (never
+        the `keep_recent` most recently planned entries, whose patches may still be loading)."""
+        if self.max_bytes is None:
+            return
+        resident = sorted((e for e in self.entries.values() if e.resident), key=lambda e: (e.used, e.updated))
+        total = sum(entry.nbytes for entry in resident)
+        evictable = resident[:max(0, len(resident) - self.keep_recent)]
+        for entry in evictable:
+            if total <= self.max_bytes:
+                break
+            for name in PARTS:
+                (self.folder / f"{entry.image_id}-{name}.npy").unlink(missing_ok=True)
+            entry.resident = False
+            total -= entry.nbytes
+            self._index_dirty = True
 
     def reviewed(self) -> list[CachedImage]:
         """Every cached image, by id."""
         return [self.entries[i] for i in sorted(self.entries)]
+
+    def readable(self, images) -> list[OnDisk]:
+        """The images as OnDisk views: their files come back whenever they are read."""
+        return [OnDisk(self, image) for image in images]
 
     def _build(self, image_id: int, key: str) -> bool:
         from segstudio.core.imageio import read_image
@@ -159,10 +254,13 @@ class TrainingCache:
                                  f"{target.shape[1]} x {target.shape[0]}")
         anchors, counts = class_anchors(target, self.num_classes, np.random.default_rng([self.seed, image_id]))
         self._make_folder()
+        nbytes = 0
         for name, array in (("raw", np.ascontiguousarray(raw)), ("target", target),
                             ("weight", weight_codes(source)), ("anchors", anchors)):
-            _save_npy(self.folder / f"{image_id}-{name}.npy", array)
-        self.entries[image_id] = CachedImage(image_id, self.folder, target.shape, tuple(counts), key, time.monotonic())
+            nbytes += _save_npy(self.folder / f"{image_id}-{name}.npy", array)
+        self.clock += 1
+        self.entries[image_id] = CachedImage(image_id, self.folder, target.shape, tuple(counts), key, time.monotonic(),
+                                             nbytes, True, self.clock)
         self.known.pop(image_id, None)
         return True
 
@@ -174,14 +272,18 @@ class TrainingCache:
     # ----------------------------------------------------------------- index
     def _load_index(self) -> None:
         self._saved_ids: set[int] = set()
+        self._index_dirty = False
         try:
             data = json.loads((self.folder / INDEX_FILE).read_text(encoding="utf-8"))
             if data.get("in_channels") != self.in_channels or data.get("num_classes") != self.num_classes:
                 return
             for item in data["images"]:
                 entry = CachedImage(int(item["id"]), self.folder, tuple(item["shape"]), tuple(item["counts"]),
-                                    str(item["key"]))
-                if all((self.folder / f"{entry.image_id}-{name}.npy").is_file() for name in PARTS):
+                                    str(item["key"]), nbytes=int(item.get("bytes", 0)))
+                entry.resident = all((self.folder / f"{entry.image_id}-{name}.npy").is_file() for name in PARTS)
+                if entry.resident and not entry.nbytes:  # an index written before the bound existed
+                    entry.nbytes = sum((self.folder / f"{entry.image_id}-{name}.npy").stat().st_size for name in PARTS)
+                if entry.resident or entry.nbytes:  # an evicted entry keeps its record; ensure() rebuilds it
                     self.entries[entry.image_id] = entry
             self.known = {int(k): str(v) for k, v in data.get("unreviewed", {}).items()}
         except (OSError, ValueError, KeyError, TypeError):
@@ -190,13 +292,13 @@ class TrainingCache:
 
     def _save_index(self) -> None:
         data = {"in_channels": self.in_channels, "num_classes": self.num_classes,
-                "images": [{"id": e.image_id, "shape": list(e.shape), "counts": list(e.class_counts), "key": e.key}
-                           for e in self.reviewed()],
+                "images": [{"id": e.image_id, "shape": list(e.shape), "counts": list(e.class_counts), "key": e.key,
+                            "bytes": e.nbytes} for e in self.reviewed()],
                 "unreviewed": {str(k): v for k, v in self.known.items()}}
         self._make_folder()
         _replace(self.folder / INDEX_FILE, json.dumps(data).encode())
         self._saved_ids = set(self.entries)
-
+        self._index_dirty = False
 
     def _make_folder(self) -> None:
         """cache/training inside the project; never written through a link (a shared project
@@ -213,11 +315,14 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def _save_npy(path: Path, array: np.ndarray) -> None:
+def _save_npy(path: Path, array: np.ndarray) -> int:
+    """Write one array; returns the bytes written."""
     tmp = _temporary(path)
     with open(tmp, "wb") as handle:
         np.save(handle, array, allow_pickle=False)
+        size = handle.tell()
     os.replace(tmp, path)
+    return size
 
 
 def _replace(path: Path, data: bytes) -> None:

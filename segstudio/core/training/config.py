@@ -19,7 +19,8 @@ class TrainConfig:
     patches_per_image: int = 8  # patches drawn per training image per epoch...
     min_steps_per_epoch: int = 8
     max_steps_per_epoch: int = 64  # ...but an epoch is never longer: validation comes at a steady pace
-    refresh_seconds: float = 1.0  # how often, between steps, to look for new and changed annotations
+    hard_share: float = 0.25  # replay patches centred where the loss was high (sampling.RegionLosses)
+    cache_gb: float = 8.0  # disk cache bound (cache/training); least recently used images are evicted
     fresh_share: float = 0.5  # at most this share of a batch goes to new and changed images
     fresh_patches: int = 16  # priority patches a new or changed image gets
     rare_class_probability: float = 0.5  # replay patches centred on a uniformly chosen class
@@ -36,13 +37,15 @@ class TrainConfig:
     deterministic: bool = True  # torch.use_deterministic_algorithms (warn-only where impossible)
     device: str | None = None  # None/"auto": CUDA, then MPS, then CPU
     threads: int | None = None  # torch CPU threads (the GUI leaves one core to itself)
-    num_workers: int = 0  # DataLoader workers (0: load in the training thread)
+    num_workers: int = 0  # DataLoader workers (0: load in the training process)
+    prefetch: bool | None = None  # no workers: read the next batch in a thread while a step computes
+    # (None: when torch leaves a core free, as the app does; on a full machine the thread competes)
     amp: bool = True  # mixed precision on CUDA, bfloat16 autocast on CPUs that compute it natively
     cpu_bf16: bool | None = None  # bfloat16 autocast on the CPU: None when native, True to force (a check)
     channels_last: bool = True  # NHWC memory layout on CPU and CUDA (faster convolutions)
     warm_start: bool = True  # start from the project's best model when its classes match
     continuous: bool = False  # when patience runs out, wait for new annotations instead of ending
-    poll_seconds: float = 2.0  # continuous mode: how often to look for new annotations
+    poll_seconds: float = 0.5  # continuous mode, waiting: how often to read the annotation counter
     validation_tile: int = 512
 
     def __post_init__(self) -> None:

@@ -84,7 +84,8 @@ class PatchDataset(Dataset):
 
     Indexed by plans rather than integers, so what a step sees can change between two steps
     (new annotations) and any worker or rank draws the same patch from the same plan.
-    Items are (image C x H x W float32, target H x W int64, weight H x W float32, image id).
+    Items are (image C x H x W float32, target H x W int64, weight H x W float32, image id,
+    the window's centre (y, x): the sampler keeps the loss there).
     """
 
     def __init__(self, normalise: Callable[[np.ndarray], np.ndarray], augment: AugmentConfig, *,
@@ -95,13 +96,32 @@ class PatchDataset(Dataset):
         self.weight_values = np.asarray([0.0, 1.0, correction_weight], np.float32)  # by cache.weight_codes
 
     def __getitem__(self, plan):
-        image = plan.image
-        anchors = np.asarray(image.part("anchors"))
-        if plan.focus_class >= 0:
-            anchors = anchors[anchors[:, 2] == plan.focus_class]
-        config = self.focused if plan.focus_class >= 0 and len(anchors) else self.augment
-        sample = random_patch(image.part("raw"), image.part("target"), image.part("weight"), anchors[:, :2],
-                              self.normalise, config, np.random.default_rng(plan.seed),
-                              weight_values=self.weight_values)
+        sample = self.sample(plan)
         return (torch.from_numpy(sample.image), torch.from_numpy(sample.target), torch.from_numpy(sample.weight),
-                image.image_id)
+                plan.image.image_id, torch.tensor(sample.centre))
+
+    def sample(self, plan):
+        """One augmented patch (augment.Sample) of a plan, numpy only."""
+        image = plan.image
+        if plan.centre is not None:  # a high-loss cell (sampling.RegionLosses): crop around it
+            anchors = np.asarray([plan.centre], np.int64)
+            config = self.focused
+        else:
+            anchors = np.asarray(image.part("anchors"))
+            if plan.focus_class >= 0:
+                anchors = anchors[anchors[:, 2] == plan.focus_class]
+            config = self.focused if plan.focus_class >= 0 and len(anchors) else self.augment
+            anchors = anchors[:, :2]
+        return random_patch(image.part("raw"), image.part("target"), image.part("weight"), anchors,
+                            self.normalise, config, np.random.default_rng(plan.seed),
+                            weight_values=self.weight_values)
+
+    def batch(self, plans) -> tuple[torch.Tensor, ...]:
+        """A whole batch as the DataLoader collates it, stacked by numpy: safe to run in a
+        thread beside the training step (no torch operator, so no second OpenMP team)."""
+        samples = [self.sample(plan) for plan in plans]
+        return (torch.from_numpy(np.stack([s.image for s in samples])),
+                torch.from_numpy(np.stack([s.target for s in samples])),
+                torch.from_numpy(np.stack([s.weight for s in samples])),
+                torch.from_numpy(np.asarray([plan.image.image_id for plan in plans], np.int64)),
+                torch.from_numpy(np.asarray([s.centre for s in samples], np.int64)))

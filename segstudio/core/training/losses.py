@@ -50,6 +50,7 @@ class SegmentationLoss(nn.Module):
         self.focal_gamma = focal_gamma
         self.dice_weight = dice_weight
         self.ignore_index = ignore_index
+        self.last_per_sample: list[float] = []  # the last call's loss per batch item (no gradient)
         self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(num_classes))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, pixel_weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -64,10 +65,14 @@ class SegmentationLoss(nn.Module):
         per_pixel = -picked
         if self.kind == "focal":
             per_pixel = per_pixel * (1.0 - picked.exp()).clamp(min=0).pow(self.focal_gamma)
+        weighted = per_pixel * weight
+        with torch.no_grad():  # each patch's own loss, for the sampler's high-loss regions
+            per_sample = weighted.sum(dim=(1, 2)) / weight.sum(dim=(1, 2)).clamp(min=1e-6)
+            self.last_per_sample = per_sample.tolist()
         total_weight = weight.sum()
         if total_weight <= 0:
             return logits.sum() * 0.0  # nothing labelled in this batch: a zero that keeps the graph
-        loss = (per_pixel * weight).sum() / total_weight
+        loss = weighted.sum() / total_weight
         if self.kind == "ce+dice":
             loss = loss + self.dice_weight * self._dice(log_probs.exp(), safe_target, valid)
         return loss

@@ -47,13 +47,14 @@ def candidate_image_ids(project) -> list[int]:
                   and (r.label_flag is None or project.label_check_state(r.id)[0] != project.label_stamp(r.id)))
 
 
-def assign_validation_split(project, reviewed_ids: list[int]) -> list[int]:
+def assign_validation_split(project, reviewed_ids: list[int], *, records: dict | None = None) -> list[int]:
     """Give reviewed images without a split one: the k-th becomes VAL when k % 5 == 2.
 
     k counts reviewed images that already have a train/val split, so assignments are stable
     and the validation share stays about one in five. Returns the ids newly assigned.
+    `records` (id -> ImageRecord of at least `reviewed_ids`) spares reading every image.
     """
-    records = {r.id: r for r in project.images()}
+    records = records if records is not None else {r.id: r for r in project.images()}
     assigned = sum(1 for i in reviewed_ids if records[i].split in (Split.TRAIN, Split.VAL))
     newly = []
     for image_id in reviewed_ids:
@@ -65,8 +66,19 @@ def assign_validation_split(project, reviewed_ids: list[int]) -> list[int]:
     return newly
 
 
+def training_data_hash(images) -> str:
+    """What a model version saw: the cached images' ids and keys (file stats), no decoding."""
+    digest = hashlib.blake2b(digest_size=16)
+    for image in sorted(images, key=lambda image: image.image_id):
+        digest.update(f"{image.image_id}|{image.key}|".encode())
+    return digest.hexdigest()
+
+
 def annotation_fingerprint(project) -> str:
     """Changes whenever reviewed masks, statuses, splits or label flags change (file stats, no decoding).
+
+    One stat per image: for a one-off comparison. Training watches Project.annotation_changes
+    (a counter in the database) instead of calling this repeatedly.
 
     Images still new hold no reviewed pixel (a person's first pixel moves an image to in
     progress), so fresh proposals written on them do not count as new annotations.

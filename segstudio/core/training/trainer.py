@@ -12,13 +12,23 @@ person confirms them, segstudio.core.training.suspicious), re-measures the best 
 current validation images and restarts the patience count, then trains epoch after epoch; a
 version is kept only when it beats the best on a paired comparison over the same images
 (segstudio.core.training.compare.decide), however few they are: never silently worse.
-A new round starts when the annotations change; in continuous mode, a run whose patience ran
-out waits for new annotations instead of ending.
+
+Seconds, not epochs: between two steps the trainer reads the project's annotation change
+counter (one row; Project.annotation_changes, moved by database triggers). When it moved, only
+the images changed since are looked at: rebuilt in the disk cache, checked against the best
+model, given a split, and new or changed training images join the sampler at the front of the
+line for the very next batch, within the same round (no reload, no new learning-rate warm-up).
+Validation images that joined, left or changed make the next validation re-measure the best
+model on the new set first (a fair comparison), and any change restarts the patience count.
+In continuous mode a run whose patience ran out waits for the counter to move, then starts a
+new round. Under torchrun ranks cannot fold changes alone: there a change ends the round at the
+end of the epoch (all ranks agree).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -44,7 +54,7 @@ from segstudio.core.training.events import (
 )
 from segstudio.core.training.losses import SegmentationLoss, class_weights_from_counts
 from segstudio.core.training.model_setup import initial_bundle
-from segstudio.core.training.policy import Patience, annotation_fingerprint, assign_validation_split
+from segstudio.core.training.policy import Patience, assign_validation_split, training_data_hash
 from segstudio.core.training.precision import autocast_settings
 from segstudio.core.training.sampling import PrioritySampler, steps_per_epoch
 from segstudio.core.training.suspicious import check_labels
@@ -54,9 +64,8 @@ from segstudio.core.training.validation import evaluate, predict_confident
 @dataclass
 class RoundData:
     train: list[CachedImage]
-    val: list[CachedImage]  # the training images when no image validates yet (documented)
+    val: list  # cache.OnDisk views; the training images when no image validates yet (documented)
     val_images: int  # real validation images (0 when validating on the training images)
-    fingerprint: str
     loader: DataLoader
     dataset: PatchDataset
     sampler: PrioritySampler
@@ -122,7 +131,11 @@ class Trainer:
         self.epoch = 0
         self.round = 0
         self.started = time.monotonic()
-        self.refreshed_at = time.monotonic()
+        self.changes_seen = 0  # the project's annotation change counter when last looked at
+        self.records: dict = {}  # image id -> ImageRecord of the cached reviewed images (split, flag)
+        self.roles: dict[int, str] = {}  # image id -> "train" or "val" (others neither train nor validate)
+        self.val_changed = False  # validation images or their labels changed since the baseline
+        self.data_changed = False  # anything changed since the last validation (patience restarts)
 
     # ------------------------------------------------------------------ the run
     def run(self) -> Generator[object, None, TrainResult]:
@@ -150,10 +163,14 @@ class Trainer:
             self.eval_model = self.ema.module if self.ema is not None else self.model
             self.autocast, self.amp_dtype = autocast_settings(self.device, config.amp, cpu_bf16=config.cpu_bf16)
             self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast and self.amp_dtype == torch.float16)
-            self.cache = TrainingCache(self.project, self.bundle.in_channels, seed=config.seed)
+            bound = None if self.ctx.enabled else int(config.cache_gb * 2**30)  # ranks share the folder
+            self.cache = TrainingCache(self.project, self.bundle.in_channels, seed=config.seed, max_bytes=bound,
+                                       keep_recent=4 * config.batch_size)
             self.sampler = PrioritySampler(config.batch_size, seed=config.seed, rank=self.ctx.rank,
                                            fresh_share=config.fresh_share, fresh_patches=config.fresh_patches,
-                                           rare_class_probability=config.rare_class_probability)
+                                           rare_class_probability=config.rare_class_probability,
+                                           hard_share=config.hard_share, region=config.augment.patch,
+                                           ensure=self.cache.ensure)
             self.best_state = self._state_copy() if warm else None
             self.best_name = self.bundle.version if warm else None
             if self.ctx.is_main and not self.project.readonly:
@@ -176,7 +193,7 @@ class Trainer:
                 if not self.config.continuous:
                     raise SegStudioError("nothing to train on: no image has reviewed pixels yet "
                                          "(paint some pixels or accept a proposal first)")
-                changed = yield from self._wait_for_annotations(annotation_fingerprint(self.project))
+                changed = yield from self._wait_for_annotations()
                 if not changed:
                     return self._finish("stopped", stopped=True)
                 continue
@@ -190,7 +207,7 @@ class Trainer:
                 reason = outcome
                 continue
             if outcome == "patience" and self.config.continuous:
-                changed = yield from self._wait_for_annotations(data.fingerprint)
+                changed = yield from self._wait_for_annotations()
                 if changed:
                     self.round += 1
                     reason = "annotations changed"
@@ -207,27 +224,29 @@ class Trainer:
     # ----------------------------------------------------------------- a round
     def _load_round(self) -> Generator[object, None, RoundData | None]:
         config, project = self.config, self.project
+        self.changes_seen = project.annotation_changes()[0]  # before looking: later changes are seen
         changed = self.cache.refresh()
         images = self.cache.reviewed()
         if self.ctx.is_main and not project.readonly:
-            for flag in (yield from self._check_labels(images)):
+            for flag in (yield from self._check_labels(self.cache.readable(images))):
                 yield flag
         self.ctx.barrier()
-        flagged = {record.id for record in project.flagged_images()}
-        images = [image for image in images if image.image_id not in flagged]
-        if not images:
-            return None
         if self.ctx.is_main and not project.readonly:
-            assign_validation_split(project, [image.image_id for image in images])
+            flagged = {record.id for record in project.flagged_images()}
+            assign_validation_split(project, [image.image_id for image in images if image.image_id not in flagged])
         self.ctx.barrier()
-        splits = {record.id: record.split for record in project.images()}
-        train = [image for image in images if splits[image.image_id] not in (Split.VAL, Split.TEST)]
-        val = [image for image in images if splits[image.image_id] == Split.VAL]
-        val_images = len(val)
-        val = val or train
+        self.records = {record.id: record for record in project.images() if record.id in self.cache.entries}
+        self.roles = {}
+        for image in images:
+            role = self._role(image.image_id)
+            if role:
+                self.roles[image.image_id] = role
+        if not self.roles:
+            return None
+        train = [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "train"]
         if not train:
             raise SegStudioError("every reviewed image is in the validation or test split: nothing to train on")
-        fingerprint = annotation_fingerprint(project)
+        val, val_images = self._validation_images()
         steps = steps_per_epoch(len(train), config.batch_size, config.patches_per_image,
                                 config.min_steps_per_epoch, config.max_steps_per_epoch)
         self.sampler.start_round(train, steps, self.round)
@@ -237,32 +256,97 @@ class Trainer:
                                correction_weight=config.correction_weight)
         loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=config.num_workers,
                             persistent_workers=config.num_workers > 0, pin_memory=self.device.type == "cuda")
+        self.val_changed = self.data_changed = False
+        return RoundData(train, val, val_images, loader, dataset, self.sampler, self._loss(train))
+
+    def _loss(self, train: list[CachedImage]) -> SegmentationLoss:
         weights = None
-        if config.class_weighting == "frequency":
+        if self.config.class_weighting == "frequency":
             counts = class_pixel_counts(train, self.bundle.num_classes)
             weights = torch.from_numpy(class_weights_from_counts(counts))
-        loss = SegmentationLoss(self.bundle.num_classes, config.loss, class_weights=weights).to(self.device)
-        self.refreshed_at = time.monotonic()
-        return RoundData(train, val, val_images, fingerprint, loader, dataset, self.sampler, loss)
+        return SegmentationLoss(self.bundle.num_classes, self.config.loss, class_weights=weights).to(self.device)
 
-    def _take_new_annotations(self) -> None:
-        """Between steps, every `refresh_seconds`: new and changed training images join the
-        sampler at once (first in line), without waiting for the end of the epoch. New
-        validation images wait for the next round (the fingerprint tells it at epoch end)."""
-        if self.ctx.enabled or time.monotonic() - self.refreshed_at < self.config.refresh_seconds:
+    def _role(self, image_id: int) -> str:
+        """"train", "val" or "" (not cached, flagged as suspicious, in the test split, or gone)."""
+        record = self.records.get(image_id)
+        if image_id not in self.cache.entries or record is None or record.label_flag is not None:
+            return ""
+        if record.split == Split.VAL:
+            return "val"
+        return "" if record.split == Split.TEST else "train"
+
+    def _validation_images(self) -> tuple[list, int]:
+        """(what validates, how many real validation images): the training images when none is."""
+        val = [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "val"]
+        if val:
+            return self.cache.readable(val), len(val)
+        return self.cache.readable(self.cache.entries[i] for i, role in sorted(self.roles.items())
+                                   if role == "train"), 0
+
+    def _fold_changes(self) -> Generator[object, None, bool]:
+        """Between two steps: when the project's annotation counter moved, bring the images
+        changed since into this round (see the module docstring). True when something that
+        trains or validates changed."""
+        if self.ctx.enabled:
+            return False
+        project = self.project
+        counter, ids = project.annotation_changes(self.changes_seen)
+        if counter == self.changes_seen:
+            return False
+        self.changes_seen = counter
+        rebuilt = self.cache.refresh(ids)
+        writable = self.ctx.is_main and not project.readonly
+        if rebuilt and writable:
+            for flag in (yield from self._check_labels(self.cache.readable(self.cache.entries[i] for i in rebuilt))):
+                yield flag
+        self._fetch_records(ids)
+        unassigned = [i for i in rebuilt if i in self.records and self.records[i].split == Split.UNASSIGNED
+                      and self.records[i].label_flag is None]
+        if unassigned and writable:
+            assign_validation_split(project, [i for i in self.records if i in self.roles] + unassigned,
+                                    records=self.records)
+            self._fetch_records(unassigned)
+        relevant = False
+        for image_id in dict.fromkeys(ids):
+            old, role = self.roles.get(image_id, ""), self._role(image_id)
+            if role == old and not (role and image_id in rebuilt):
+                continue
+            relevant = True
+            if old == "train" and role != "train":
+                self.sampler.remove([image_id])
+            if role == "train":
+                self.sampler.add_fresh([self.cache.entries[image_id]])
+            if "val" in (role, old):
+                self.val_changed = True
+            if role:
+                self.roles[image_id] = role
+            else:
+                self.roles.pop(image_id, None)
+        self.data_changed = self.data_changed or relevant
+        return relevant
+
+    def _fetch_records(self, ids: list[int]) -> None:
+        from segstudio.core.errors import ProjectError
+
+        for image_id in ids:
+            try:
+                self.records[image_id] = self.project.image(image_id)
+            except ProjectError:  # removed
+                self.records.pop(image_id, None)
+
+    def _take_in_changes(self, data: RoundData) -> None:
+        """At the end of an epoch, before validating: what changed during it becomes part of
+        the round's data (training list, class weights, validation set and its baseline)."""
+        if not self.data_changed:
             return
-        changed = self.cache.refresh()
-        self.refreshed_at = time.monotonic()
-        gone = [i for i in self.sampler.images if i not in self.cache.entries]
-        if gone:
-            self.sampler.remove(gone)
-        if not changed:
-            return
-        if self.ctx.is_main and not self.project.readonly:
-            assign_validation_split(self.project, [image.image_id for image in self.cache.reviewed()])
-        splits = {record.id: record.split for record in self.project.images()}
-        self.sampler.add_fresh([self.cache.entries[i] for i in changed
-                                if splits.get(i) not in (Split.VAL, Split.TEST, None)])
+        data.train = [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "train"]
+        data.loss = self._loss(data.train)
+        if self.val_changed:
+            data.val, data.val_images = self._validation_images()
+            self.best_eval = self._baseline(data)  # the best model on the new set: the bar to beat
+            self.best_miou = self.best_eval.miou if self.best_eval is not None else self.best_miou
+        self.policy.restart()  # something new to learn
+        self.val_changed = self.data_changed = False
 
     def _train_round(self, data: RoundData) -> Generator[object, None, str]:
         config = self.config
@@ -275,24 +359,68 @@ class Trainer:
         total = config.epochs * steps_per_epoch if config.epochs else None
         while True:
             data.sampler.set_epoch(self.epoch)
-            for images, targets, weights, image_ids in data.loader:
+            for images, targets, weights, image_ids, centres in self._batches(data):
                 limit = self._limit_reached()
                 if limit:
                     if limit != "stopped" and self.step > self.validated_at:
+                        self._take_in_changes(data)
                         yield from self._validate_and_keep(data)  # the last steps count too
                     return limit
                 loss = self._step(images, targets, weights, data.loss, optimizer, scheduler)
-                yield StepEvent(self.step, self.epoch, loss, scheduler.get_last_lr()[0], tuple(image_ids.tolist()))
+                ids = image_ids.tolist()
+                data.sampler.observe(ids, centres.tolist(), data.loss.last_per_sample)
+                yield StepEvent(self.step, self.epoch, loss, scheduler.get_last_lr()[0], tuple(ids))
                 yield Progress(self.step, total, f"epoch {self.epoch + 1} loss {loss:.4f}")
-                self._take_new_annotations()
+                yield from self._fold_changes()
+                if not data.sampler.images:
+                    return "annotations changed"  # every training image went: the round reloads
             self.epoch += 1
+            self._take_in_changes(data)
             yield from self._validate_and_keep(data)
             if config.epochs is not None and self.epoch >= config.epochs:
                 return "epochs"
             if self.policy.exhausted:
                 return "patience"
-            if not self.ctx.enabled and annotation_fingerprint(self.project) != data.fingerprint:
+            if self.ctx.enabled and self.ctx.any(self.project.annotation_changes()[0] != self.changes_seen):
                 return "annotations changed"
+
+    def _batches(self, data: RoundData):
+        """The epoch's batches. Without DataLoader workers, batch k + 1 is planned, read and
+        augmented in a thread while step k computes (numpy, OpenCV and torch's kernels release
+        the GIL): with a core torch leaves free (the app trains with every core but one) the
+        patches no longer wait for the step nor the step for them. Measured on the shared
+        2-core machine at 2 threads the thread only competed (more CPU per step), so by default
+        it runs only when torch leaves a core free (TrainConfig.prefetch).
+        Planning stays on this thread, right after the changes were folded in, so a change
+        seen after step k is in batch k + 2."""
+        prefetch = self.config.prefetch
+        if prefetch is None:
+            prefetch = torch.get_num_threads() < (os.cpu_count() or 1)
+        if self.config.num_workers > 0 or not prefetch:
+            yield from data.loader
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        sampler, dataset = data.sampler, data.dataset
+
+        def plan(step: int):
+            return sampler.plan_batch(step) if step < len(sampler) and sampler.images else None
+
+        with ThreadPoolExecutor(1, thread_name_prefix="segstudio-patches") as pool:
+            step, plans = 0, plan(0)
+            pending = pool.submit(dataset.batch, plans) if plans else None
+            while pending is not None:
+                try:
+                    batch = pending.result()
+                except FileNotFoundError:  # an image left (skipped, removed) while its patch was read
+                    plans = plan(step)
+                    if not plans:
+                        return
+                    batch = dataset.batch(plans)
+                step += 1
+                plans = plan(step)
+                pending = pool.submit(dataset.batch, plans) if plans else None
+                yield batch
 
     def _step(self, images, targets, weights, loss_fn, optimizer, scheduler) -> float:
         device = self.device
@@ -386,7 +514,7 @@ class Trainer:
         if not self.ctx.is_main or self.project.readonly:
             return
         self.bundle.seed = self.config.seed
-        self.bundle.training_data_hash = data.fingerprint
+        self.bundle.training_data_hash = training_data_hash(data.train + data.val)
         metrics = {"val_miou": round(evaluation.miou, 6), "val_loss": round(loss, 6), "per_class_iou": per_class,
                    "epoch": self.epoch, "step": self.step, "train_images": len(data.train),
                    "val_images": data.val_images, "train_image_ids": [image.image_id for image in data.train],
@@ -403,8 +531,8 @@ class Trainer:
         return {key: value.detach().to("cpu", copy=True) for key, value in self.eval_model.state_dict().items()}
 
     # ------------------------------------------------------------ continuous mode
-    def _wait_for_annotations(self, fingerprint: str) -> Generator[object, None, bool]:
-        """Wait until the annotations differ from `fingerprint`; False when stopped first."""
+    def _wait_for_annotations(self) -> Generator[object, None, bool]:
+        """Wait until the project's annotation counter moves; False when stopped first."""
         waited, last_look = 0.0, time.monotonic()
         while not self.stop.is_set():
             if self.config.minutes is not None and time.monotonic() - self.started >= self.config.minutes * 60:
@@ -413,8 +541,7 @@ class Trainer:
             waited += 0.1
             if time.monotonic() - last_look >= self.config.poll_seconds:
                 last_look = time.monotonic()
-                if annotation_fingerprint(self.project) != fingerprint:
+                if self.project.annotation_changes()[0] != self.changes_seen:
                     return True
             yield WaitingEvent(waited)
         return False
-
