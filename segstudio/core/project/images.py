@@ -20,14 +20,10 @@ from segstudio.core.errors import ImageReadError, ProjectError, SaveError
 from segstudio.core.journal import ProjectJournal
 from segstudio.core.progress import Progress, StopFlag, drive
 from segstudio.core.project import masks
+from segstudio.core.project.histograms import histogram
+from segstudio.core.project.listing import ORDERS, ListFilter
 from segstudio.core.project.records import AddReport, ImageRecord, Source, Split, Status, now
 
-ORDERS = {
-    "name": "name COLLATE NOCASE, id",
-    "status": "CASE status WHEN 'new' THEN 0 WHEN 'in_progress' THEN 1 WHEN 'done' THEN 2 ELSE 3 END, name COLLATE NOCASE",
-    "uncertainty": "uncertainty IS NULL, uncertainty DESC, name COLLATE NOCASE",
-    "added": "id",
-}
 
 
 class ImagesMixin:
@@ -101,30 +97,18 @@ class ImagesMixin:
         stamp = now()
         with self._tx() as conn:
             cursor = conn.execute(
-                "INSERT INTO images (path, name, width, height, checksum, added_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (stored, path.name, width, height, checksum, stamp, stamp))
+                "INSERT INTO images (path, name, width, height, checksum, added_at, updated_at, counted) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 1)", (stored, path.name, width, height, checksum, stamp, stamp))
             image_id = cursor.lastrowid
         return self.image(image_id)
 
     def images(self, *, status: Status | str | Iterable[Status | str] | None = None,
                split: Split | str | Iterable[Split | str] | None = None, search: str | None = None,
                order: str = "name") -> list[ImageRecord]:
-        if order not in ORDERS:
-            raise ProjectError(f"unknown order {order!r}; use one of {sorted(ORDERS)}")
-        where, params = [], []
-        for column, value, kind in (("status", status, Status), ("split", split, Split)):
-            if value is None:
-                continue
-            values = [value] if isinstance(value, str) else list(value)
-            values = [kind(v).value for v in values]
-            where.append(f"{column} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-        if search:
-            where.append("name LIKE ? ESCAPE '\\'")
-            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params.append(f"%{escaped}%")
-        sql = "SELECT * FROM images" + (" WHERE " + " AND ".join(where) if where else "")
-        return [self._record(r) for r in self._query(f"{sql} ORDER BY {ORDERS[order]}", tuple(params))]
+        listing = ListFilter.of(status, split, search, order)
+        where, params = listing.where()
+        sql = f"SELECT * FROM images{where} ORDER BY {ORDERS[order]}"
+        return [self._record(r) for r in self._query(sql, tuple(params))]
 
     def image(self, image_id: int) -> ImageRecord:
         rows = self._query("SELECT * FROM images WHERE id = ?", (image_id,))
@@ -207,8 +191,13 @@ class ImagesMixin:
                 self.set_status(image_id, Status.IN_PROGRESS)
 
     def _write_masks_unchecked(self, record: ImageRecord, label: np.ndarray, source: np.ndarray) -> None:
+        """Write both maps and the class histogram (uncounted while the files change: histograms.py)."""
+        counts = histogram(label, self.ignore_value)
+        self._mark_uncounted(record.id)
         masks.write_pair(self._label_path(record.id), label, self._source_path(record.id), source)
-        self._update_image(record.id, "updated_at", now())
+        with self._tx() as conn:
+            self._store_histogram(conn, record.id, counts)
+            conn.execute("UPDATE images SET updated_at = ? WHERE id = ?", (now(), record.id))
 
     def mark_done(self, image_id: int) -> None:
         """Headless 'done': accept the remaining proposals (1 -> 2) and set the status."""

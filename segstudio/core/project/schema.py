@@ -80,7 +80,30 @@ ALTER TABLE images ADD COLUMN label_checked TEXT;
 ALTER TABLE images ADD COLUMN label_confirmed TEXT
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Projects of 100,000 images (issue 15). Indexes that answer the image list's orders and the
+# review navigation with LIMIT 1 (each ORDER BY in core/project/listing.py matches one index
+# exactly), and per-image class histograms written with the masks, so that `info` and the
+# remove-class question read the database instead of decoding every label map. class_id -1
+# counts unlabelled pixels. images.counted says the histogram is known (1) or still to be
+# computed from the files (0: images of an older project, backfilled when first asked).
+_V3 = """
+CREATE INDEX images_name ON images (name COLLATE NOCASE, id);
+CREATE INDEX images_status_name ON images (status, name COLLATE NOCASE, id);
+CREATE INDEX images_status_unsure ON images (status, uncertainty DESC, name, id);
+CREATE INDEX images_unsure ON images (uncertainty IS NULL, uncertainty DESC, name COLLATE NOCASE, id);
+CREATE INDEX images_by_status ON images (
+    (CASE status WHEN 'new' THEN 0 WHEN 'in_progress' THEN 1 WHEN 'done' THEN 2 ELSE 3 END), name COLLATE NOCASE, id);
+CREATE TABLE class_pixels (
+    image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    class_id INTEGER NOT NULL,
+    pixels INTEGER NOT NULL,
+    PRIMARY KEY (image_id, class_id)
+) WITHOUT ROWID;
+CREATE INDEX class_pixels_class ON class_pixels (class_id, image_id);
+ALTER TABLE images ADD COLUMN counted INTEGER NOT NULL DEFAULT 0
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
