@@ -135,7 +135,7 @@ class ListingMixin:
 
     def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
-        for row in self._query("SELECT status, COUNT(*) FROM images GROUP BY status"):
+        for row in self._query("SELECT status, n FROM status_counts"):  # kept by triggers (schema 3)
             counts[row[0]] = row[1]
         return counts
 

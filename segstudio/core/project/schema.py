@@ -86,6 +86,7 @@ ALTER TABLE images ADD COLUMN label_confirmed TEXT
 # remove-class question read the database instead of decoding every label map. class_id -1
 # counts unlabelled pixels. images.counted says the histogram is known (1) or still to be
 # computed from the files (0: images of an older project, backfilled when first asked).
+# status_counts is kept by triggers: the "done / total" counter reads four rows, not 100,000.
 _V3 = """
 CREATE INDEX images_name ON images (name COLLATE NOCASE, id);
 CREATE INDEX images_status_name ON images (status, name COLLATE NOCASE, id);
@@ -100,7 +101,20 @@ CREATE TABLE class_pixels (
     PRIMARY KEY (image_id, class_id)
 ) WITHOUT ROWID;
 CREATE INDEX class_pixels_class ON class_pixels (class_id, image_id);
-ALTER TABLE images ADD COLUMN counted INTEGER NOT NULL DEFAULT 0
+ALTER TABLE images ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE status_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO status_counts (status, n) SELECT column1, 0 FROM (VALUES ('new'), ('in_progress'), ('done'), ('skipped'));
+UPDATE status_counts SET n = (SELECT COUNT(*) FROM images WHERE images.status = status_counts.status);
+CREATE TRIGGER images_counted_in AFTER INSERT ON images BEGIN
+    UPDATE status_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+CREATE TRIGGER images_counted_out AFTER DELETE ON images BEGIN
+    UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
+END;
+CREATE TRIGGER images_counted_moved AFTER UPDATE OF status ON images WHEN OLD.status != NEW.status BEGIN
+    UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
+    UPDATE status_counts SET n = n + 1 WHERE status = NEW.status;
+END
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
@@ -161,5 +175,15 @@ def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (executescript would commit on its own)."""
-    return [part.strip() for part in script.split(";") if part.strip()]
+    """Split a migration script into statements (executescript would commit on its own); a
+    trigger's body keeps its semicolons (sqlite3.complete_statement says where one ends)."""
+    statements, pending = [], ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().removesuffix(";"))
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip().removesuffix(";"))
+    return statements
