@@ -174,9 +174,9 @@ class ImageListModel(QAbstractListModel):
         if self.project is None:
             return
         row, new = self.row_of(image_id), self.project.image_row(image_id)
-        if row >= 0 and new is not None and self.listing.matches(new) \
-                and self.listing.sort_key(self.row_at(row)) == self.listing.sort_key(new):
+        if new is not None:
             self._rows[image_id] = new
+        if row >= 0 and new is not None and self.listing.matches(new) and self._in_order(row, new):
             index = self.index(row)
             self.dataChanged.emit(index, index)
             return
@@ -194,6 +194,12 @@ class ImageListModel(QAbstractListModel):
             self._rows[image_id] = new
             self._index = None
             self.endInsertRows()
+
+    def _in_order(self, row: int, new: ListRow) -> bool:
+        """Does `new` still sort between its neighbours (read now, so a cached old value cannot mislead)?"""
+        key = self.listing.sort_key(new)
+        return ((row == 0 or self.listing.sort_key(self.row_at(row - 1)) <= key)
+                and (row == len(self.ids) - 1 or key <= self.listing.sort_key(self.row_at(row + 1))))
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
