@@ -22,6 +22,7 @@ BENCHES: dict[str, str] = {
     "edits": "segstudio.bench.edits",
     "predict": "segstudio.bench.predict",
     "open": "segstudio.bench.open",
+    "add": "segstudio.bench.add",
     "instant": "segstudio.bench.instant",
     "real-data": "segstudio.bench.real_data",
 }
