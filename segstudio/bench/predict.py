@@ -1,9 +1,11 @@
 """`segstudio bench predict`: proposal time per architecture, batch throughput, memory on huge images.
 
 For each architecture (random weights: speed does not depend on them) it times a whole
-proposal for one --size x --size RGB image (normalise, network, softmax, class map,
-confidence, entropy: `segstudio.core.inference.predict`) and reports the median of --runs
-runs after one warm-up, then the images per second of one forward pass over a batch of
+proposal for one --size x --size RGB image at the default settings, exactly as `segstudio
+predict` and the app run it (normalise, tiling chosen per architecture, network, softmax, class
+map, confidence, entropy: `segstudio.core.inference.predict`), and in the same run ONNX
+Runtime (CPU) on the same model exported by `segstudio model export` (ratio app / ONNX
+Runtime per architecture); medians of --runs runs after one warm-up; then the images per second of one forward pass over a batch of
 --batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
 the peak resident memory beyond the image itself: the tiled inference must stay far below
 the K x N x N float logits a whole-image pass would hold.
@@ -61,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     for arch in archs:
         figures.update(time_architecture(arch, args.size, args.runs, args.batch, device, not args.fp32))
         if not args.json:
-            print(f"{arch:30s} {figures[f'{arch}_{args.size}_ms']:9.1f} ms median"
+            ort = figures.get(f"{arch}_{args.size}_onnxruntime_ms")
+            print(f"{arch:30s} {figures[f'{arch}_{args.size}_ms']:9.1f} ms median (tile {figures[f'{arch}_tile']})"
+                  + (f", ONNX Runtime {ort:.1f} ms, ratio {figures[f'{arch}_{args.size}_vs_onnxruntime']:.2f}"
+                     if ort is not None else "")
                   + (f"   {figures[f'{arch}_batch_images_per_s']:.2f} images/s (batch {args.batch})"
                      if args.batch else ""), flush=True)
     if args.memory:
@@ -81,10 +86,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed: bool) -> dict[str, float]:
+    """The app's proposal at its default settings (`predict(bundle, image, device=...)`, exactly the
+    call of `segstudio predict` and the Model dock: tiling chosen by inference.default_tiling),
+    and, in the same run, ONNX Runtime on the same model exported by core/model_export.py
+    (normalise, run, argmax: the least a class map needs), medians of `runs`."""
     import numpy as np
     import torch
 
-    from segstudio.core.inference import predict
+    from segstudio.core.inference import default_tiling, predict
     from segstudio.core.models import ModelBundle
     from segstudio.core.models.optimise import inference_copy
     from segstudio.core.progress import drive
@@ -92,15 +101,20 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
     bundle = ModelBundle.create(arch, ["background", "foreground"])
     image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
     mixed_precision = None if mixed else False
-    drive(predict(bundle, image, device=device, tile=size, mixed_precision=mixed_precision))  # warm-up
-    times = []
-    for _ in range(max(1, runs)):
-        _sync(device)
-        start = time.perf_counter()
-        drive(predict(bundle, image, device=device, tile=size, mixed_precision=mixed_precision))
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    result = {f"{arch}_{size}_ms": round(statistics.median(times) * 1000, 1)}
+    tile, overlap = default_tiling(bundle, size, size)
+
+    def app() -> None:
+        drive(predict(bundle, image, device=device, mixed_precision=mixed_precision))
+
+    result = {f"{arch}_{size}_ms": _median_ms(app, runs, device), f"{arch}_tile": tile, f"{arch}_overlap": overlap}
+    if tile != bundle.tile_size:  # the default before issue 15: the bundle's tile, for the record
+        result[f"{arch}_{size}_bundle_tile_ms"] = _median_ms(
+            lambda: drive(predict(bundle, image, device=device, tile=bundle.tile_size, mixed_precision=mixed_precision)),
+            runs, device)
+    ort = _onnx_runtime(bundle, image, runs) if device.type == "cpu" else None
+    if ort is not None:
+        result[f"{arch}_{size}_onnxruntime_ms"] = ort
+        result[f"{arch}_{size}_vs_onnxruntime"] = round(result[f"{arch}_{size}_ms"] / ort, 2)
     if batch:
         model = inference_copy(bundle.model, device)
         inputs = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
@@ -113,6 +127,51 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
             _sync(device)
         result[f"{arch}_batch_images_per_s"] = round(batch / (time.perf_counter() - start), 2)
     return result
+
+
+def _median_ms(action, runs: int, device) -> float:
+    action()  # warm-up
+    times = []
+    for _ in range(max(1, runs)):
+        _sync(device)
+        start = time.perf_counter()
+        action()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times) * 1000, 1)
+
+
+def _onnx_runtime(bundle, image, runs: int) -> float | None:
+    """Median ms of ONNX Runtime on the bundle exported as the app exports it; None without it."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    import torch
+
+    from segstudio.core.model_export import INPUT_NAME, export_onnx
+
+    with tempfile.TemporaryDirectory() as temp:
+        path = Path(temp) / "model.onnx"
+        export_onnx(bundle, path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    norm = bundle.normalisation
+    std = np.asarray(norm.std, np.float32).reshape(1, -1, 1, 1)
+    factor, offset = np.float32(norm.scale) / std, np.asarray(norm.mean, np.float32).reshape(1, -1, 1, 1) / std
+
+    def run() -> None:
+        batch = image.transpose(2, 0, 1)[None].astype(np.float32) * factor - offset
+        logits = session.run(None, {INPUT_NAME: batch})[0]
+        logits[0].argmax(axis=0).astype(np.uint8)
+
+    return _median_ms(run, runs, torch.device("cpu"))
 
 
 def measure_memory(side: int, device) -> dict[str, float]:
