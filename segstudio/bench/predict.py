@@ -5,8 +5,9 @@ proposal for one --size x --size RGB image at the default settings, exactly as `
 predict` and the app run it (normalise, tiling chosen per architecture, network, softmax, class
 map, confidence, entropy: `segstudio.core.inference.predict`), and in the same run ONNX
 Runtime (CPU) on the same model exported by `segstudio model export` (ratio app / ONNX
-Runtime per architecture); medians of --runs runs after one warm-up; then the images per second of one forward pass over a batch of
---batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
+Runtime per architecture), run in turns so that the machine's load falls on both alike;
+medians of --runs runs after one warm-up; then the images per second of one forward pass over
+a batch of --batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
 the peak resident memory beyond the image itself: the tiled inference must stay far below
 the K x N x N float logits a whole-image pass would hold.
 """
@@ -106,15 +107,17 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
     def app() -> None:
         drive(predict(bundle, image, device=device, mixed_precision=mixed_precision))
 
-    result = {f"{arch}_{size}_ms": _median_ms(app, runs, device), f"{arch}_tile": tile, f"{arch}_overlap": overlap}
+    actions = {"app": app, "onnxruntime": _onnx_runtime(bundle, image) if device.type == "cpu" else None}
     if tile != bundle.tile_size:  # the default before issue 15: the bundle's tile, for the record
-        result[f"{arch}_{size}_bundle_tile_ms"] = _median_ms(
-            lambda: drive(predict(bundle, image, device=device, tile=bundle.tile_size, mixed_precision=mixed_precision)),
-            runs, device)
-    ort = _onnx_runtime(bundle, image, runs) if device.type == "cpu" else None
-    if ort is not None:
-        result[f"{arch}_{size}_onnxruntime_ms"] = ort
-        result[f"{arch}_{size}_vs_onnxruntime"] = round(result[f"{arch}_{size}_ms"] / ort, 2)
+        actions["bundle_tile"] = lambda: drive(predict(bundle, image, device=device, tile=bundle.tile_size,
+                                                       mixed_precision=mixed_precision))
+    medians = _interleaved_medians_ms({k: v for k, v in actions.items() if v is not None}, runs, device)
+    result = {f"{arch}_{size}_ms": medians["app"], f"{arch}_tile": tile, f"{arch}_overlap": overlap}
+    if "bundle_tile" in medians:
+        result[f"{arch}_{size}_bundle_tile_ms"] = medians["bundle_tile"]
+    if "onnxruntime" in medians:
+        result[f"{arch}_{size}_onnxruntime_ms"] = medians["onnxruntime"]
+        result[f"{arch}_{size}_vs_onnxruntime"] = round(medians["app"] / medians["onnxruntime"], 2)
     if batch:
         model = inference_copy(bundle.model, device)
         inputs = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
@@ -129,20 +132,24 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
     return result
 
 
-def _median_ms(action, runs: int, device) -> float:
-    action()  # warm-up
-    times = []
-    for _ in range(max(1, runs)):
-        _sync(device)
-        start = time.perf_counter()
+def _interleaved_medians_ms(actions: dict, runs: int, device) -> dict[str, float]:
+    """Median ms of each action, run in turns (a, b, a, b, ...) after one warm-up each, so that
+    a shared machine's load falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    for action in actions.values():
         action()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1000, 1)
+    for _ in range(max(1, runs)):
+        for name, action in actions.items():
+            _sync(device)
+            start = time.perf_counter()
+            action()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: round(statistics.median(values) * 1000, 1) for name, values in times.items()}
 
 
-def _onnx_runtime(bundle, image, runs: int) -> float | None:
-    """Median ms of ONNX Runtime on the bundle exported as the app exports it; None without it."""
+def _onnx_runtime(bundle, image):
+    """ONNX Runtime on the bundle exported as the app exports it, as a function; None without it."""
     import tempfile
     from pathlib import Path
 
@@ -171,7 +178,7 @@ def _onnx_runtime(bundle, image, runs: int) -> float | None:
         logits = session.run(None, {INPUT_NAME: batch})[0]
         logits[0].argmax(axis=0).astype(np.uint8)
 
-    return _median_ms(run, runs, torch.device("cpu"))
+    return run
 
 
 def measure_memory(side: int, device) -> dict[str, float]:
