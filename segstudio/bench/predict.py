@@ -1,10 +1,13 @@
 """`segstudio bench predict`: proposal time per architecture, batch throughput, memory on huge images.
 
 For each architecture (random weights: speed does not depend on them) it times a whole
-proposal for one --size x --size RGB image (normalise, network, softmax, class map,
-confidence, entropy: `segstudio.core.inference.predict`) and reports the median of --runs
-runs after one warm-up, then the images per second of one forward pass over a batch of
---batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
+proposal for one --size x --size RGB image at the default settings, exactly as `segstudio
+predict` and the app run it (normalise, tiling chosen per architecture, network, softmax, class
+map, confidence, entropy: `segstudio.core.inference.predict`), and in the same run ONNX
+Runtime (CPU) on the same model exported by `segstudio model export` (ratio app / ONNX
+Runtime per architecture), run in turns so that the machine's load falls on both alike;
+medians of --runs runs after one warm-up; then the images per second of one forward pass over
+a batch of --batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
 the peak resident memory beyond the image itself: the tiled inference must stay far below
 the K x N x N float logits a whole-image pass would hold.
 """
@@ -61,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     for arch in archs:
         figures.update(time_architecture(arch, args.size, args.runs, args.batch, device, not args.fp32))
         if not args.json:
-            print(f"{arch:30s} {figures[f'{arch}_{args.size}_ms']:9.1f} ms median"
+            ort = figures.get(f"{arch}_{args.size}_onnxruntime_ms")
+            print(f"{arch:30s} {figures[f'{arch}_{args.size}_ms']:9.1f} ms median (tile {figures[f'{arch}_tile']})"
+                  + (f", ONNX Runtime {ort:.1f} ms, ratio {figures[f'{arch}_{args.size}_vs_onnxruntime']:.2f}"
+                     if ort is not None else "")
                   + (f"   {figures[f'{arch}_batch_images_per_s']:.2f} images/s (batch {args.batch})"
                      if args.batch else ""), flush=True)
     if args.memory:
@@ -81,10 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed: bool) -> dict[str, float]:
+    """The app's proposal at its default settings (`predict(bundle, image, device=...)`, exactly the
+    call of `segstudio predict` and the Model dock: tiling chosen by inference.default_tiling),
+    and, in the same run, ONNX Runtime on the same model exported by core/model_export.py
+    (normalise, run, argmax: the least a class map needs), medians of `runs`."""
     import numpy as np
     import torch
 
-    from segstudio.core.inference import predict
+    from segstudio.core.inference import default_tiling, predict
     from segstudio.core.models import ModelBundle
     from segstudio.core.models.optimise import inference_copy
     from segstudio.core.progress import drive
@@ -92,15 +102,22 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
     bundle = ModelBundle.create(arch, ["background", "foreground"])
     image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
     mixed_precision = None if mixed else False
-    drive(predict(bundle, image, device=device, tile=size, mixed_precision=mixed_precision))  # warm-up
-    times = []
-    for _ in range(max(1, runs)):
-        _sync(device)
-        start = time.perf_counter()
-        drive(predict(bundle, image, device=device, tile=size, mixed_precision=mixed_precision))
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    result = {f"{arch}_{size}_ms": round(statistics.median(times) * 1000, 1)}
+    tile, overlap = default_tiling(bundle, size, size)
+
+    def app() -> None:
+        drive(predict(bundle, image, device=device, mixed_precision=mixed_precision))
+
+    actions = {"app": app, "onnxruntime": _onnx_runtime(bundle, image) if device.type == "cpu" else None}
+    if tile != bundle.tile_size:  # the default before issue 15: the bundle's tile, for the record
+        actions["bundle_tile"] = lambda: drive(predict(bundle, image, device=device, tile=bundle.tile_size,
+                                                       mixed_precision=mixed_precision))
+    medians = _interleaved_medians_ms({k: v for k, v in actions.items() if v is not None}, runs, device)
+    result = {f"{arch}_{size}_ms": medians["app"], f"{arch}_tile": tile, f"{arch}_overlap": overlap}
+    if "bundle_tile" in medians:
+        result[f"{arch}_{size}_bundle_tile_ms"] = medians["bundle_tile"]
+    if "onnxruntime" in medians:
+        result[f"{arch}_{size}_onnxruntime_ms"] = medians["onnxruntime"]
+        result[f"{arch}_{size}_vs_onnxruntime"] = round(medians["app"] / medians["onnxruntime"], 2)
     if batch:
         model = inference_copy(bundle.model, device)
         inputs = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
@@ -113,6 +130,55 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
             _sync(device)
         result[f"{arch}_batch_images_per_s"] = round(batch / (time.perf_counter() - start), 2)
     return result
+
+
+def _interleaved_medians_ms(actions: dict, runs: int, device) -> dict[str, float]:
+    """Median ms of each action, run in turns (a, b, a, b, ...) after one warm-up each, so that
+    a shared machine's load falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    for action in actions.values():
+        action()
+    for _ in range(max(1, runs)):
+        for name, action in actions.items():
+            _sync(device)
+            start = time.perf_counter()
+            action()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: round(statistics.median(values) * 1000, 1) for name, values in times.items()}
+
+
+def _onnx_runtime(bundle, image):
+    """ONNX Runtime on the bundle exported as the app exports it, as a function; None without it."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    import torch
+
+    from segstudio.core.model_export import INPUT_NAME, export_onnx
+
+    with tempfile.TemporaryDirectory() as temp:
+        path = Path(temp) / "model.onnx"
+        export_onnx(bundle, path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    norm = bundle.normalisation
+    std = np.asarray(norm.std, np.float32).reshape(1, -1, 1, 1)
+    factor, offset = np.float32(norm.scale) / std, np.asarray(norm.mean, np.float32).reshape(1, -1, 1, 1) / std
+
+    def run() -> None:
+        batch = image.transpose(2, 0, 1)[None].astype(np.float32) * factor - offset
+        logits = session.run(None, {INPUT_NAME: batch})[0]
+        logits[0].argmax(axis=0).astype(np.uint8)
+
+    return run
 
 
 def measure_memory(side: int, device) -> dict[str, float]:

@@ -14,6 +14,7 @@ from segstudio.core.errors import SegStudioError
 
 BENCHES: dict[str, str] = {
     "ui": "segstudio.gui.bench_ui",
+    "review": "segstudio.gui.bench_review",
     "hitl": "segstudio.bench.hitl",
     "train": "segstudio.bench.train",
     "train-latency": "segstudio.bench.train_latency",
@@ -21,6 +22,7 @@ BENCHES: dict[str, str] = {
     "edits": "segstudio.bench.edits",
     "predict": "segstudio.bench.predict",
     "open": "segstudio.bench.open",
+    "add": "segstudio.bench.add",
     "instant": "segstudio.bench.instant",
     "real-data": "segstudio.bench.real_data",
 }

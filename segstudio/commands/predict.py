@@ -32,8 +32,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="folder for the PNGs (the images' relative paths are kept)")
     parser.add_argument("--model", help="model bundle folder (default: the project's best model)")
     parser.add_argument("--device", help="auto (default), cuda, cuda:N, mps or cpu")
-    parser.add_argument("--tile", type=tile_size, help="tile size in pixels (default: the bundle's)")
-    parser.add_argument("--overlap", type=non_negative_int, help="tile overlap in pixels (default: the bundle's)")
+    parser.add_argument("--tile", type=tile_size, help="tile size in pixels (default: the whole image when it fits a memory budget, "
+                        "else the biggest tile that does: core/inference.default_tiling)")
+    parser.add_argument("--overlap", type=non_negative_int, help="tile overlap in pixels (default: none for one tile, else an eighth of the tile)")
     parser.add_argument("--color", action="store_true", help="also write NAME_color.png previews in class colours")
     parser.add_argument("--crf", action="store_true", help="refine boundaries with the CRF-style filter (slower)")
     parser.add_argument("--map-classes", action="store_true",

@@ -51,6 +51,33 @@ class RegionPrediction:
     prediction: Prediction
 
 
+# Peak activation memory of one forward pass per input pixel, float32 on a CPU, measured with
+# random weights at 1024 x 1024 (resource.ru_maxrss growth, torch 2.x, 2 classes; issue 15):
+# unet 592, segnet 304, fcn_resnet50 265, deeplabv3_resnet50 346, deeplabv3_mobilenet_v3_large 88,
+# lraspp_mobilenet_v3_large 129 bytes. Rounded up by a third for other class counts and versions.
+ACTIVATION_BYTES_PER_PIXEL = {
+    "unet": 800, "segnet": 400, "fcn_resnet50": 360, "deeplabv3_resnet50": 460,
+    "deeplabv3_mobilenet_v3_large": 120, "lraspp_mobilenet_v3_large": 175,
+}
+UNKNOWN_BYTES_PER_PIXEL = 800  # imported TorchScript networks: as much as the hungriest known one
+WHOLE_IMAGE_BUDGET = 1 << 30  # bytes of activations one pass may take
+
+
+def default_tiling(bundle: ModelBundle, height: int, width: int) -> tuple[int, int]:
+    """(tile, overlap) for an image when nobody chose them: the whole image in one pass when its
+    activations fit WHOLE_IMAGE_BUDGET (no tile pays twice for the overlaps, and networks with
+    global context, DeepLab's image pooling and LR-ASPP's, see the whole image as in training
+    on whole images), else the biggest square tile that fits, never smaller than the bundle's,
+    with an eighth of it overlapping. At 1024 x 1024 every architecture runs in one pass: tiles
+    of 512 with 64 overlap cost 2.25 times the pixels (issue 15)."""
+    per_pixel = ACTIVATION_BYTES_PER_PIXEL.get(bundle.arch, UNKNOWN_BYTES_PER_PIXEL)
+    if height * width * per_pixel <= WHOLE_IMAGE_BUDGET:
+        return max(height, width, 16), 0
+    side = int((WHOLE_IMAGE_BUDGET / per_pixel) ** 0.5) // 32 * 32
+    tile = max(bundle.tile_size, side)
+    return tile, max(bundle.tile_overlap, tile // 8)
+
+
 def predict(bundle: ModelBundle, image: np.ndarray, *, device: torch.device | str = "cpu", tile: int | None = None,
             overlap: int | None = None, region_first: BBox | None = None, crf: bool = False,
             mapping: dict[int, int] | None = None, batch_size: int | None = None,
@@ -64,7 +91,10 @@ def predict(bundle: ModelBundle, image: np.ndarray, *, device: torch.device | st
     device = torch.device(device)
     pixels = match_channels(image, bundle.in_channels)
     height, width = pixels.shape[:2]
-    tile = int(tile or bundle.tile_size)
+    if tile is None:
+        tile, chosen_overlap = default_tiling(bundle, height, width)
+        overlap = chosen_overlap if overlap is None else int(overlap)
+    tile = int(tile)
     overlap = min(bundle.tile_overlap, tile // 4) if overlap is None else int(overlap)
     if tile < 16 or not 0 <= overlap < tile // 2 + 1:
         raise ModelError(f"tile {tile} with overlap {overlap}: use tile >= 16 and overlap <= tile / 2")

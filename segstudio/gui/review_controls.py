@@ -62,8 +62,12 @@ class ReviewControls:
         a.set_in_progress.triggered.connect(lambda: self.set_status(Status.IN_PROGRESS))
         a.set_new.triggered.connect(lambda: self.set_status(Status.NEW))
         window.session.status_changed.connect(lambda _event: window._update_enabled())  # undo can take it back
-        for signal in (state.images_changed, state.project_opened, state.project_closed):
+        for signal in (state.images_changed, state.image_updated, state.project_opened, state.project_closed):
             signal.connect(self.show_counts)
+        # A review step is new training data for the instant tier: its round waits for a pause,
+        # as it did when every status change reloaded the whole list (images_changed).
+        round_timer = window.instant_jobs.round_timer  # not the window: no cycle through it (above)
+        state.image_updated.connect(lambda _image_id: round_timer.start())
         for signal in (state.current_class_changed, state.classes_changed, state.project_opened, state.project_closed):
             signal.connect(self.show_current_class)
         window.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

@@ -83,7 +83,7 @@ class Session(QObject):
             self.history_changed.emit(list(event.steps), event.done, event.trimmed)
         elif isinstance(event, ev.StatusChanged):
             self.status_changed.emit(event)
-            state.images_changed.emit()
+            state.image_updated.emit(event.image_id)  # one row of the list, not the whole list
         elif isinstance(event, ev.ImagesChanged):
             state.images_changed.emit()
         elif isinstance(event, ev.ClassesChanged):

@@ -20,7 +20,8 @@ class AppState(QObject):
     project_opened = Signal(object)  # segstudio.core.project.Project
     project_closed = Signal()
     image_changed = Signal(object)  # image id (int) or None
-    images_changed = Signal()  # the image list changed (added, removed, status, uncertainty)
+    images_changed = Signal()  # images were added or removed, or many changed: the list reads them again
+    image_updated = Signal(int)  # one image's status, uncertainty, proposal or flag changed: one row
     classes_changed = Signal()
     current_class_changed = Signal(int)
     model_changed = Signal(object)  # the active model bundle, or None

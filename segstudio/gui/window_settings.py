@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QTimer
 
 if TYPE_CHECKING:
     from segstudio.core.project import Project
@@ -32,6 +32,7 @@ def restore(window) -> None:
 
 
 def save(window) -> None:
+    flush_remembered_image()
     settings = QSettings()
     settings.setValue("window/geometry", window.saveGeometry())
     settings.setValue("window/state", window.saveState())
@@ -42,14 +43,33 @@ def save(window) -> None:
     settings.setValue("canvas/tool", window.tools.tool_name)
 
 
+_remembered: dict[str, int] = {}  # written a second after the last image change: QSettings writes its
+_flush_timer: list[QTimer] = []  # whole file (~20-60 ms on a slow disk), which image switches must not wait for
+
+
 def remember_image(project: Project, image_id: int | None) -> None:
     """The image open in a project, so that opening it again goes on where the person left."""
-    if project is not None and image_id is not None:
-        QSettings().setValue(f"last_image/{project.root}", image_id)
+    if project is None or image_id is None:
+        return
+    _remembered[f"last_image/{project.root}"] = image_id
+    if not _flush_timer:
+        timer = QTimer(singleShot=True, interval=1000)
+        timer.timeout.connect(flush_remembered_image)
+        _flush_timer.append(timer)
+    _flush_timer[0].start()
+
+
+def flush_remembered_image() -> None:
+    if _remembered:
+        settings = QSettings()
+        for key, image_id in _remembered.items():
+            settings.setValue(key, image_id)
+        _remembered.clear()
 
 
 def last_image(project: Project) -> int | None:
     """The image remembered for this project, if it is still in it."""
+    flush_remembered_image()
     value = QSettings().value(f"last_image/{project.root}")
     image_id = int(value) if str(value).isdigit() else None
-    return image_id if image_id is not None and any(r.id == image_id for r in project.images()) else None
+    return image_id if image_id is not None and project.has_image(image_id) else None

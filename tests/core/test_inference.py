@@ -224,3 +224,26 @@ def test_tiling_and_blending_change_nothing_for_a_per_pixel_network(height, widt
     assert np.array_equal(whole.class_map, tiled.class_map)
     assert np.abs(whole.confidence.astype(int) - tiled.confidence).max() <= 1
     assert whole.uncertainty == pytest.approx(tiled.uncertainty, abs=1e-4)
+
+
+def test_default_tiling_is_one_pass_when_it_fits_and_big_tiles_when_not():
+    from segstudio.core.inference import WHOLE_IMAGE_BUDGET, default_tiling
+    from segstudio.core.models import ModelBundle
+
+    bundle = ModelBundle.create("unet", ["a", "b"], depth=1, width=2)
+    assert default_tiling(bundle, 1024, 1024) == (1024, 0)  # 9 tiles of 512 were 2.25x the pixels
+    assert default_tiling(bundle, 700, 1024) == (1024, 0)
+    tile, overlap = default_tiling(bundle, 16384, 16384)
+    assert bundle.tile_size <= tile < 16384 and 0 < overlap <= tile // 4
+    assert tile * tile * 800 <= WHOLE_IMAGE_BUDGET
+
+
+def test_a_default_prediction_is_one_tile_for_a_small_image():
+    from segstudio.core.inference import predict
+    from segstudio.core.models import ModelBundle
+    from segstudio.core.progress import Progress
+
+    bundle = ModelBundle.create("unet", ["a", "b"], depth=1, width=2)
+    image = np.random.default_rng(0).integers(0, 256, (96, 160, 3), dtype=np.uint8)
+    steps = [p for p in predict(bundle, image) if isinstance(p, Progress)]
+    assert steps[-1].total == 1

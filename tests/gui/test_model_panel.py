@@ -64,12 +64,14 @@ def test_the_best_model_loads_when_the_project_opens(panel):
 
 
 def test_propose_on_all_unreviewed_images_in_the_background(qtbot, panel, project):
-    changed = []
+    changed, updated = [], []
     panel.state.images_changed.connect(lambda: changed.append(1))
+    panel.state.image_updated.connect(updated.append)
     click(qtbot, panel.all_button)
     assert panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: not panel._busy(), timeout=30_000)
-    assert len(changed) == 3 and "applied to 3 of 3" in panel.status.text()
+    assert "applied to 3 of 3" in panel.status.text()
+    assert sorted(updated) == sorted(r.id for r in project.images()) and not changed  # one row each, no reload
     for record in project.images():
         assert (project.read_source(record.id) == Source.PROPOSAL).all()
         assert project.read_label(record.id).max() < len(CLASSES)

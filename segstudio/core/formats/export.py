@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from segstudio.core.atomic import fsync_dir
 from segstudio.core.errors import FormatError, SaveError
 from segstudio.core.formats.base import ExportClass, ExportContext, ExportSample, safe_stem, write_text
 from segstudio.core.formats.card import DatasetStats, render_card
@@ -140,11 +141,11 @@ def export_dataset(project: Project, out: str | Path, options: ExportOptions,
         for spec, writer in zip(specs, writers):
             notes = writer.finish()
             write_text(roots[spec.name] / "README.md", _card(project, spec, stats, options, notes))
-        if hasattr(os, "sync"):
-            os.sync()  # the files above skip fsync (see base.write_bytes); make them durable once
+        fsync_tree(staging)  # the files above skip fsync (see base.write_bytes); made durable here, together
         if out.exists():
             out.rmdir()
         staging.rename(out)
+        fsync_dir(out.parent)
         finished = True
     except OSError as exc:
         raise SaveError(f"could not write the export to {out}: {exc.strerror or exc}") from exc
@@ -155,6 +156,28 @@ def export_dataset(project: Project, out: str | Path, options: ExportOptions,
     report.skipped = stats.skipped
     project.log_event("exported", formats=list(options.formats), images=report.images, out=str(out))
     return report
+
+
+def fsync_tree(root: Path, threads: int = 8) -> None:
+    """fsync every file and folder under `root`, and nothing else (os.sync() flushed the whole
+    machine). Several at a time: the file system commits its journal once for many of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files, folders = [], [root]
+    for folder, dirnames, filenames in os.walk(root):
+        folders += [Path(folder) / d for d in dirnames]
+        files += [Path(folder) / f for f in filenames if not (Path(folder) / f).is_symlink()]
+
+    def sync_file(path: Path) -> None:
+        fd = os.open(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)  # Windows fsyncs writable handles only
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(sync_file, files))
+        list(pool.map(fsync_dir, folders))
 
 
 def _remove_abandoned_staging(out: Path) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
-
 from segstudio.core.errors import ProjectError
+from segstudio.core.project.histograms import UNLABELLED
 from segstudio.core.project.records import ModelRecord, Split, Status, now
 
 
@@ -133,25 +132,20 @@ class CatalogMixin:
             conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     def stats(self) -> dict:
-        """Counts per status and split and pixel totals per class (reads every label map)."""
+        """Counts per status and split and pixel totals per class (from the stored histograms)."""
         status_counts = {s.value: 0 for s in Status}
         split_counts = {s.value: 0 for s in Split}
         for row in self._query("SELECT status, split, COUNT(*) AS n FROM images GROUP BY status, split"):
             status_counts[row["status"]] += row["n"]
             split_counts[row["split"]] += row["n"]
         names = self.class_names()
-        totals = np.zeros(len(names) + 1, dtype=np.int64)
-        for record in self.images():
-            if self.has_masks(record.id):
-                label = self.read_label(record.id)
-                counts = np.bincount(np.minimum(label.ravel(), len(names)), minlength=len(names) + 1)
-                totals += counts[: len(names) + 1]
+        pixels, _images = self.class_pixel_totals()
         return {
             "images": sum(status_counts.values()),
             "status_counts": status_counts,
             "split_counts": split_counts,
-            "class_pixels": {name: int(totals[i]) for i, name in enumerate(names)},
-            "unlabelled_pixels": int(totals[len(names)]),
+            "class_pixels": {name: pixels.get(i, 0) for i, name in enumerate(names)},
+            "unlabelled_pixels": pixels.get(UNLABELLED, 0),
         }
 
 

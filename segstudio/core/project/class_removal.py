@@ -26,6 +26,7 @@ import numpy as np
 
 from segstudio.core.atomic import atomic_write_text, create_new_file, encode_png, fsync_dir
 from segstudio.core.errors import ProjectError, SaveError, SegStudioError
+from segstudio.core.project.histograms import shift_histograms
 from segstudio.core.project.records import Source
 
 INTENT_NAME = ".segstudio-class-removal.json"
@@ -141,6 +142,7 @@ def _finish(project, intent: dict) -> None:
         with project._tx() as conn:
             conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
             conn.execute("UPDATE classes SET id = id - 1 WHERE id > ?", (class_id,))
+            shift_histograms(conn, class_id)
     elif project.class_names() != intent["names_after"]:
         raise ProjectError(f"the interrupted removal of class {class_id} does not fit the project's classes "
                            f"{project.class_names()}; {project.root / INTENT_NAME} was kept for a person to look at")

@@ -20,14 +20,10 @@ from segstudio.core.errors import ImageReadError, ProjectError, SaveError
 from segstudio.core.journal import ProjectJournal
 from segstudio.core.progress import Progress, StopFlag, drive
 from segstudio.core.project import masks
+from segstudio.core.project.histograms import histogram
+from segstudio.core.project.listing import ORDERS, ListFilter
 from segstudio.core.project.records import AddReport, ImageRecord, Source, Split, Status, now
 
-ORDERS = {
-    "name": "name COLLATE NOCASE, id",
-    "status": "CASE status WHEN 'new' THEN 0 WHEN 'in_progress' THEN 1 WHEN 'done' THEN 2 ELSE 3 END, name COLLATE NOCASE",
-    "uncertainty": "uncertainty IS NULL, uncertainty DESC, name COLLATE NOCASE",
-    "added": "id",
-}
 
 
 class ImagesMixin:
@@ -35,43 +31,89 @@ class ImagesMixin:
     def add_images(self, paths: Iterable[str | Path], *, recursive: bool = True, copy: bool = False) -> AddReport:
         return drive(self.iter_add_images(paths, recursive=recursive, copy=copy))
 
+    ADD_BATCH = 256  # images per transaction when adding
+
     def iter_add_images(self, paths: Iterable[str | Path], *, recursive: bool = True, copy: bool = False,
                         stop: StopFlag | None = None) -> Generator[Progress, None, AddReport]:
-        """Add image files and folders; duplicates (same bytes) are skipped, failures reported."""
-        from segstudio.core.imageio import probe_image
-        from segstudio.core.imageio.completeness import check_complete
+        """Add image files and folders; duplicates (same bytes) are skipped, failures reported.
+
+        Files are hashed and probed in a thread pool (hashlib and file reads let go of the GIL),
+        ADD_BATCH at a time; each batch asks the database once about duplicates and is inserted
+        in one transaction. Results are taken in file order, so the report reads as before.
+        """
+        from concurrent.futures import ThreadPoolExecutor
 
         report = AddReport()
         files = _collect_files(paths, recursive, report)
-        for done, path in enumerate(files):
-            if stop is not None and stop.is_set():
-                break
-            yield Progress(done, len(files), path.name)
-            try:
-                _check_name(path)
-                checksum = _sha256(path)
-                if self._query("SELECT 1 FROM images WHERE checksum = ?", (checksum,)):
-                    report.duplicates.append(path)
-                    continue
-                info = probe_image(path)
-                check_complete(path, info.width, info.height)
-                stored = self._copy_in(path) if copy else path
-                try:
-                    report.added.append(self._insert_image(stored, info.width, info.height, checksum))
-                except BaseException:
-                    if copy:
-                        stored.unlink(missing_ok=True)
-                    raise
-            except ImageReadError as exc:
-                report.failed.append((path, exc.reason))
-            except SaveError as exc:
-                report.failed.append((path, str(exc)))
-            except OSError as exc:
-                report.failed.append((path, exc.strerror or str(exc)))
+        seen: set[str] = set()
+        with ThreadPoolExecutor(max(2, min(8, os.cpu_count() or 2))) as pool:
+            for start in range(0, len(files), self.ADD_BATCH):
+                if stop is not None and stop.is_set():
+                    break
+                batch = files[start:start + self.ADD_BATCH]
+                examined = list(pool.map(_examine, batch))  # reads only: nothing to undo when stopped
+                known = self._known_checksums([c for c, _w, _h, _e in examined if c is not None])
+                rows = []
+                for done, (path, (checksum, width, height, error)) in enumerate(zip(batch, examined), start):
+                    if stop is not None and stop.is_set():
+                        break  # the file in hand was finished; no further one is added
+                    yield Progress(done, len(files), path.name)
+                    if checksum is not None and (checksum in known or checksum in seen):
+                        report.duplicates.append(path)  # a duplicate first, as when checked before probing
+                    elif error is not None:
+                        report.failed.append((path, error))
+                    else:
+                        seen.add(checksum)
+                        try:
+                            rows.append((self._copy_in(path) if copy else path, width, height, checksum))
+                        except (SaveError, OSError) as exc:
+                            report.failed.append((path, exc.strerror if isinstance(exc, OSError) and exc.strerror
+                                                  else str(exc)))
+                report.added.extend(self._insert_images(rows, copied=copy))
         yield Progress(len(files), len(files), report.summary())
         if report.added:
             self.log_event("images_added", count=len(report.added))
         return report
+
+    def _known_checksums(self, checksums: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(checksums), 500):
+            chunk = checksums[start:start + 500]
+            rows = self._query(f"SELECT checksum FROM images WHERE checksum IN ({', '.join('?' * len(chunk))})",
+                               tuple(chunk))
+            known.update(r[0] for r in rows)
+        return known
+
+    def _insert_images(self, rows: list[tuple[Path, int, int, str]], *, copied: bool = False) -> list[ImageRecord]:
+        """Insert (path, width, height, checksum) rows in one transaction; their records, in order."""
+        if not rows:
+            return []
+        stamp = now()
+        try:
+            with self._tx() as conn:
+                ids = [conn.execute(
+                    "INSERT INTO images (path, name, width, height, checksum, added_at, updated_at, counted) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                    (self._stored_path(path), path.name, width, height, checksum, stamp, stamp)).lastrowid
+                    for path, width, height, checksum in rows]
+        except BaseException:
+            if copied:
+                for path, *_ in rows:
+                    path.unlink(missing_ok=True)
+            raise
+        found = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for r in self._query(f"SELECT * FROM images WHERE id IN ({', '.join('?' * len(chunk))})", tuple(chunk)):
+                found[r["id"]] = self._record(r)
+        return [found[i] for i in ids]
+
+    def _stored_path(self, path: Path) -> str:
+        path = path.absolute()
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
 
     def _copy_in(self, path: Path) -> Path:
         """Copy an image into images/ under a new name; a failed copy (a full disk) leaves nothing."""
@@ -92,39 +134,13 @@ class ImagesMixin:
         shutil.copystat(path, target)
         return target
 
-    def _insert_image(self, path: Path, width: int, height: int, checksum: str) -> ImageRecord:
-        path = path.absolute()
-        try:
-            stored = path.relative_to(self.root).as_posix()
-        except ValueError:
-            stored = str(path)
-        stamp = now()
-        with self._tx() as conn:
-            cursor = conn.execute(
-                "INSERT INTO images (path, name, width, height, checksum, added_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (stored, path.name, width, height, checksum, stamp, stamp))
-            image_id = cursor.lastrowid
-        return self.image(image_id)
-
     def images(self, *, status: Status | str | Iterable[Status | str] | None = None,
                split: Split | str | Iterable[Split | str] | None = None, search: str | None = None,
                order: str = "name") -> list[ImageRecord]:
-        if order not in ORDERS:
-            raise ProjectError(f"unknown order {order!r}; use one of {sorted(ORDERS)}")
-        where, params = [], []
-        for column, value, kind in (("status", status, Status), ("split", split, Split)):
-            if value is None:
-                continue
-            values = [value] if isinstance(value, str) else list(value)
-            values = [kind(v).value for v in values]
-            where.append(f"{column} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-        if search:
-            where.append("name LIKE ? ESCAPE '\\'")
-            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params.append(f"%{escaped}%")
-        sql = "SELECT * FROM images" + (" WHERE " + " AND ".join(where) if where else "")
-        return [self._record(r) for r in self._query(f"{sql} ORDER BY {ORDERS[order]}", tuple(params))]
+        listing = ListFilter.of(status, split, search, order)
+        where, params = listing.where()
+        sql = f"SELECT * FROM images{where} ORDER BY {ORDERS[order]}"
+        return [self._record(r) for r in self._query(sql, tuple(params))]
 
     def image(self, image_id: int) -> ImageRecord:
         rows = self._query("SELECT * FROM images WHERE id = ?", (image_id,))
@@ -207,8 +223,12 @@ class ImagesMixin:
                 self.set_status(image_id, Status.IN_PROGRESS)
 
     def _write_masks_unchecked(self, record: ImageRecord, label: np.ndarray, source: np.ndarray) -> None:
+        """Write both maps and the class histogram (uncounted while the files change: histograms.py)."""
+        counts = histogram(label, self.ignore_value)
+        self._mark_uncounted(record.id)
         masks.write_pair(self._label_path(record.id), label, self._source_path(record.id), source)
-        with self._tx() as conn:  # masks_written moves the annotation counter (schema._V3_CHANGES)
+        with self._tx() as conn:  # masks_written moves the annotation counter (schema._V4_CHANGES)
+            self._store_histogram(conn, record.id, counts)
             conn.execute("UPDATE images SET masks_written = masks_written + 1, updated_at = ? WHERE id = ?",
                          (now(), record.id))
 
@@ -216,7 +236,7 @@ class ImagesMixin:
         """(the annotation change counter, ids of images whose annotations changed after `since`).
 
         The counter moves on mask writes and status, split, label-flag changes and removals of
-        images that are not new (triggers, schema._V3_CHANGES); reads never move it. One row
+        images that are not new (triggers, schema._V4_CHANGES); reads never move it. One row
         and an indexed range: cheap enough to ask between two training steps.
         """
         with self._mutex:
@@ -279,6 +299,26 @@ def _check_name(path: Path) -> None:
         str(path).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ImageReadError(path, "its file name is not valid UTF-8; rename the file to add it") from exc
+
+
+def _examine(path: Path) -> tuple[str | None, int, int, str | None]:
+    """(checksum, width, height, None), or (checksum or None, 0, 0, why it cannot be added): on a pool thread."""
+    from segstudio.core.imageio import probe_image
+    from segstudio.core.imageio.completeness import check_complete
+
+    checksum = None
+    try:
+        _check_name(path)
+        checksum = _sha256(path)
+        info = probe_image(path)
+        check_complete(path, info.width, info.height)
+        return checksum, info.width, info.height, None
+    except ImageReadError as exc:
+        return checksum, 0, 0, exc.reason
+    except SaveError as exc:
+        return checksum, 0, 0, str(exc)
+    except OSError as exc:
+        return checksum, 0, 0, exc.strerror or str(exc)
 
 
 def _sha256(path: Path) -> str:

@@ -26,6 +26,7 @@ def set_aside(project, image_id: int, reason: str, journal_files: list[Path]) ->
         if path.exists():
             os.replace(path, target / f"{kind}-{path.name}")
             moved.append(f"{kind}-{path.name}")
+    project.forget_histogram(image_id)
     atomic_write_text(target / "WHY.txt", f"Image {image_id} of this project: {reason}\n"
                       f"Set aside: {', '.join(moved)}. Move them back to labels/, sources/ and journal/ "
                       f"(without the prefix) once repaired.\n")

@@ -80,6 +80,43 @@ ALTER TABLE images ADD COLUMN label_checked TEXT;
 ALTER TABLE images ADD COLUMN label_confirmed TEXT
 """
 
+# Projects of 100,000 images (issue 15). Indexes that answer the image list's orders and the
+# review navigation with LIMIT 1 (each ORDER BY in core/project/listing.py matches one index
+# exactly), and per-image class histograms written with the masks, so that `info` and the
+# remove-class question read the database instead of decoding every label map. class_id -1
+# counts unlabelled pixels. images.counted says the histogram is known (1) or still to be
+# computed from the files (0: images of an older project, backfilled when first asked).
+# status_counts is kept by triggers: the "done / total" counter reads four rows, not 100,000.
+_V3 = """
+CREATE INDEX images_name ON images (name COLLATE NOCASE, id);
+CREATE INDEX images_status_name ON images (status, name COLLATE NOCASE, id);
+CREATE INDEX images_status_unsure ON images (status, uncertainty DESC, name, id);
+CREATE INDEX images_unsure ON images (uncertainty IS NULL, uncertainty DESC, name COLLATE NOCASE, id);
+CREATE INDEX images_by_status ON images (
+    (CASE status WHEN 'new' THEN 0 WHEN 'in_progress' THEN 1 WHEN 'done' THEN 2 ELSE 3 END), name COLLATE NOCASE, id);
+CREATE TABLE class_pixels (
+    image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    class_id INTEGER NOT NULL,
+    pixels INTEGER NOT NULL,
+    PRIMARY KEY (image_id, class_id)
+) WITHOUT ROWID;
+CREATE INDEX class_pixels_class ON class_pixels (class_id, image_id);
+ALTER TABLE images ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE status_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO status_counts (status, n) SELECT column1, 0 FROM (VALUES ('new'), ('in_progress'), ('done'), ('skipped'));
+UPDATE status_counts SET n = (SELECT COUNT(*) FROM images WHERE images.status = status_counts.status);
+CREATE TRIGGER images_counted_in AFTER INSERT ON images BEGIN
+    UPDATE status_counts SET n = n + 1 WHERE status = NEW.status;
+END;
+CREATE TRIGGER images_counted_out AFTER DELETE ON images BEGIN
+    UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
+END;
+CREATE TRIGGER images_counted_moved AFTER UPDATE OF status ON images WHEN OLD.status != NEW.status BEGIN
+    UPDATE status_counts SET n = n - 1 WHERE status = OLD.status;
+    UPDATE status_counts SET n = n + 1 WHERE status = NEW.status;
+END
+"""
+
 # Training's change detection (issues 11 and 15): a counter that moves whenever an image's
 # annotations change (its masks are written, its status, split or label flag changes, it is
 # removed; not while it is still new, when only proposals are written to it), and per image the
@@ -87,7 +124,7 @@ ALTER TABLE images ADD COLUMN label_confirmed TEXT
 # moved, the ids changed since (an index): no scan of every image. Class removal rewrites masks
 # everywhere, so it marks every image that may hold reviewed pixels. Statements end with ";;"
 # in this script (trigger bodies hold ";").
-_V3_CHANGES = """
+_V4_CHANGES = """
 ALTER TABLE images ADD COLUMN masks_written INTEGER NOT NULL DEFAULT 0;;
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);;
 INSERT INTO counters (name, value) VALUES ('annotations', 0);;
@@ -116,7 +153,8 @@ BEGIN
 END
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3_CHANGES)
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4_CHANGES)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -174,7 +212,15 @@ def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (executescript would commit on its own): at
-    ";;" when the script uses it (trigger bodies hold ";"), else at ";"."""
-    separator = ";;" if ";;" in script else ";"
-    return [part.strip() for part in script.split(separator) if part.strip()]
+    """Split a migration script into statements (executescript would commit on its own); a
+    trigger's body keeps its semicolons (sqlite3.complete_statement says where one ends)."""
+    statements, pending = [], ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().removesuffix(";"))
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip().removesuffix(";"))
+    return statements

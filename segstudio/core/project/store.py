@@ -20,15 +20,17 @@ from segstudio.core.errors import ProjectError
 from segstudio.core.labels import MAX_UINT8_CLASSES, convert_labels, unlabelled_value
 from segstudio.core.project import class_removal, guard, schema
 from segstudio.core.project.catalog import CatalogMixin
+from segstudio.core.project.histograms import HistogramsMixin
 from segstudio.core.project.images import ImagesMixin
 from segstudio.core.project.label_checks import LabelChecksMixin
+from segstudio.core.project.listing import ListingMixin
 from segstudio.core.project.lock import LOCK_NAME, ProjectLock
 from segstudio.core.project.records import (
     RGB, LabelClass, Source, color_to_hex, default_color, hex_to_color, now,
 )
 
 
-class Project(ImagesMixin, CatalogMixin, LabelChecksMixin):
+class Project(ImagesMixin, ListingMixin, HistogramsMixin, CatalogMixin, LabelChecksMixin):
     def __init__(self, root: Path, conn: sqlite3.Connection, lock: ProjectLock | None, readonly: bool):
         self.root = root
         self.readonly = readonly

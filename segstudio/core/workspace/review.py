@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from segstudio.core.project import Status
 
 if TYPE_CHECKING:
@@ -24,7 +22,8 @@ STATUS_EVENT = "status"  # history entry of a status change made in the workspac
 
 
 def rank_by_uncertainty(project: Project, *, statuses=UNREVIEWED) -> list[ImageRecord]:
-    """Unreviewed image records, most uncertain first; unscored ones last (by name)."""
+    """Unreviewed image records, most uncertain first; unscored ones last (by name). Every one:
+    for reports; navigation asks `next_most_uncertain`, which reads one or two rows."""
     records = project.images(status=list(statuses), order="name")
     scored = sorted((r for r in records if r.uncertainty is not None), key=lambda r: (-r.uncertainty, r.name))
     return scored + [r for r in records if r.uncertainty is None]
@@ -32,22 +31,28 @@ def rank_by_uncertainty(project: Project, *, statuses=UNREVIEWED) -> list[ImageR
 
 def next_most_uncertain(project: Project, current_id: int | None = None) -> int | None:
     """Id of the most uncertain unreviewed image other than `current_id`, or None when none is left."""
-    return next((r.id for r in rank_by_uncertainty(project) if r.id != current_id), None)
+    return next((i for i in project.most_uncertain_ids(UNREVIEWED, limit=2) if i != current_id), None)
 
 
 def next_unreviewed(project: Project, current_id: int | None = None) -> int | None:
-    """The next unreviewed image after the current one by name (wrapping), or None."""
-    records = [r for r in project.images(status=list(UNREVIEWED), order="name") if r.id != current_id]
-    if not records:
-        return None
-    current = project.image(current_id).name.lower() if current_id is not None else ""
-    return next((r.id for r in records if r.name.lower() > current), records[0].id)
+    """The next unreviewed image after the current one by name (wrapping), or None.
+
+    Images are ordered by (name, case folded as SQLite's NOCASE, id), so images of the same
+    name in different folders are each visited in turn. Two LIMIT 1 queries per status at most.
+    """
+    after = None
+    if current_id is not None and (row := project.image_row(current_id)) is not None:
+        after = (row.name, row.id)
+    found = project.first_by_name(UNREVIEWED, after)
+    if found is None:
+        found = project.first_by_name(UNREVIEWED)  # wrap around
+    return None if found == current_id else found
 
 
 def review_counts(project: Project) -> tuple[int, int]:
     """(done, total) images: the counter the person watches."""
-    records = project.images()
-    return sum(r.status == Status.DONE for r in records), len(records)
+    counts = project.status_counts()
+    return counts[Status.DONE.value], sum(counts.values())
 
 
 def skip_reason(project: Project, image_id: int) -> str:
@@ -61,11 +66,7 @@ def skip_reason(project: Project, image_id: int) -> str:
 
 
 def class_usage(project: Project, class_id: int) -> tuple[int, int]:
-    """(labelled pixels, images holding any) of a class in labels/ (fold the edits first)."""
-    pixels = images = 0
-    for record in project.images():
-        if project.has_masks(record.id):
-            count = int(np.count_nonzero(project.read_label(record.id) == class_id))
-            pixels += count
-            images += count > 0
-    return pixels, images
+    """(labelled pixels, images holding any) of a class in labels/ (fold the edits first), from
+    the histograms stored with the masks."""
+    pixels, images = project.class_pixel_totals()
+    return pixels.get(class_id, 0), images.get(class_id, 0)
