@@ -21,6 +21,7 @@ BENCHES: dict[str, str] = {
     "edits": "segstudio.bench.edits",
     "predict": "segstudio.bench.predict",
     "open": "segstudio.bench.open",
+    "display": "segstudio.bench.display",
     "instant": "segstudio.bench.instant",
     "real-data": "segstudio.bench.real_data",
 }
