@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,19 @@ def one_torch_thread():
 
     with torch_threads(1):
         yield
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder nothing may be created in: read-only for a user; /sys/kernel for root, whom
+    permissions do not stop (there only creating finds out, and says so)."""
+    if os.name != "posix":
+        pytest.skip("permissions are checked on POSIX")
+    if os.geteuid() != 0:
+        tmp_path.chmod(0o555)
+        yield tmp_path
+        tmp_path.chmod(0o755)
+    elif os.path.isdir("/sys/kernel"):
+        yield Path("/sys/kernel")
+    else:
+        pytest.skip("no folder that root may not write into")

@@ -37,7 +37,7 @@ class WelcomePage(QWidget):
         layout.addWidget(title)
         for text, signal, enabled in (
             ("Open the demo project", self.open_demo, demo_available),
-            ("New project from a folder of images...", self.new_project, True),
+            ("New project...", self.new_project, True),
             ("Open a project...", self.open_project, True),
         ):
             button = QPushButton(text)

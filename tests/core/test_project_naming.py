@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
 from segstudio.core.errors import ProjectError
 from segstudio.core.project import Project
 from segstudio.core.project.naming import check_class_names, check_new_location, check_project_name
-
-
-@pytest.fixture
-def unwritable(tmp_path):
-    """A folder this process may not create anything in: read-only for a user; /sys for root,
-    which permissions do not stop (the check then is the file system's own refusal)."""
-    if os.name != "posix":
-        pytest.skip("permissions are checked on POSIX")
-    if os.geteuid() != 0:
-        tmp_path.chmod(0o555)
-        yield tmp_path
-        tmp_path.chmod(0o755)
-    elif os.path.isdir("/sys/kernel"):
-        yield Path("/sys/kernel")
-    else:
-        pytest.skip("no folder that root may not write into")
 
 
 def test_add_class_refuses_a_name_that_differs_only_in_case(tmp_path):

@@ -82,6 +82,12 @@ class CanvasView(QWidget):
         self.legend.hide()
         self.fit()
 
+    def set_image(self, rgb: np.ndarray) -> None:
+        """Show other pixels of the same image (new display limits): mask, view and zoom stay."""
+        if self._shape is not None and rgb.shape[:2] == self._shape:
+            self._image = TileCache(ImageLayer(rgb), QImage.Format.Format_RGB32)
+            self.update()
+
     def clear_content(self) -> None:
         self._image = self._labels = self._heatmap = self._label_layer = None
         self.legend.hide()
