@@ -202,6 +202,7 @@ class MainWindow(QMainWindow):
         self.state.error.connect(lambda text: self.message_bar.show_message(text, "error"))
         self.state.message.connect(lambda text: self.status.showMessage(text, 5000))
         self.tools.class_picked.connect(self.class_panel.select_class)
+        self.tools.notice.connect(self.message_bar.show_notice)
         s.document_replaced.connect(self._show_document)
         self.state.image_changed.connect(lambda image_id: window_settings.remember_image(self.state.project, image_id))
         s.autosave_state.connect(self.status.show_autosave)
