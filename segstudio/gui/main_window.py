@@ -23,7 +23,6 @@ from segstudio.gui.canvas.contrast import Contrast
 from segstudio.gui.canvas.tool_input import ToolInput
 from segstudio.gui.canvas.view import CanvasView
 from segstudio.gui.class_panel import ClassPanel
-from segstudio.gui.contrast_dialog import open_contrast_dialog
 from segstudio.gui.demo_tour import TOUR_OBJECT_NAME
 from segstudio.gui.history_view import HistoryView
 from segstudio.gui.image_list import ImageListPanel
@@ -32,6 +31,7 @@ from segstudio.gui.new_project_dialog import open_new_project_dialog
 from segstudio.gui.review_controls import ReviewControls
 from segstudio.gui.live_refresh import InstantJobs
 from segstudio.gui.session import Session
+from segstudio.gui.settings_dialog import install_settings
 from segstudio.gui.shortcuts_sheet import ShortcutsSheet
 from segstudio.gui.state import AppState
 from segstudio.gui.statusbar import StatusBar
@@ -79,13 +79,13 @@ class MainWindow(QMainWindow):
         }
         self.status = StatusBar(self)
         self.status.addPermanentWidget(self.instant_jobs.badge)
-        self.contrast = Contrast(self)
-        self.status.addPermanentWidget(self.contrast.button)
+        self.contrast = Contrast(self)  # display limits: a status-bar button, View > Contrast
         self.setStatusBar(self.status)
         self._build_toolbar()
         self._build_menus()
         self._connect()
         self.review = ReviewControls(self)
+        install_settings(self)
         window_settings.restore(self)
         self._update_enabled()
         self._optional_pending = True  # the other areas' panels load after the first paint
@@ -179,8 +179,6 @@ class MainWindow(QMainWindow):
         a.next_unreviewed.triggered.connect(lambda: self.go_to_next(s.workspace.next_unreviewed))
         a.next_uncertain.triggered.connect(lambda: self.go_to_next(s.workspace.most_uncertain))
         a.shortcuts.triggered.connect(lambda: ShortcutsSheet(self).show())
-        a.contrast.triggered.connect(lambda: open_contrast_dialog(self))
-        self.contrast.button.clicked.connect(a.contrast.trigger)
         for spec_action in a.tool_actions():
             name = spec_action.objectName().removeprefix("tool_")
             spec_action.triggered.connect(lambda _=False, name=name: self.tools.set_tool(name))

@@ -49,7 +49,11 @@ def remember_image(project: Project, image_id: int | None) -> None:
 
 
 def last_image(project: Project) -> int | None:
-    """The image remembered for this project, if it is still in it."""
+    """The image remembered for this project, if it is still in it (and the person wants it)."""
+    from segstudio.gui.preferences import REOPEN_LAST_IMAGE, value
+
+    if not value(REOPEN_LAST_IMAGE):
+        return None
     value = QSettings().value(f"last_image/{project.root}")
     image_id = int(value) if str(value).isdigit() else None
     return image_id if image_id is not None and any(r.id == image_id for r in project.images()) else None

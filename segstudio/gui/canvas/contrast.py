@@ -56,9 +56,17 @@ class Contrast(QObject):
         self.button.hide()
         self._pending = QTimer(self, singleShot=True, interval=APPLY_DELAY_MS)
         self._pending.timeout.connect(self._apply)
+        window.status.addPermanentWidget(self.button)
+        window.actions.contrast.triggered.connect(self._open_dialog)
+        self.button.clicked.connect(window.actions.contrast.trigger)
         window.state.project_opened.connect(self._project_opened)
         window.state.project_closed.connect(lambda: self._project_opened(None))
         window.session.document_replaced.connect(lambda _document: self._describe())
+
+    def _open_dialog(self) -> None:
+        from segstudio.gui.contrast_dialog import open_contrast_dialog
+
+        open_contrast_dialog(self.parent())  # the window itself: Qt takes no proxy as a parent
 
     @property
     def raw(self) -> np.ndarray | None:

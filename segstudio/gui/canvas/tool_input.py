@@ -41,6 +41,7 @@ class ToolInput(QObject):
         self._hover: QPointF | None = None
         self._pressed = False
         self._notice_shown = False
+        self.snap_pixels = SNAP_PIXELS  # the Settings dialog's "polygon closes within"
         self.brush_size = 16
         self.set_brush_size(self.brush_size)
 
@@ -104,7 +105,7 @@ class ToolInput(QObject):
         if document is None:
             return
         self.ctx.class_id = self.state.current_class
-        self.ctx.snap_distance = SNAP_PIXELS / self.canvas.scale
+        self.ctx.snap_distance = self.snap_pixels / self.canvas.scale
         try:
             self.tool.handle(document, event, self.ctx)
             self._say(self.tool.notice, event.kind)
