@@ -14,6 +14,7 @@ from segstudio.core.errors import SegStudioError
 
 BENCHES: dict[str, str] = {
     "ui": "segstudio.gui.bench_ui",
+    "heartbeat": "segstudio.gui.bench_heartbeat",
     "hitl": "segstudio.bench.hitl",
     "train": "segstudio.bench.train",
     "train-latency": "segstudio.bench.train_latency",
