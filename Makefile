@@ -24,8 +24,9 @@ $(TEST_STAMP): pyproject.toml $(APP_STAMP)
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $@
 
-## run: install (first time only) and open the app on the bundled demo project
+## run: install (first time only), check that Qt can open a window here, and open the app on the bundled demo project
 run: $(APP_STAMP)
+	@$(BIN)/python packaging/tools/check_qt_libs.py
 	$(BIN)/segstudio demo
 
 ## test: install with the test extra (first time only) and run the whole suite offscreen

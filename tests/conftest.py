@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +40,19 @@ def reviewed_shapes_project(tmp_path):
             if opened.has_masks(record.id):
                 opened.set_status(record.id, Status.DONE)
         yield opened
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder nothing may be created in: read-only for a user; /sys/kernel for root, whom
+    permissions do not stop (there only creating finds out, and says so)."""
+    if os.name != "posix":
+        pytest.skip("permissions are checked on POSIX")
+    if os.geteuid() != 0:
+        tmp_path.chmod(0o555)
+        yield tmp_path
+        tmp_path.chmod(0o755)
+    elif os.path.isdir("/sys/kernel"):
+        yield Path("/sys/kernel")
+    else:
+        pytest.skip("no folder that root may not write into")

@@ -15,6 +15,7 @@ from segstudio.core.errors import SegStudioError
 BENCHES: dict[str, str] = {
     "ui": "segstudio.gui.bench_ui",
     "review": "segstudio.gui.bench_review",
+    "heartbeat": "segstudio.gui.bench_heartbeat",
     "hitl": "segstudio.bench.hitl",
     "train": "segstudio.bench.train",
     "train-latency": "segstudio.bench.train_latency",
@@ -23,6 +24,7 @@ BENCHES: dict[str, str] = {
     "predict": "segstudio.bench.predict",
     "open": "segstudio.bench.open",
     "add": "segstudio.bench.add",
+    "display": "segstudio.bench.display",
     "instant": "segstudio.bench.instant",
     "real-data": "segstudio.bench.real_data",
 }

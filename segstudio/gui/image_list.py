@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.core.project.listing import ListFilter, ListRow
+from segstudio.gui.canvas import contrast
 from segstudio.gui.state import AppState
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def load_thumbnail(path: str, size: int = THUMB) -> QImage:
         image.draft("RGB", (size, size))
         image = ImageOps.exif_transpose(image)
         deep = image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr", "PA")
+        deep = deep or (image.mode in ("L", "LA") and contrast.thumbnail_limits() is not None)
         if not deep:
             image.thumbnail((size, size))
             rgb = np.asarray(image.convert("RGB"))
@@ -61,9 +63,7 @@ def load_thumbnail(path: str, size: int = THUMB) -> QImage:
 def _deep_thumbnail(path: str, size: int):
     import cv2
 
-    from segstudio.core.imageio import read_image
-
-    display = read_image(path).display
+    display = contrast.thumbnail_display(path)  # the canvas's limits (canvas/contrast.py)
     scale = size / max(display.shape[:2])
     return cv2.resize(display, (max(1, round(display.shape[1] * scale)), max(1, round(display.shape[0] * scale))),
                       interpolation=cv2.INTER_AREA)
@@ -141,6 +141,13 @@ class ImageListModel(QAbstractListModel):
         self.project = project
         self._thumbs.clear()
         self.reload()
+
+    def forget_thumbnails(self) -> None:
+        """Thumbnails are made again as rows are drawn (the display limits changed)."""
+        self._thumbs.clear()
+        self._queued.clear()
+        if self.ids:
+            self.dataChanged.emit(self.index(0), self.index(len(self.ids) - 1), [Qt.ItemDataRole.DecorationRole])
 
     def reload(self) -> None:
         """Read the listed ids again (filters or order changed, images added or removed)."""

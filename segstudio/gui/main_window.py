@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from segstudio.core.errors import SegStudioError
 from segstudio.core.workspace import demo
 from segstudio.gui import drops, optional_panels, review, window_settings
+from segstudio.gui.canvas.contrast import Contrast
 from segstudio.gui.canvas.tool_input import ToolInput
 from segstudio.gui.canvas.view import CanvasView
 from segstudio.gui.class_panel import ClassPanel
@@ -26,9 +27,11 @@ from segstudio.gui.demo_tour import TOUR_OBJECT_NAME
 from segstudio.gui.history_view import HistoryView
 from segstudio.gui.image_list import ImageListPanel
 from segstudio.gui.message_bar import MessageBar
+from segstudio.gui.new_project_dialog import open_new_project_dialog
 from segstudio.gui.review_controls import ReviewControls
 from segstudio.gui.live_refresh import InstantJobs
 from segstudio.gui.session import Session
+from segstudio.gui.settings_dialog import install_settings
 from segstudio.gui.shortcuts_sheet import ShortcutsSheet
 from segstudio.gui.state import AppState
 from segstudio.gui.statusbar import StatusBar
@@ -49,7 +52,6 @@ class MainWindow(QMainWindow):
         self.instant_jobs = InstantJobs(self.state, self.session, self)  # live refresh and ladder rounds
         self.actions = Actions(self)
         self._close_refused = ""
-        self._class_names: list[str] = []
 
         self.canvas = CanvasView()
         self.tools = ToolInput(self.state, self.canvas)
@@ -77,11 +79,13 @@ class MainWindow(QMainWindow):
         }
         self.status = StatusBar(self)
         self.status.addPermanentWidget(self.instant_jobs.badge)
+        self.contrast = Contrast(self)  # display limits: a status-bar button, View > Contrast
         self.setStatusBar(self.status)
         self._build_toolbar()
         self._build_menus()
         self._connect()
         self.review = ReviewControls(self)
+        install_settings(self)
         window_settings.restore(self)
         self._update_enabled()
         self._optional_pending = True  # the other areas' panels load after the first paint
@@ -123,8 +127,9 @@ class MainWindow(QMainWindow):
         menus = self.menuBar()
         layout = {
             "&File": (a.new_project, a.open_project, a.add_images, None, a.save, a.close_project, None, a.quit),
-            "&Edit": (a.undo, a.redo, None, a.accept_all, a.clear, None, a.brush_smaller, a.brush_larger),
-            "&View": (a.fit, a.one_to_one, a.zoom_in, a.zoom_out, None, a.toggle_overlay, a.toggle_outline, a.toggle_heatmap),
+            "&Edit": (a.undo, a.redo, None, a.accept_all, a.clear, None, a.brush_smaller, a.brush_larger, None, a.settings),
+            "&View": (a.fit, a.one_to_one, a.zoom_in, a.zoom_out, None, a.toggle_overlay, a.toggle_outline, a.toggle_heatmap,
+                      a.contrast),
             "&Tools": tuple(a.tool_actions()),
             "&Review": (a.done, a.skip, a.set_in_progress, a.set_new, None, a.next_image, a.previous_image,
                         a.next_unreviewed, a.next_uncertain),
@@ -195,6 +200,7 @@ class MainWindow(QMainWindow):
         self.state.error.connect(lambda text: self.message_bar.show_message(text, "error"))
         self.state.message.connect(lambda text: self.status.showMessage(text, 5000))
         self.tools.class_picked.connect(self.class_panel.select_class)
+        self.tools.notice.connect(self.message_bar.show_notice)
         s.document_replaced.connect(self._show_document)
         self.state.image_changed.connect(lambda image_id: window_settings.remember_image(self.state.project, image_id))
         s.autosave_state.connect(self.status.show_autosave)
@@ -203,10 +209,7 @@ class MainWindow(QMainWindow):
         s.loading_changed.connect(self._loading_changed)
         s.load_failed.connect(lambda text: self.message_bar.show_message(text, "error"))
         s.history_changed.connect(lambda *_: self._update_enabled())
-        c.cursor_moved.connect(self._cursor_moved)
-        self.state.project_opened.connect(self._remember_class_names)
-        self.state.project_closed.connect(self._remember_class_names)
-        self.state.classes_changed.connect(self._remember_class_names)
+        self.status.follow_cursor(self.state, s, c)
         c.zoom_changed.connect(self.status.show_zoom)
 
     def event(self, event: QEvent) -> bool:
@@ -251,10 +254,15 @@ class MainWindow(QMainWindow):
         return ok
 
     def create_project(self, root: Path, image_folder: Path | None) -> bool:
-        ok, notice = self._guarded(lambda: self.session.create_project(root, image_folder))
+        ok, notice = self._guarded(lambda: self.session.create_project(root, [image_folder] if image_folder else []))
         if ok:
             self._project_ready(root, notice)
         return ok
+
+    def project_created(self, root: Path, notice: str) -> None:
+        """The New Project dialog created and opened a project."""
+        self._update_enabled()
+        self._project_ready(root, notice)
 
     def _project_ready(self, root: Path, notice: str) -> None:
         remember_project(Path(root).absolute())
@@ -275,12 +283,7 @@ class MainWindow(QMainWindow):
             open_demo_in(self, root)  # the same first minute as `segstudio demo`: tour and training
 
     def new_project_dialog(self) -> None:
-        images = QFileDialog.getExistingDirectory(self, "Folder of images to label")
-        if not images:
-            return
-        root = QFileDialog.getExistingDirectory(self, "Empty folder for the new project", str(Path(images).parent))
-        if root:
-            self.create_project(Path(root), Path(images))
+        open_new_project_dialog(self)
 
     def open_project_dialog(self) -> None:
         root = QFileDialog.getExistingDirectory(self, "Open a SegStudio project")
@@ -322,14 +325,15 @@ class MainWindow(QMainWindow):
         self.go_to(image_id)
 
     def _show_document(self, document) -> None:
-        self.tools.reset(self.session.image.display if document is not None else None)
+        display = self.contrast.display_for(self.session.image) if document is not None else None
+        self.tools.reset(display)
         if document is None:
             self.canvas.clear_content()
             self.pages.setCurrentWidget(self.welcome if self.state.project is None else self.canvas)
             self.setWindowTitle("SegStudio")
             self._update_enabled()
             return
-        self.canvas.set_content(self.session.image.display, document.label, document.source, review.palette(self.state, self.class_panel.hidden))
+        self.canvas.set_content(display, document.label, document.source, review.palette(self.state, self.class_panel.hidden))
         document.add_change_listener(self.canvas.mask_changed)
         self._set_heatmap(self.actions.toggle_heatmap.isChecked())
         self.pages.setCurrentWidget(self.canvas)
@@ -355,14 +359,6 @@ class MainWindow(QMainWindow):
                 self.status.showMessage("No uncertainty map for this image yet: a model writes one when it proposes.", 5000)
         self.canvas.heatmap_visible = visible
         self.canvas.set_heatmap(values)
-
-    def _cursor_moved(self, xy) -> None:
-        raw = self.session.image.raw if self.session.image is not None else None
-        self.status.show_cursor(xy, review.class_under(self.state.document, self._class_names, xy), review.pixel_value(raw, xy))
-
-    def _remember_class_names(self, *_) -> None:
-        """Class names for the status bar, read once per change rather than on every mouse move."""
-        self._class_names = self.state.project.class_names() if self.state.project is not None else []
 
     def _forget_project_view(self) -> None:
         """Nothing of the closed project stays on screen: its messages and the demo tour."""

@@ -27,6 +27,7 @@ class MessageBar(QFrame):
         layout.addWidget(close)
         self.kind = ""
         self._save_failure_shown = False
+        self._notice = ""
         self.hide()
 
     def show_message(self, text: str, kind: str = "error") -> None:
@@ -34,6 +35,14 @@ class MessageBar(QFrame):
         self.label.setText(text)
         self.setStyleSheet(f"MessageBar {{ {STYLES[kind]} }} QLabel {{ {STYLES[kind]} }}")
         self.show()
+
+    def show_notice(self, text: str) -> None:
+        """A tool's notice (segstudio.core.tools: Tool.notice); "" hides it if it is still the one shown."""
+        if text:
+            self.show_message(text, "info")
+        elif self.kind == "info" and self.text() == self._notice:
+            self.hide()
+        self._notice = text
 
     def text(self) -> str:
         return "" if self.isHidden() else self.label.text()

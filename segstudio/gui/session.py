@@ -98,11 +98,12 @@ class Session(QObject):
             self.autosave_state.emit(self._shown_status)
 
     # ----- project ---------------------------------------------------------------------------
-    def create_project(self, root: Path, image_folder: Path | None = None, classes: list[str] | None = None) -> str:
-        """Create a project in `root`, open it, add the images of `image_folder`; returns a summary."""
+    def create_project(self, root: Path, images: list[Path] = (), classes: list[str] | None = None) -> str:
+        """Create a project in `root` with `images` (files and folders), then open it; returns a
+        summary of the images added ("" without images). A failure leaves the open project open."""
         self._stop_loading()
-        report = self.workspace.create(root, classes, [image_folder] if image_folder is not None else [])
-        return report.summary() if image_folder is not None else ""
+        report = self.workspace.create(root, classes, list(images))
+        return report.summary() if images else ""
 
     def open_project(self, root: Path) -> str:
         """Open a project; returns what crash recovery restored ("" when nothing)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from segstudio.core.autosave import SaveState, SaveStatus
+from segstudio.gui import review
 
 AUTOSAVE_TEXT = {SaveState.SAVED: "All changes saved", SaveState.PENDING: "Saving soon...", SaveState.SAVING: "Saving..."}
 
@@ -19,6 +20,21 @@ class StatusBar(QStatusBar):
         for label, width in ((self.position, 190), (self.class_under, 140), (self.zoom, 70), (self.autosave, 160)):
             label.setMinimumWidth(width)
             self.addPermanentWidget(label)
+
+    def follow_cursor(self, state, session, canvas) -> None:
+        """Show what lies under the canvas's cursor: position, the image's value, the class."""
+        names: list[str] = []
+
+        def remember_names(*_) -> None:  # read once per change rather than on every mouse move
+            names[:] = state.project.class_names() if state.project is not None else []
+
+        def moved(xy) -> None:
+            raw = session.image.raw if session.image is not None else None
+            self.show_cursor(xy, review.class_under(state.document, names, xy), review.pixel_value(raw, xy))
+
+        for signal in (state.project_opened, state.project_closed, state.classes_changed):
+            signal.connect(remember_names)
+        canvas.cursor_moved.connect(moved)
 
     def show_cursor(self, xy: tuple[int, int] | None, class_name: str, value: str = "") -> None:
         """Where the cursor is, the image's value there (what a threshold would see) and its class."""

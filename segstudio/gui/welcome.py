@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 RECENT_KEY = "recent_projects"
-MAX_RECENT = 8
+MAX_RECENT = 30  # kept; how many are listed is a setting (gui/preferences.py, 8 by default)
 
 
 def recent_projects() -> list[str]:
@@ -37,7 +37,7 @@ class WelcomePage(QWidget):
         layout.addWidget(title)
         for text, signal, enabled in (
             ("Open the demo project", self.open_demo, demo_available),
-            ("New project from a folder of images...", self.new_project, True),
+            ("New project...", self.new_project, True),
             ("Open a project...", self.open_project, True),
         ):
             button = QPushButton(text)
@@ -60,7 +60,9 @@ class WelcomePage(QWidget):
 
     def refresh(self) -> None:
         self.recent.clear()
-        for path in recent_projects():
+        from segstudio.gui.preferences import RECENT_COUNT, value
+
+        for path in recent_projects()[: value(RECENT_COUNT)]:
             item = QListWidgetItem(f"{Path(path).name}   \u2014   {path}")
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.recent.addItem(item)

@@ -68,7 +68,11 @@ def flush_remembered_image() -> None:
 
 
 def last_image(project: Project) -> int | None:
-    """The image remembered for this project, if it is still in it."""
+    """The image remembered for this project, if it is still in it (and the person wants it)."""
+    from segstudio.gui.preferences import REOPEN_LAST_IMAGE, value as preference
+
+    if not preference(REOPEN_LAST_IMAGE):
+        return None
     flush_remembered_image()
     value = QSettings().value(f"last_image/{project.root}")
     image_id = int(value) if str(value).isdigit() else None

@@ -92,7 +92,7 @@ def test_a_file_cut_short_still_says_truncated(tmp_path, name):
         read_image(path)
 
 
-def test_the_16_bit_table_look_up_and_grey_to_rgb_give_the_plain_arithmetic(tmp_path):
+def test_16_bit_and_wide_ints_give_the_same_picture_and_grey_becomes_rgb(tmp_path):
     values = np.random.default_rng(5).integers(300, 60000, (50, 70, 1)).astype(np.uint16)
     values[0, 0] = 65535  # a hot pixel, clipped to white
     display = to_display(values)

@@ -60,9 +60,9 @@ def test_create_refuses_a_non_empty_folder_and_bad_class_names(tmp_path):
     with pytest.raises(ProjectError, match="not empty"):
         Project.create(tmp_path / "busy")
     assert (tmp_path / "busy" / "file.txt").read_text() == "keep me"
-    with pytest.raises(ProjectError, match="unique"):
+    with pytest.raises(ProjectError, match="already a class"):
         Project.create(tmp_path / "dup", ["a", "a"])
-    with pytest.raises(ProjectError, match="non-empty"):
+    with pytest.raises(ProjectError, match="needs a name"):
         Project.create(tmp_path / "empty", ["a", " "])
 
 

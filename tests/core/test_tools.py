@@ -176,3 +176,17 @@ def test_unknown_tool_and_event_are_refused():
 
 def test_registry_lists_every_tool_of_the_contract():
     assert list(TOOLS) == ["brush", "eraser", "fill", "polygon", "lasso", "picker", "wand", "grabcut", "accept"]
+
+
+def test_grabcut_that_finds_nothing_leaves_the_mask_and_says_why():
+    from segstudio.core.tools.grabcut import CLICKED, FOUND_NOTHING
+
+    flat = np.full((SIZE, SIZE, 3), 40, np.uint8)
+    doc, tool, ctx = blank(), create_tool("grabcut"), ToolContext(class_id=1, image=flat)
+    drive(tool, doc, ctx, ("press", 10, 10), ("release", 60, 50))
+    assert tool.notice == FOUND_NOTHING and (doc.label == UNLABELLED).all() and not doc.can_undo
+    drive(tool, doc, ctx, ("press", 10, 10), ("release", 11, 10))  # a click, not a box
+    assert tool.notice == CLICKED
+    ctx.image = disc_scene()
+    drive(tool, doc, ctx, ("press", 33, 13), ("release", 88, 68))
+    assert tool.notice == "" and (doc.label == 1).any()

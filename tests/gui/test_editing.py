@@ -216,3 +216,15 @@ def test_the_history_view_follows_the_documents_capped_undo_history(opened, qtbo
     key(qtbot, window, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert (document.label == IGNORE).all() and not document.can_undo  # too big to keep: history cleared
     assert rows() == ["(older steps dropped: undo memory is full)"]
+
+
+def test_grabcut_that_finds_nothing_says_so_in_the_message_bar(opened, qtbot):
+    from segstudio.core.tools.grabcut import FOUND_NOTHING
+
+    window = opened
+    key(qtbot, window, Qt.Key.Key_C)
+    stroke(qtbot, window, [(5, 10), (20, 30), (35, 50)])  # the flat dark half: nothing to cut
+    assert window.message_bar.text() == FOUND_NOTHING and window.message_bar.kind == "info"
+    assert (window.state.document.label == IGNORE).all() and not window.actions.undo.isEnabled()
+    stroke(qtbot, window, [(42, 3), (70, 30), (93, 61)])  # the bright square: found, the notice goes
+    assert window.message_bar.text() == "" and (window.state.document.label == 1).any()

@@ -18,7 +18,7 @@ import numpy as np
 from segstudio.core.atomic import atomic_write_png
 from segstudio.core.errors import ProjectError
 from segstudio.core.labels import MAX_UINT8_CLASSES, convert_labels, unlabelled_value
-from segstudio.core.project import class_removal, guard, schema
+from segstudio.core.project import class_removal, guard, naming, schema
 from segstudio.core.project.catalog import CatalogMixin
 from segstudio.core.project.histograms import HistogramsMixin
 from segstudio.core.project.images import ImagesMixin
@@ -44,15 +44,8 @@ class Project(ImagesMixin, ListingMixin, HistogramsMixin, CatalogMixin, LabelChe
     @classmethod
     def create(cls, root: str | Path, classes: Iterable[str] = ("background", "foreground"), *,
                colors: Iterable[RGB] | None = None) -> Project:
-        root = Path(root).expanduser().absolute()
-        try:
-            if root.exists() and (not root.is_dir() or any(root.iterdir())):
-                raise ProjectError(f"cannot create a project in {root}: the folder exists and is not empty")
-        except OSError as exc:  # a name too long, a folder we may not read
-            raise ProjectError(f"cannot create a project in {root}: {exc.strerror or exc}") from exc
-        names = [name.strip() for name in classes]
-        if not names or any(not name for name in names) or len(set(names)) != len(names):
-            raise ProjectError(f"class names must be unique and non-empty, got {names}")
+        root = naming.check_new_location(root)
+        names = naming.check_class_names(classes)
         try:
             for sub in ("", "labels", "sources", "models", "journal", "uncertainty"):
                 (root / sub).mkdir(parents=True, exist_ok=True)
@@ -203,8 +196,7 @@ class Project(ImagesMixin, ListingMixin, HistogramsMixin, CatalogMixin, LabelChe
         if self.num_classes == MAX_UINT8_CLASSES:
             self._widen_masks()
         with self._tx() as conn:
-            if conn.execute("SELECT 1 FROM classes WHERE name = ?", (name,)).fetchone():
-                raise ProjectError(f"there is already a class named {name!r}")
+            self._refuse_taken_name(conn, name)
             new_id = conn.execute("SELECT COALESCE(MAX(id) + 1, 0) FROM classes").fetchone()[0]
             order = conn.execute("SELECT COALESCE(MAX(sort_order) + 1, 0) FROM classes").fetchone()[0]
             used = {r[0] for r in conn.execute("SELECT color FROM classes")}
@@ -220,8 +212,7 @@ class Project(ImagesMixin, ListingMixin, HistogramsMixin, CatalogMixin, LabelChe
         if not name:
             raise ProjectError("a class needs a name")
         with self._tx() as conn:
-            if conn.execute("SELECT 1 FROM classes WHERE name = ? AND id != ?", (name, class_id)).fetchone():
-                raise ProjectError(f"there is already a class named {name!r}")
+            self._refuse_taken_name(conn, name, but=class_id)
             self._require_class(conn, class_id)
             conn.execute("UPDATE classes SET name = ? WHERE id = ?", (name, class_id))
 
@@ -245,6 +236,13 @@ class Project(ImagesMixin, ListingMixin, HistogramsMixin, CatalogMixin, LabelChe
             raise ProjectError(f"{self.root} is open read-only")
         with self._masks_mutex:
             class_removal.remove_class(self, class_id)
+
+    @staticmethod
+    def _refuse_taken_name(conn: sqlite3.Connection, name: str, but: int | None = None) -> None:
+        """Class names are unique ignoring case (core/project/naming.py)."""
+        others = [r[0] for r in conn.execute("SELECT name FROM classes WHERE id IS NOT ?", (but,))]
+        if (existing := naming.taken_class_name(name, others)) is not None:
+            raise ProjectError(naming.duplicate_message(name, existing))
 
     @staticmethod
     def _require_class(conn: sqlite3.Connection, class_id: int) -> None:

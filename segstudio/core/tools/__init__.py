@@ -2,6 +2,7 @@
 
     tool = create_tool("brush")
     box = tool.handle(doc, ToolEvent("press", x, y), ctx)   # box to repaint, or None
+    tool.notice                                             # why nothing happened, for the person, or ""
     shape = tool.preview()                                  # in-progress outline or box, or None
 """
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 from segstudio.core.tools.base import Tool, ToolContext, ToolEvent, ToolPreview, pick_class
 from segstudio.core.tools.paint import BrushTool, EraserTool, PickerTool
-from segstudio.core.tools.regions import AcceptTool, FillTool, GrabCutTool, WandTool
+from segstudio.core.tools.grabcut import GrabCutTool
+from segstudio.core.tools.regions import AcceptTool, FillTool, WandTool
 from segstudio.core.tools.shapes import LassoTool, PolygonTool
 
 

@@ -90,10 +90,12 @@ class Tool:
 
     def __init__(self) -> None:
         self.picked: int | None = None
+        self.notice = ""  # why the last event did nothing the person expected, said to them; or ""
         self._picking = False
 
     def handle(self, doc: MaskDocument, event: ToolEvent, ctx: ToolContext) -> BBox | None:
         """Apply one event; returns the box to repaint (the document also tells its listeners)."""
+        self.notice = ""
         if event.kind == "double" and not self.handles_double:
             event = replace(event, kind="press")
         if event.kind == "press" and "alt" in event.modifiers:

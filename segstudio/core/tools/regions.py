@@ -1,4 +1,4 @@
-"""Region tools: fill, magic wand, GrabCut and accept-proposals.
+"""Region tools: fill, magic wand and accept-proposals (GrabCut, a box tool too, is in grabcut.py).
 
 They find a region (a connected label area, a colour range of the image, GrabCut's foreground,
 the proposals in a box) and change it as one undoable step.
@@ -118,19 +118,6 @@ class BoxDragTool(Tool):
 
     def reset(self) -> None:
         self._start = self._end = None
-
-
-class GrabCutTool(BoxDragTool):
-    """Drag a box around an object: OpenCV's GrabCut finds it, and it takes the current class."""
-
-    name = "grabcut"
-
-    def box(self, doc: MaskDocument, box: BBox, ctx: ToolContext) -> BBox | None:
-        image = require_image(ctx, doc)
-        if image is None:
-            return None
-        with doc.step(self.name):
-            return doc.fill_region(edits.grabcut(image, box), ctx.class_id)
 
 
 class AcceptTool(BoxDragTool):

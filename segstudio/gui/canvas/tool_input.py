@@ -29,6 +29,7 @@ def _modifiers(event: QMouseEvent | QTabletEvent) -> frozenset[str]:
 
 class ToolInput(QObject):
     class_picked = Signal(int)
+    notice = Signal(str)  # why a tool did nothing (GrabCut found no object); "" takes it back
 
     def __init__(self, state: AppState, canvas, parent: QObject | None = None):
         super().__init__(parent)
@@ -39,6 +40,8 @@ class ToolInput(QObject):
         self._tools: dict = {}
         self._hover: QPointF | None = None
         self._pressed = False
+        self._notice_shown = False
+        self.snap_pixels = SNAP_PIXELS  # the Settings dialog's "polygon closes within"
         self.brush_size = 16
         self.set_brush_size(self.brush_size)
 
@@ -102,15 +105,22 @@ class ToolInput(QObject):
         if document is None:
             return
         self.ctx.class_id = self.state.current_class
-        self.ctx.snap_distance = SNAP_PIXELS / self.canvas.scale
+        self.ctx.snap_distance = self.snap_pixels / self.canvas.scale
         try:
             self.tool.handle(document, event, self.ctx)
+            self._say(self.tool.notice, event.kind)
         except Exception as exc:  # noqa: BLE001 - a failing tool is reported; the session goes on
             traceback.print_exc()
             if document.in_step:
                 document.cancel_step()
             self.tool.reset()
             self.state.error.emit(f"The {self.tool_name} tool failed: {exc}")
+
+    def _say(self, notice: str, kind: str) -> None:
+        """A tool's notice goes to the window; the next finished gesture without one takes it back."""
+        if notice or (self._notice_shown and kind == "release"):
+            self._notice_shown = bool(notice)
+            self.notice.emit(notice)
 
     def finish(self) -> None:
         """Enter: close the polygon being drawn (like a double-click)."""

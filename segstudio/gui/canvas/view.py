@@ -56,6 +56,7 @@ class CanvasView(QWidget):
         self.overlay_visible = True
         self.overlay_opacity = 0.5
         self.heatmap_visible = False
+        self.wheel_zoom_base = WHEEL_ZOOM_BASE  # the Settings dialog's zoom per wheel notch
         self.tool_input = None  # ToolInput, set by the main window
         self._image: TileCache | None = None
         self._labels: TileCache | None = None
@@ -81,6 +82,12 @@ class CanvasView(QWidget):
         self._heatmap = None
         self.legend.hide()
         self.fit()
+
+    def set_image(self, rgb: np.ndarray) -> None:
+        """Show other pixels of the same image (new display limits): mask, view and zoom stay."""
+        if self._shape is not None and rgb.shape[:2] == self._shape:
+            self._image = TileCache(ImageLayer(rgb), QImage.Format.Format_RGB32)
+            self.update()
 
     def clear_content(self) -> None:
         self._image = self._labels = self._heatmap = self._label_layer = None
@@ -294,7 +301,7 @@ class CanvasView(QWidget):
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.brush_size_step.emit(1 if delta > 0 else -1)
         else:
-            self.zoom_about(event.position(), WHEEL_ZOOM_BASE**delta)
+            self.zoom_about(event.position(), self.wheel_zoom_base**delta)
         event.accept()
 
     def _starts_pan(self, event: QMouseEvent) -> bool:

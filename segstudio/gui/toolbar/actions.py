@@ -36,7 +36,7 @@ TOOLS: tuple[ActionSpec, ...] = tuple(
 )
 
 SPECS: tuple[ActionSpec, ...] = (
-    ActionSpec("new_project", "&New project from folder...", ("Ctrl+N",), "File"),
+    ActionSpec("new_project", "&New project...", ("Ctrl+N",), "File", tip="name, location, images and classes, in one step"),
     ActionSpec("open_project", "&Open project...", ("Ctrl+O",), "File"),
     ActionSpec("add_images", "&Add images...", ("Ctrl+I",), "File"),
     ActionSpec("save", "&Save", ("Ctrl+S",), "File", tip="write every edit to the project now"),
@@ -48,6 +48,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("clear", "&Clear mask", ("Ctrl+Shift+Delete",), "Edit"),
     ActionSpec("brush_smaller", "Brush smaller", ("[",), "Edit"),
     ActionSpec("brush_larger", "Brush larger", ("]",), "Edit"),
+    ActionSpec("settings", "Se&ttings...", ("Ctrl+,",), "Edit", tip="canvas, display, model and start-up settings"),
     ActionSpec("fit", "&Fit to window", ("F",), "View"),
     ActionSpec("one_to_one", "&Actual pixels (1:1)", ("Ctrl+1",), "View"),
     ActionSpec("zoom_in", "Zoom &in", ("Ctrl++", "Ctrl+="), "View"),
@@ -55,6 +56,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_overlay", "Show &mask", ("V",), "View", True),
     ActionSpec("toggle_outline", "&Outline only", ("O",), "View", True),
     ActionSpec("toggle_heatmap", "&Uncertainty map", ("U",), "View", True),
+    ActionSpec("contrast", "&Contrast...", ("Ctrl+Shift+C",), "View",
+               tip="display minimum and maximum of grey and 16-bit images"),
     ActionSpec("done", "Mark &done", ("Ctrl+Return", "Ctrl+Enter"), "Review",
                tip="accept the remaining proposals, mark the image done and open the next unreviewed one"),
     ActionSpec("skip", "S&kip image...", (), "Review", tip="set the image aside, with a reason"),
