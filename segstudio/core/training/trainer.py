@@ -11,7 +11,7 @@ the best model check new and changed labels (suspicious ones are flagged and lef
 person confirms them, segstudio.core.training.suspicious), re-measures the best model on the
 current validation images and restarts the patience count, then trains epoch after epoch; a
 version is kept only when it beats the best on a paired comparison over the same images
-(segstudio.core.training.compare.decide), however few they are: never silently worse.
+(segstudio.core.compare.decide), however few they are: never silently worse.
 A new round starts when the annotations change; in continuous mode, a run whose patience ran
 out waits for new annotations instead of ending.
 """
@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from segstudio.core.errors import SegStudioError
 from segstudio.core.metrics import scores_from_confusion
-from segstudio.core.training.compare import Evaluation, decide
+from segstudio.core.compare import Evaluation, decide
 from segstudio.core.progress import Progress, StopFlag
 from segstudio.core.project import Split
 from segstudio.core.training.checkpoint import remove_partial_versions, save_new_version
