@@ -23,6 +23,7 @@ BENCHES: dict[str, str] = {
     "open": "segstudio.bench.open",
     "instant": "segstudio.bench.instant",
     "real-data": "segstudio.bench.real_data",
+    "demo": "segstudio.bench.demo",
 }
 
 
