@@ -112,6 +112,7 @@ def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
     from segstudio.core.project import Project
 
     project = Project.create(root, classes=names)
+    model = None
     try:
         report = project.add_images([image for image, _ in pool], recursive=False)
         if report.failed:
@@ -146,6 +147,8 @@ def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
             yield Progress(position, len(pool), f"image {position}: {assisted.strokes} strokes")
         return rows
     finally:
+        if model is not None:
+            model.close()
         project.close()
 
 

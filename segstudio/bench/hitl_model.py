@@ -40,6 +40,7 @@ class Learner:
         self.instant = None  # the newest InstantModel (trained on every reviewed image)
         self.instant_version: str | None = None
         self._network = None
+        self._trainer = None  # the network's training run, continued after every image
         self._raw_cache: dict[Path, np.ndarray] = {}
         self.retrain_seconds = 0.0
         self.propose_seconds = 0.0
@@ -152,16 +153,42 @@ class Learner:
             yield from self._train_network(seed)
 
     def _train_network(self, seed: int):
+        """`budget` more steps of one continuous training run, as the app trains in the background.
+
+        The run lives across images (its generator is paused while the annotator works), so the
+        network keeps its weights, optimiser and round between images and new annotations join it
+        the way they join the app's trainer. Restarting a short run per image instead would
+        warm-start every time from the stored best, and once no short run beat that best the
+        proposals never changed again.
+        """
+        from segstudio.core.training.events import StepEvent
         from segstudio.core.training.trainer import train
 
-        options = self.options
-        config = TrainConfig(
-            arch=options.arch, model_options={"width": options.width, "depth": options.depth},
-            max_steps=options.budget, patience=10_000, batch_size=options.batch_size, lr=options.lr,
-            patches_per_image=1, min_steps_per_epoch=max(1, options.budget // 3), schedule_epochs=3,
-            augment=AugmentConfig(patch=options.patch), seed=seed, device=options.device, threads=options.threads,
-        )
-        return (yield from train(self.project, config))
+        if self._trainer is None:
+            options = self.options
+            config = TrainConfig(
+                arch=options.arch, model_options={"width": options.width, "depth": options.depth},
+                max_steps=None, patience=10_000, continuous=True, batch_size=options.batch_size, lr=options.lr,
+                patches_per_image=1, min_steps_per_epoch=max(1, options.budget // 3), schedule_epochs=3,
+                augment=AugmentConfig(patch=options.patch), seed=seed, device=options.device,
+                threads=options.threads, refresh_seconds=0.0,
+            )
+            self._trainer = train(self.project, config)
+        steps = 0
+        while steps < self.options.budget:
+            try:
+                event = next(self._trainer)
+            except StopIteration:  # a continuous run ends only when stopped; start again if it did
+                self._trainer = None
+                return
+            steps += isinstance(event, StepEvent)
+            yield event
+
+    def close(self) -> None:
+        """End the network's training run (its generator holds the data loader)."""
+        if self._trainer is not None:
+            self._trainer.close()
+            self._trainer = None
 
     def _reviewed_ids(self) -> list[int]:
         from segstudio.core.training.policy import candidate_image_ids

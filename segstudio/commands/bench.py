@@ -27,6 +27,7 @@ BENCHES: dict[str, str] = {
     "display": "segstudio.bench.display",
     "instant": "segstudio.bench.instant",
     "real-data": "segstudio.bench.real_data",
+    "demo": "segstudio.bench.demo",
 }
 
 

@@ -4,10 +4,17 @@ Scores are test-then-train (prequential): when an image is marked done, every ca
 latest instant classifier, the best network) is scored on that image's reviewed pixels before
 either has trained on it. Every reviewed image is thus an unseen test for both, not only the one
 in five that the network's validation split holds, and the score is exactly what a person feels:
-how good the proposal on the next image would have been. The choice pools the last `WINDOW`
-shared images; the proposing kind changes only when the other is better by `MARGIN` (hysteresis,
-so two near-equal models do not take turns). The instant tier proposes until a network has been
-scored on at least `MIN_SHARED` images.
+how good the proposal on the next image would have been.
+
+The switch uses the trainer's own rule (core/compare.decide, one home for "better"):
+over the last `WINDOW` images both kinds were scored on, the challenger takes over only when its
+mIoU gain over the kind now proposing is positive at the lower bound of a paired bootstrap
+(images, then blocks of each image). Why not a plain margin on pooled mIoU: with a rare class,
+two images decide nothing. A network that predicts no building at all wins every image without
+buildings by a wide margin and loses the few with them; a point score over two such images
+handed the proposals to an all-background network, a bound does not. The incumbent stays until
+the other is surely better (hysteresis comes from the bound), and the instant tier proposes until
+a network has been scored on at least `MIN_SHARED` images.
 
 Known bias, accepted on purpose: reviewed pixels include proposals the person accepted, which
 favours the kind that proposed them; a challenger must beat the incumbent despite it, so the
@@ -25,13 +32,13 @@ import numpy as np
 
 from segstudio.core.errors import SaveError
 from segstudio.core.metrics import scores_from_confusion
+from segstudio.core.compare import Evaluation, block_confusions, decide
 from segstudio.core.proposers import INSTANT_ARCH, InstantProposer, Proposer, kind_of, load_proposer
 
 HISTORY_SETTING = "ladder.history"
 CHOICE_SETTING = "ladder.choice"
 HISTORY_LENGTH = 60
 WINDOW = 12
-MARGIN = 0.01
 MIN_SHARED = 2
 KEEP_INSTANT_VERSIONS = 5
 
@@ -48,52 +55,104 @@ class Standing:
     other_miou: float | None = None
 
 
-def confusion(truth: np.ndarray, prediction: np.ndarray, num_classes: int, ignore: int) -> np.ndarray:
-    valid = truth != ignore
-    index = truth[valid].astype(np.int64) * num_classes + prediction[valid].astype(np.int64)
-    return np.bincount(index, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-
-
 def observe(project, image_id: int, truth: np.ndarray, predictions: dict[str, tuple[str, np.ndarray]]) -> None:
     """Record each candidate's class map on a just-reviewed image (before training on it).
 
     `predictions` maps a kind to (version, class map); `truth` holds the reviewed labels with
-    the project's unlabelled value elsewhere.
+    the project's unlabelled value elsewhere. Stored per kind: the confusion counts of each block
+    of the image (compare.block_confusions), sparse, so the bootstrap can resample blocks later.
     """
     num_classes = project.num_classes
     entry = {"image": int(image_id), "scores": {
-        kind: {"version": version, "confusion": confusion(truth, class_map, num_classes,
-                                                          project.ignore_value).tolist()}
+        kind: {"version": version, "blocks": _sparse(block_confusions(truth, class_map, num_classes))}
         for kind, (version, class_map) in predictions.items()}}
     history = [e for e in project.get_setting(HISTORY_SETTING, []) if e.get("image") != image_id]
     project.set_setting(HISTORY_SETTING, (history + [entry])[-HISTORY_LENGTH:])
 
 
+def _sparse(blocks: np.ndarray) -> list[list[int]]:
+    flat = blocks.ravel()
+    cells = np.flatnonzero(flat)
+    return [[int(i), int(flat[i])] for i in cells]
+
+
+def _blocks(score: dict, num_classes: int) -> np.ndarray:
+    """(GRID * GRID, K, K) counts of one stored score; a score from before blocks is one block."""
+    from segstudio.core.compare import GRID
+
+    size = GRID * GRID * num_classes * num_classes
+    flat = np.zeros(size, np.int64)
+    if "blocks" in score:
+        for index, count in score["blocks"]:
+            if 0 <= int(index) < size:
+                flat[int(index)] = int(count)
+        return flat.reshape(GRID * GRID, num_classes, num_classes)
+    matrix = np.asarray(score.get("confusion", []), np.int64)
+    if matrix.shape == (num_classes, num_classes):
+        flat[:num_classes * num_classes] = matrix.ravel()
+    return flat.reshape(GRID * GRID, num_classes, num_classes)
+
+
+def _window(project, kind: str, shared_with: str | None = None) -> list[dict]:
+    return [e for e in project.get_setting(HISTORY_SETTING, [])
+            if kind in e["scores"] and (shared_with is None or shared_with in e["scores"])][-WINDOW:]
+
+
+def evaluation(project, kind: str, entries: list[dict]) -> Evaluation:
+    """`kind`'s stored scores on `entries` as a compare.Evaluation (same images, same order)."""
+    num_classes = project.num_classes
+    return Evaluation(tuple(int(e["image"]) for e in entries),
+                      np.stack([_blocks(e["scores"][kind], num_classes) for e in entries]))
+
+
 def pooled_miou(project, kind: str, shared_with: str | None = None) -> tuple[float | None, int]:
     """(pooled mIoU, images) of `kind` over the last WINDOW images (shared with another kind if given)."""
-    entries = [e for e in project.get_setting(HISTORY_SETTING, [])
-               if kind in e["scores"] and (shared_with is None or shared_with in e["scores"])][-WINDOW:]
+    entries = _window(project, kind, shared_with)
     if not entries:
         return None, 0
-    total = sum(np.asarray(e["scores"][kind]["confusion"], np.int64) for e in entries)
-    miou = scores_from_confusion(total).miou
+    miou = scores_from_confusion(evaluation(project, kind, entries).confusion).miou
     return (None if np.isnan(miou) else float(miou)), len(entries)
 
 
 def choose_kind(project) -> str:
     """'instant' or 'network': the kind that proposes now (see the module docstring)."""
     current = project.get_setting(CHOICE_SETTING, "instant")
-    network, shared = pooled_miou(project, "network", "instant")
-    instant, _ = pooled_miou(project, "instant", "network")
-    if network is None or instant is None or shared < MIN_SHARED:
-        choice = current if network is not None and current == "network" else "instant"
-    elif current == "network":
-        choice = "instant" if instant > network + MARGIN else "network"
+    current = current if current in ("instant", "network") else "instant"
+    shared = evidence(project)
+    if len(shared) < MIN_SHARED:
+        choice = current if shared and current == "network" else "instant"
     else:
-        choice = "network" if network > instant + MARGIN else "instant"
+        challenger = "instant" if current == "network" else "network"
+        verdict = decide(evaluation(project, challenger, shared), evaluation(project, current, shared),
+                         new_name=f"the {challenger} tier", old_name=f"the {current} tier")
+        choice = challenger if verdict.better else current
     if choice != current and not project.readonly:
         project.set_setting(CHOICE_SETTING, choice)
     return choice
+
+
+def evidence(project) -> list[dict]:
+    """The images both kinds were scored on that a switch is judged on: the last WINDOW, reaching
+    further back until every class reviewed on any of them is among them.
+
+    Why: a window without a rare class cannot see that a network never predicts it; judged on
+    such images alone, a network that learnt "all background" looks perfect.
+    """
+    shared = [e for e in project.get_setting(HISTORY_SETTING, [])
+              if "network" in e.get("scores", {}) and "instant" in e.get("scores", {})]
+    reviewed = [_reviewed_classes(_blocks(e["scores"]["instant"], project.num_classes)) for e in shared]
+    needed = set().union(*reviewed) if reviewed else set()
+    chosen, covered = [], set()
+    for entry, classes in zip(reversed(shared), reversed(reviewed)):
+        if len(chosen) >= WINDOW and needed <= covered:
+            break
+        chosen.append(entry)
+        covered |= classes
+    return list(reversed(chosen))
+
+
+def _reviewed_classes(blocks: np.ndarray) -> set[int]:
+    return {int(c) for c in np.flatnonzero(blocks.sum(axis=(0, 2)))}
 
 
 def latest_instant(project):

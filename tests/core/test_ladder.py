@@ -108,31 +108,74 @@ def test_instant_round_learns_every_reviewed_image_and_proposes_on_the_rest(proj
     assert images == 1 and miou > 0.5
 
 
-def _entry(image: int, instant: float, network: float) -> dict:
-    """A history entry where each kind got `share` of 100 background and 100 foreground pixels right."""
-    def matrix(share: float) -> list:
-        right = int(100 * share)
-        return [[right, 100 - right], [100 - right, right]]
-    return {"image": image, "scores": {"instant": {"version": "v0001", "confusion": matrix(instant)},
-                                       "network": {"version": "v0002", "confusion": matrix(network)}}}
+def _maps(share: float, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(truth, prediction): half background, half foreground; `share` of each half right, in
+    scattered pixels, so every block of the image sees the same accuracy."""
+    truth = np.zeros((size, size), np.uint8)
+    truth[:, size // 2:] = 1
+    wrong = np.random.default_rng(seed).random(truth.shape) >= share
+    return truth, np.where(wrong, 1 - truth, truth).astype(np.uint8)
 
 
-def test_the_ladder_switches_only_on_a_clear_gain_and_holds_it(tmp_path):
+def _observe(project, image: int, instant: float, network: float) -> None:
+    truth, instant_map = _maps(instant, seed=image)
+    _, network_map = _maps(network, seed=image + 1000)
+    ladder.observe(project, image, truth, {"instant": ("v0001", instant_map), "network": ("v0002", network_map)})
+
+
+def test_the_ladder_switches_only_on_a_sure_gain_and_holds_it(tmp_path):
     from segstudio.core.project import Project
 
     with Project.create(tmp_path / "q", classes=["background", "thing"]) as project:
         assert ladder.choose_kind(project) == "instant"
-        project.set_setting(ladder.HISTORY_SETTING, [_entry(1, 0.90, 0.95)])
+        _observe(project, 1, 0.80, 0.95)
         assert ladder.choose_kind(project) == "instant"  # one image is not enough evidence
-        project.set_setting(ladder.HISTORY_SETTING, [_entry(1, 0.90, 0.905), _entry(2, 0.90, 0.905)])
-        assert ladder.choose_kind(project) == "instant"  # within the margin: the incumbent stays
-        project.set_setting(ladder.HISTORY_SETTING, [_entry(1, 0.90, 0.95), _entry(2, 0.90, 0.95)])
-        assert ladder.choose_kind(project) == "network"
-        history = [_entry(i, 0.90, 0.95) for i in (1, 2)] + [_entry(3, 0.905, 0.90)]
-        project.set_setting(ladder.HISTORY_SETTING, history)
-        assert ladder.choose_kind(project) == "network"  # a slightly better instant image does not flip it back
-        project.set_setting(ladder.HISTORY_SETTING, [_entry(i, 0.97, 0.90) for i in range(1, 6)])
+        _observe(project, 2, 0.80, 0.95)
+        assert ladder.choose_kind(project) == "network"  # clearly better on both
+        for image in (3, 4):
+            _observe(project, image, 0.955, 0.95)
+        assert ladder.choose_kind(project) == "network"  # a hair better is not surely better
+        for image in range(5, 17):
+            _observe(project, image, 0.97, 0.85)
         assert ladder.choose_kind(project) == "instant"
+
+
+def test_a_network_that_never_predicts_a_rare_class_does_not_take_over(tmp_path):
+    """Images without the rare class would crown an all-background network; the evidence
+    reaches back to images with it, where that network fails."""
+    from segstudio.core.project import Project
+
+    size = 64
+    with Project.create(tmp_path / "r", classes=["background", "building"]) as project:
+        truth = np.zeros((size, size), np.uint8)
+        truth[20:40, 20:40] = 1
+        found = truth.copy()
+        found[20:40, 20:24] = 0  # the instant tier finds most of the building
+        found[2:6, 2:6] = 1  # and makes a few false positives
+        background = np.zeros_like(truth)
+        ladder.observe(project, 1, truth, {"instant": ("i1", found), "network": ("n1", background)})
+        ladder.observe(project, 2, truth, {"instant": ("i1", found), "network": ("n1", background)})
+        clutter = np.zeros_like(truth)
+        clutter[2:6, 2:6] = 1
+        for image in range(3, 3 + ladder.WINDOW):  # many images without buildings
+            ladder.observe(project, image, background, {"instant": ("i1", clutter), "network": ("n1", background)})
+        assert len(ladder.evidence(project)) == ladder.WINDOW + 1  # reaches back to a building
+        assert ladder.choose_kind(project) == "instant"
+
+
+def test_old_history_entries_without_blocks_still_count(tmp_path):
+    from segstudio.core.project import Project
+
+    def entry(image: int, right: int) -> dict:
+        matrix = [[right, 100 - right], [100 - right, right]]
+        return {"image": image, "scores": {kind: {"version": "v1", "confusion": matrix}
+                                           for kind in ("instant", "network")}}
+
+    with Project.create(tmp_path / "s", classes=["background", "thing"]) as project:
+        project.set_setting(ladder.HISTORY_SETTING, [entry(1, 90), entry(2, 90)])
+        miou, images = ladder.pooled_miou(project, "network")
+        assert images == 2 and miou == pytest.approx(90 / 110)
+        assert ladder.choose_kind(project) == "instant"  # equal: the incumbent stays
 
 
 def test_instant_versions_are_pruned_but_networks_never(project):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from segstudio.core.metrics import scores_from_confusion
-from segstudio.core.training.compare import MIN_GAIN, batched_miou, block_confusions, decide, score_images
+from segstudio.core.compare import MIN_GAIN, batched_miou, block_confusions, decide, score_images
 
 
 @dataclass
@@ -92,7 +92,7 @@ def test_one_image_a_tiny_gain_is_not_enough():
 
 
 def test_a_scribble_needs_a_plain_margin():
-    from segstudio.core.training.compare import Evaluation
+    from segstudio.core.compare import Evaluation
 
     target = np.full((64, 64), 255, np.uint8)
     target[:16, :8], target[:16, 8:16] = 0, 1  # reviewed pixels in one block only

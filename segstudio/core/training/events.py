@@ -33,7 +33,7 @@ class ValidationEvent:
     improved: bool
     loss: float  # mean cross-entropy over the validation pixels
     epochs_without_gain: int
-    verdict: str = ""  # why the model was kept or not (segstudio.core.training.compare.decide)
+    verdict: str = ""  # why the model was kept or not (segstudio.core.compare.decide)
 
 
 @dataclass(frozen=True)

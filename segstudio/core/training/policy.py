@@ -1,7 +1,7 @@
 """When to stop (after RootPainter's policy), which images train and which validate.
 
 - a new model version is kept only when it beats the best on a paired comparison
-  (segstudio.core.training.compare.decide); this module counts the epochs without one;
+  (segstudio.core.compare.decide); this module counts the epochs without one;
 - stop after `patience` epochs without a kept model;
 - annotations changed (new reviewed pixels, new images): the count restarts, because the
   model now has something new to learn;

@@ -11,7 +11,7 @@ the best model check new and changed labels (suspicious ones are flagged and lef
 person confirms them, segstudio.core.training.suspicious), re-measures the best model on the
 current validation images and restarts the patience count, then trains epoch after epoch; a
 version is kept only when it beats the best on a paired comparison over the same images
-(segstudio.core.training.compare.decide), however few they are: never silently worse.
+(segstudio.core.compare.decide), however few they are: never silently worse.
 
 Seconds, not epochs: between two steps the trainer reads the project's annotation change
 counter (one row; Project.annotation_changes, moved by database triggers). When it moved, only
@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader
 
 from segstudio.core.errors import SegStudioError
 from segstudio.core.metrics import scores_from_confusion
-from segstudio.core.training.compare import Evaluation, decide
+from segstudio.core.compare import Evaluation, decide
 from segstudio.core.progress import Progress, StopFlag
 from segstudio.core.project import Split
 from segstudio.core.training.checkpoint import remove_partial_versions, save_new_version

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segstudio.core.metrics import MetricAccumulator
-from segstudio.core.training.compare import Evaluation, score_images
+from segstudio.core.compare import Evaluation, score_images
 from segstudio.core.labels import IGNORE
 from segstudio.core.training.dataset import ReviewedImage
 
