@@ -171,7 +171,7 @@ class Learner:
                 max_steps=None, patience=10_000, continuous=True, batch_size=options.batch_size, lr=options.lr,
                 patches_per_image=1, min_steps_per_epoch=max(1, options.budget // 3), schedule_epochs=3,
                 augment=AugmentConfig(patch=options.patch), seed=seed, device=options.device,
-                threads=options.threads, refresh_seconds=0.0,
+                threads=options.threads,
             )
             self._trainer = train(self.project, config)
         steps = 0
