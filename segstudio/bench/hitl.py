@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.bench.annotator import annotate
+from segstudio.bench.hitl_model import MODES
+from segstudio.bench.instant import FORESTS
 from segstudio.core.errors import SegStudioError
 from segstudio.core.progress import Progress, drive
 from segstudio.core.labels import IGNORE
@@ -64,6 +66,7 @@ class HitlOptions:
     threads: int | None = None
     model: str = "ladder"  # ladder (what the app does), instant or network
     refresh_every: int = 5  # live refresh of the open image after this many strokes (0: never)
+    forest: str | None = None  # the instant arm's forest, a name of bench.instant.FORESTS (None: the tier's own)
 
 
 def read_dataset(folder: Path) -> tuple[list[str], list[tuple[Path, Path]]]:
@@ -189,10 +192,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate of the trainer")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
-    parser.add_argument("--model", choices=("ladder", "instant", "network"), default=defaults.model,
-                        help="what proposes: the ladder (as the app does), the instant tier or the network alone")
+    parser.add_argument("--model", choices=MODES, default=defaults.model,
+                        help="what proposes: the ladder (as the app does), the instant tier or the network alone, "
+                             "or the anchor: ilastik's classifier in the instant tier's place")
     parser.add_argument("--refresh-every", type=int, default=defaults.refresh_every,
                         help="live refresh of the open image after this many strokes (0: never)")
+    parser.add_argument("--forest", choices=sorted(FORESTS),
+                        help="the instant tier's forest (candidates of `bench instant`; default: the tier's own)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -200,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     options = HitlOptions(device=args.device, budget=args.budget, images=args.images, heldout=args.heldout,
                           radius=args.radius, target_iou=args.target, max_strokes=args.max_strokes,
                           seed=args.seed, lr=args.lr, threads=args.threads, model=args.model,
-                          refresh_every=args.refresh_every)
+                          refresh_every=args.refresh_every, forest=args.forest)
     rows = drive(run_hitl(args.dataset, options), None if args.json else _print_row)
     result = summary(rows)
     if args.json:

@@ -6,6 +6,8 @@ after each image, and refreshes the open image's unreviewed pixels while the ann
 (every `refresh_every` strokes, as the app does after a stroke). `--model ladder` (what the app
 does): both learn; the ladder (core/ladder.py) scores them test-then-train on every reviewed image
 and the better one proposes; the live refresh runs while the instant tier is the one proposing.
+`--model ilastik` is the anchor a user would pick instead: the instant arm with ilastik's own
+classifier (a random forest of 100 fully grown trees) on the same features, samples and refresh.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from segstudio.core.instant.forest import ForestParams
+
 import numpy as np
 
 from segstudio.core.metrics import MetricAccumulator
@@ -22,7 +26,15 @@ from segstudio.core.progress import drive
 from segstudio.core.training.augment import AugmentConfig
 from segstudio.core.training.config import TrainConfig
 
-MODES = ("ladder", "instant", "network")
+MODES = ("ladder", "instant", "network", "ilastik")
+
+
+def instant_forest(options) -> ForestParams | None:
+    """The forest the instant arm grows: --forest, ilastik's for --model ilastik, else the tier's default."""
+    from segstudio.bench.instant import ANCHOR, FORESTS
+
+    name = options.forest or (ANCHOR if options.model == "ilastik" else None)
+    return FORESTS[name] if name else None
 
 
 class Learner:
@@ -32,11 +44,11 @@ class Learner:
 
         self.project = project
         self.options = options
-        self.mode = options.model
+        self.mode = "instant" if options.model == "ilastik" else options.model
         self.num_classes = len(class_names)
         self.heldout = heldout
         self.device = pick_device(options.device)
-        self.tier = InstantTier(class_names, seed=options.seed)
+        self.tier = InstantTier(class_names, seed=options.seed, params=instant_forest(options))
         self.instant = None  # the newest InstantModel (trained on every reviewed image)
         self.instant_version: str | None = None
         self._network = None

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from segstudio.core.instant.forest import ForestParams
+from segstudio.core.instant.prior import PriorCalibration
 from segstudio.core.progress import Progress, StopFlag
 
 SAMPLES_PER_IMAGE = 6000  # class-balanced: each class present in the image gets an equal share
-MAX_SAMPLES = 120_000  # the whole training set; older images are thinned when there are many
+MAX_SAMPLES = 30_000  # rows the forest learns from; cached images are thinned when there are more
 
 
 @dataclass
@@ -25,6 +27,7 @@ class ImageSamples:
     key: tuple  # what the samples were drawn from (mask file stats); a changed key recomputes them
     features: np.ndarray  # (n, F) float32
     labels: np.ndarray  # (n,) uint8/uint16 class ids
+    counts: np.ndarray | None = None  # reviewed pixels per class in the whole image (None: the labels are all)
 
 
 def balanced_sample(target: np.ndarray, ignore: int, budget: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +52,8 @@ def balanced_sample(target: np.ndarray, ignore: int, budget: int, seed: int) -> 
 def sample_features(features, target: np.ndarray, ignore: int, budget: int, seed: int) -> ImageSamples:
     """A class-balanced sample of an image's ImageFeatures at its labelled pixels."""
     rows, cols = balanced_sample(target, ignore, budget, seed)
-    return ImageSamples((), np.ascontiguousarray(features.values[rows, cols], np.float32), target[rows, cols])
+    counts = np.bincount(target[target != ignore].ravel().astype(np.int64))
+    return ImageSamples((), np.ascontiguousarray(features.values[rows, cols], np.float32), target[rows, cols], counts)
 
 
 @dataclass
@@ -61,7 +65,15 @@ class InstantTier:
     max_samples: int = MAX_SAMPLES
     seed: int = 0
     channels: int | None = None  # fixed by the first image read: grey 1, colour 3 (alpha dropped)
+    params: ForestParams | None = None  # how the forest grows (None: the instant tier's default)
     cache: dict[int, ImageSamples] = field(default_factory=dict)
+    calibration: PriorCalibration = None  # chooses how much class prior the proposals keep
+    base_model: object = None  # the last model trained on whole reviewed images only (no live strokes)
+    base_ids: set = field(default_factory=set)  # the images it learnt from
+
+    def __post_init__(self):
+        if self.calibration is None:
+            self.calibration = PriorCalibration(len(self.class_names))
 
     def features(self, raw: np.ndarray):
         """The ImageFeatures every model of this tier uses (other images matched to its channels)."""
@@ -101,7 +113,7 @@ class InstantTier:
     def training_set(self, image_ids: Iterable[int] | None = None,
                      extra: list[ImageSamples] = ()) -> tuple[np.ndarray, np.ndarray]:
         """Features and labels of the cached images (all, or `image_ids`) plus `extra`, bounded."""
-        chosen = [self.cache[i] for i in sorted(self.cache) if image_ids is None or i in set(image_ids)]
+        chosen = [self.cache[i] for i in self._chosen_ids(image_ids)]
         parts = chosen + list(extra)
         total = sum(len(p.labels) for p in parts)
         if total > self.max_samples and chosen:
@@ -124,11 +136,44 @@ class InstantTier:
         if labels.size == 0 or self.channels is None:
             return None
         rows = ImageFeatures(features[:, None, :], self.channels, tuple(float(s) for s in FEATURE_SIGMAS))
-        return InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed)
+        if not extra:
+            self._score_unseen(image_ids)
+        # max_pixels: every row goes in; the thinning above already kept the open image's strokes whole
+        model = InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed, params=self.params,
+                                 max_pixels=max(1, labels.size),
+                                 labelled=self.reviewed_pixels(image_ids, extra),
+                                 prior_power=self.calibration.best_power())
+        if not extra:
+            self.base_model, self.base_ids = model, set(self._chosen_ids(image_ids))
+        return model
+
+    def _score_unseen(self, image_ids: Iterable[int] | None) -> None:
+        """Test-then-train for the prior power: the last image-level model scores the cached
+        images it never learnt from, before the next model learns from them."""
+        if self.base_model is None:
+            return
+        for image_id in self._chosen_ids(image_ids):
+            samples = self.cache[image_id]
+            if image_id in self.base_ids or image_id in self.calibration.scored or samples.counts is None:
+                continue
+            self.calibration.score(image_id, self.base_model.fractions(samples.features), self.base_model.present,
+                                   self.base_model.labelled, samples.labels, samples.counts)
+
+    def _chosen_ids(self, image_ids: Iterable[int] | None) -> list[int]:
+        wanted = None if image_ids is None else set(image_ids)
+        return [i for i in sorted(self.cache) if wanted is None or i in wanted]
+
+    def reviewed_pixels(self, image_ids: Iterable[int] | None = None, extra: list[ImageSamples] = ()) -> np.ndarray:
+        """Reviewed pixels per class behind the samples: the class prior the proposals keep."""
+        total = np.zeros(len(self.class_names), np.int64)
+        for part in [self.cache[i] for i in self._chosen_ids(image_ids)] + list(extra):
+            counts = part.counts if part.counts is not None else np.bincount(part.labels.astype(np.int64))
+            total[:len(counts)] += counts[:len(total)]
+        return total
 
 
 def _subset(samples: ImageSamples, index: np.ndarray) -> ImageSamples:
-    return ImageSamples(samples.key, samples.features[index], samples.labels[index])
+    return ImageSamples(samples.key, samples.features[index], samples.labels[index], samples.counts)
 
 
 def mask_key(project, image_id: int) -> tuple:

@@ -92,3 +92,22 @@ def test_bench_train_latency_reports_every_mark_and_memory(capsys):
     result = json.loads(capsys.readouterr().out)
     assert len(result["latency_s"]) == 2 and None not in result["latency_s"]  # both marks reached a step
     assert set(result["rss_mb_by_reviewed_images"]) >= {"6", "22"} and result["peak_rss_mb"] > 0
+
+
+@pytest.mark.slow
+def test_bench_hitl_ilastik_arm_is_the_instant_loop_with_ilastiks_forest(tmp_path, capsys):
+    from segstudio.bench.hitl import HitlOptions
+    from segstudio.bench.hitl_model import Learner
+    from segstudio.core.instant.forest import ForestParams
+    from segstudio.core.project import Project
+
+    assert main(["bench", "make-dataset", str(tmp_path / "ds"), "--count", "5", "--size", "40"]) == 0
+    capsys.readouterr()
+    assert main(["bench", "hitl", "--dataset", str(tmp_path / "ds"), "--heldout", "2", "--radius", "4",
+                 "--max-strokes", "30", "--model", "ilastik", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["per_image"]
+    assert [row["model"] for row in rows] == [None, "i0001", "i0002"]  # the instant loop proposes
+    assert rows[1]["retrain_s"] > 0
+    with Project.create(tmp_path / "p", classes=["a", "b"]) as project:
+        learner = Learner(project, HitlOptions(model="ilastik"), ["a", "b"], [])
+        assert learner.mode == "instant" and learner.tier.params == ForestParams("random_forest", 100, 1)

@@ -24,6 +24,7 @@ from segstudio.core.instant.features import (
     tile_boxes,
 )
 from segstudio.core.instant.forest import ForestParams, grow_trees, predict_fractions
+from segstudio.core.instant.prior import apply_prior, prior_weights
 from segstudio.core.instant.sampling import BalancedSampler
 
 DEFAULT_MAX_PIXELS = 30_000
@@ -33,7 +34,7 @@ PREDICT_TILE = 1024
 class InstantModel:
     def __init__(self, class_names: list[str], trees: list, *, channels: int, sigmas: tuple[float, ...],
                  params: ForestParams, present: list[int], labelled: list[int], sampled: list[int],
-                 seed: int = 0, created_at: str | None = None):
+                 seed: int = 0, created_at: str | None = None, prior_power: float = 0.0):
         self.class_names = list(class_names)
         self.trees = trees
         self.channels = channels
@@ -42,6 +43,7 @@ class InstantModel:
         self.present = list(present)  # class ids the forest has seen, in its output order
         self.labelled = list(labelled)  # reviewed pixels per class at training time
         self.sampled = list(sampled)  # of which the forest learnt from
+        self.prior_power = float(prior_power)  # proposals keep prior ** power (core/instant/prior.py)
         self.seed = seed
         self.created_at = created_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -57,13 +59,16 @@ class InstantModel:
     def fit(cls, samples: Iterable[tuple[np.ndarray | ImageFeatures, np.ndarray]], class_names: list[str], *,
             max_pixels: int = DEFAULT_MAX_PIXELS, seed: int = 0, params: ForestParams | None = None,
             channels: int | None = None, sigmas=FEATURE_SIGMAS, start: ReviewedRows | None = None,
-            threads: int | None = None) -> InstantModel:
+            threads: int | None = None, labelled: np.ndarray | None = None,
+            prior_power: float = 0.0) -> InstantModel:
         """Learn from every reviewed pixel of the samples (balanced, at most `max_pixels` rows).
 
         `channels` fixes the input channels (default: the first sample's); later images are
         matched to it the way networks match them. `start` (from `collect_rows`) holds rows
         already gathered from other images: a live refresh gathers the other reviewed images
-        once and passes only the open image here.
+        once and passes only the open image here. `labelled` gives the reviewed pixels per class
+        when the samples are themselves a sample (the instant tier's per-image draws): the
+        proposals keep `prior_power` of that class prior (core/instant/prior.py).
         """
         rows = collect_rows(samples, class_names, max_pixels=max_pixels, seed=seed, channels=channels,
                             sigmas=sigmas, start=start)
@@ -71,8 +76,9 @@ class InstantModel:
         params = params or ForestParams()
         trees = grow_trees(training.features, training.labels, training.weights, params, seed, threads)
         return cls(class_names, trees, channels=rows.channels, sigmas=rows.sigmas, params=params,
-                   present=sorted(set(training.labels.tolist())), labelled=training.labelled.tolist(),
-                   sampled=training.sampled.tolist(), seed=seed)
+                   present=sorted(set(training.labels.tolist())),
+                   labelled=(training.labelled if labelled is None else np.asarray(labelled, np.int64)).tolist(),
+                   sampled=training.sampled.tolist(), seed=seed, prior_power=prior_power)
 
     def predict_proba(self, image_or_features: np.ndarray | ImageFeatures, *, threads: int | None = None) -> np.ndarray:
         """(num_classes, H, W) float32 class probabilities; raw images go through in tiles."""
@@ -108,8 +114,13 @@ class InstantModel:
 
     def _fill(self, out: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray, threads: int | None) -> None:
         y0, y1, x0, x1 = box
-        fractions = predict_fractions(self.trees, values.reshape(-1, values.shape[-1]), threads)
+        fractions = apply_prior(self.fractions(values.reshape(-1, values.shape[-1]), threads),
+                                prior_weights(self.labelled, self.present, self.prior_power))
         out[self.present, y0:y1, x0:x1] = fractions.T.reshape(len(self.present), y1 - y0, x1 - x0)
+
+    def fractions(self, rows: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """(N, present classes) mean leaf class fractions of (N, F) feature rows, before the prior."""
+        return predict_fractions(self.trees, rows, threads)
 
     def _check_features(self, features: ImageFeatures) -> None:
         if features.channels != self.channels or tuple(features.sigmas) != self.sigmas \

@@ -48,13 +48,14 @@ def load_model(cls, folder: Path):
     try:
         class_names, channels, sigmas, params, present, labelled, sampled = _check_meta(meta)
         seed, created_at = int(meta.get("seed", 0)), str(meta["created_at"])
+        prior_power = _prior_power(meta.get("prior_power", 0.0))  # models saved before it had none
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{folder / MODEL_JSON} is not a valid instant model: {exc!r}") from exc
     arrays = _read_arrays(folder / ARRAYS_FILE, meta["arrays"])
     trees = trees_from_arrays(arrays, trees=params.trees, features=len(feature_names(channels, sigmas)),
                               classes=len(present))
     return cls(class_names, trees, channels=channels, sigmas=sigmas, params=params, present=present,
-               labelled=labelled, sampled=sampled, seed=seed, created_at=created_at)
+               labelled=labelled, sampled=sampled, seed=seed, created_at=created_at, prior_power=prior_power)
 
 
 def _describe(model, data: bytes) -> dict:
@@ -73,6 +74,7 @@ def _describe(model, data: bytes) -> dict:
         "params": model.params.to_json(),
         "present_classes": model.present,
         "train_pixels": {"labelled": dict(zip(names, model.labelled)), "sampled": dict(zip(names, model.sampled))},
+        "prior_power": model.prior_power,
         "seed": model.seed,
         "created_at": model.created_at,
         "arrays": {"file": ARRAYS_FILE, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()},
@@ -117,6 +119,12 @@ def _check_meta(meta: dict):
     labelled = [int(pixels["labelled"][n]) for n in names]
     sampled = [int(pixels["sampled"][n]) for n in names]
     return names, channels, sigmas, ForestParams.from_json(meta["params"]), present, labelled, sampled
+
+
+def _prior_power(value) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"prior_power {value!r} is not between 0 and 1")
+    return float(value)
 
 
 def _read_arrays(path: Path, expected: dict) -> dict[str, np.ndarray]:
