@@ -8,7 +8,16 @@ from segstudio.core.training.config import TrainConfig
 from segstudio.core.training.events import (
     CheckpointEvent, LabelFlag, RoundEvent, StepEvent, TrainResult, ValidationEvent, WaitingEvent,
 )
-from segstudio.core.training.trainer import train
+
+
+def __getattr__(name: str):
+    """`train` is imported on first use: the trainer pulls in torch, which settings readers
+    (the demo, the settings dialog) must not pay for before the first proposal."""
+    if name == "train":
+        from segstudio.core.training.trainer import train
+
+        return train
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["CheckpointEvent", "LabelFlag", "RoundEvent", "StepEvent", "TrainConfig", "TrainResult", "ValidationEvent",
            "WaitingEvent", "train"]

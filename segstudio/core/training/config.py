@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from segstudio.core.training.augment import AugmentConfig
 
+DEFAULT_TRAIN_ARCH = "unet"  # trains from scratch on a handful of images (no pretrained weights here)
+LOSS_KINDS: tuple[str, ...] = ("ce", "ce+dice", "focal")  # what core/training/losses.py builds
+
 
 @dataclass
 class TrainConfig:
@@ -50,7 +53,6 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from segstudio.core.errors import SegStudioError
-        from segstudio.core.training.losses import LOSS_KINDS
 
         if self.loss not in LOSS_KINDS:
             raise SegStudioError(f"unknown loss {self.loss!r}; choose {', '.join(LOSS_KINDS)}")

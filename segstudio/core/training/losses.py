@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from segstudio.core.labels import IGNORE
+from segstudio.core.training.config import LOSS_KINDS
 
 LossKind = Literal["ce", "ce+dice", "focal"]
-LOSS_KINDS: tuple[str, ...] = ("ce", "ce+dice", "focal")
 
 
 def class_weights_from_counts(pixel_counts: np.ndarray, *, max_ratio: float = 10.0) -> np.ndarray:

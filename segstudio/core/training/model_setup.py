@@ -15,8 +15,8 @@ import numpy as np
 from segstudio.core.errors import ModelError, SegStudioError
 from segstudio.core.models.bundle import ModelBundle
 from segstudio.core.models.classes import Normalisation
+from segstudio.core.training.config import DEFAULT_TRAIN_ARCH
 
-DEFAULT_TRAIN_ARCH = "unet"  # trains from scratch on a handful of images (no pretrained weights here)
 SAMPLE_IMAGES = 16  # images read to measure a data normalisation
 SAMPLE_PIXELS = 65536  # pixels taken from each
 MIN_CONTRAST = 0.5  # the data's percentile span, in model input units, below which a model sees a flat image

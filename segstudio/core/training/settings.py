@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from segstudio.core.errors import SegStudioError
-from segstudio.core.training.model_setup import DEFAULT_TRAIN_ARCH
+from segstudio.core.training.config import DEFAULT_TRAIN_ARCH
 
 KEY = "training"
 LEGACY_ARCH_KEY = "model.arch"  # written by the Model dock before this module existed
