@@ -15,9 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.core.errors import ImageReadError
-from segstudio.core.imageio import decoders
+from segstudio.core.imageio import decoders, headers
 from segstudio.core.imageio.decoders import MAX_PIXELS, ImageInfo
 from segstudio.core.imageio.display import apply_orientation, to_display
+
+HEAD_BYTES = 1 << 16
+"""Bytes read for a header: enough for the chunks / segments before the image data of nearly every file."""
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
@@ -38,15 +41,29 @@ class LoadedImage:
         return self.display.shape[1]
 
 
-def probe_image(path: str | Path) -> ImageInfo:
-    """Size (upright), channels, dtype and format from the header; the pixels are not decoded."""
-    path = decoders.check_file(path)
-    try:
-        info, orientation = decoders.probe_tiff(path) if decoders.is_tiff(path) else decoders.probe_pil(path)
-    except ImageReadError:
-        raise
-    except Exception as exc:  # every decoder failure becomes the same typed, explained error
-        raise ImageReadError(path, decoders.reason(exc, path)) from exc
+def probe_image(path: str | Path, head: bytes | None = None) -> ImageInfo:
+    """Size (upright), channels, dtype and format from the header; the pixels are not decoded.
+
+    Plain PNG and JPEG headers are parsed directly (`headers.sniff`), the rest by Pillow or
+    tifffile. `head`: the file's first bytes (or all of them) when the caller has read them
+    already, as `add` has for hashing; the file is then not checked or read again for them.
+    """
+    if head is None:
+        path = decoders.check_file(path)
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    path = Path(path)
+    if not head:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+    info, orientation = headers.sniff(head), 1
+    if info is None:
+        try:
+            tiff = head[:4] in decoders.TIFF_MAGICS
+            info, orientation = decoders.probe_tiff(path) if tiff else decoders.probe_pil(path)
+        except ImageReadError:
+            raise
+        except Exception as exc:  # every decoder failure becomes the same typed, explained error
+            raise ImageReadError(path, decoders.reason(exc, path)) from exc
     decoders.check_size(path, info.width, info.height)
     if orientation in (5, 6, 7, 8):  # read_image turns these by 90 degrees
         info = ImageInfo(info.height, info.width, info.channels, info.dtype, info.format, info.pages)
