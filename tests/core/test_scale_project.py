@@ -125,6 +125,7 @@ def test_batched_add_imports_what_one_at_a_time_did(tmp_path, monkeypatch):
     (folder / "cut.png").write_bytes((folder / "im2.png").read_bytes()[:60])
     files = sorted(folder.iterdir())
     monkeypatch.setattr(Project, "ADD_BATCH", 3)
+    monkeypatch.setattr(Project, "_ROWS_PER_INSERT", 2)  # several statements a batch, one row left over
     with Project.create(tmp_path / "old", ["bg", "fg"]) as before, Project.create(tmp_path / "new", ["bg", "fg"]) as after:
         before.add_images([folder / "im3.png"])
         after.add_images([folder / "im3.png"])  # already in the project: a duplicate in the batch run

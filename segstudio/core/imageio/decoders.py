@@ -235,6 +235,9 @@ def reason(exc: BaseException, path: Path) -> str:
     truncated = ("truncated", "unexpected end", "failed to read")
     if isinstance(exc, (EOFError, struct.error)) or any(words in text.lower() for words in truncated):
         return "the file is truncated (the image data ends early)"
+    if "data stream" in text.lower():  # Pillow's words when the compressed pixels do not decode
+        return ("the image data is damaged: it does not decode to the picture its header describes "
+                f"({text})")
     if isinstance(exc, tifffile.TiffFileError):
         return f"damaged TIFF file ({text})"
     return f"damaged or unsupported image data ({type(exc).__name__}: {text})"
