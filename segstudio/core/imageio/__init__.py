@@ -52,7 +52,7 @@ def probe_image(path: str | Path, head: bytes | None = None) -> ImageInfo:
         path = decoders.check_file(path)
         with open(path, "rb") as handle:
             head = handle.read(HEAD_BYTES)
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     if not head:
         raise ImageReadError(path, "the file is empty (0 bytes)")
     info, orientation = headers.sniff(head), 1
