@@ -1,9 +1,10 @@
 """Reading images from disk into arrays, whatever their bit depth, colour model or orientation.
 
 `read_image` gives two arrays: `raw`, the pixel values as stored (16-bit, float, alpha kept) for
-a model's own normalisation, and `display`, an H x W x 3 uint8 RGB picture for the screen and for
-models trained on ordinary photos (for 8-bit RGB images the two share memory). EXIF orientation
-is applied to both. Qt's reader is never used (it refuses images over 256 MB). Anything
+a model's own normalisation, and `picture`, the uint8 picture for the screen: H x W x 1 for grey
+images, H x W x 3 RGB for the rest (for 8-bit images the two share memory). Grey stays one
+channel up to the canvas's tiles; `display` is the RGB form, made when first asked for (models
+trained on ordinary photos, GrabCut, exports). EXIF orientation is applied to all. Qt's reader is never used (it refuses images over 256 MB). Anything
 unreadable raises `ImageReadError` with the file and a reason written for a person.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 from segstudio.core.errors import ImageReadError
 from segstudio.core.imageio import decoders, headers
 from segstudio.core.imageio.decoders import MAX_PIXELS, ImageInfo
-from segstudio.core.imageio.display import apply_orientation, to_display
+from segstudio.core.imageio.display import apply_orientation, as_rgb, to_display, to_picture
 
 HEAD_BYTES = 1 << 16
 """Bytes read for a header: enough for the chunks / segments before the image data of nearly every file."""
@@ -28,17 +29,25 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", "
 @dataclass
 class LoadedImage:
     path: Path
-    display: np.ndarray  # H x W x 3 uint8 RGB
+    picture: np.ndarray  # what the screen shows, uint8: H x W x 1 grey or H x W x 3 RGB (display.to_picture)
     raw: np.ndarray  # H x W x C, the stored values and dtype
     notes: list[str] = field(default_factory=list)  # what was done to show it, for the person
+    _rgb: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def display(self) -> np.ndarray:
+        """H x W x 3 uint8 RGB: the picture, a grey one made RGB when first asked for (and kept)."""
+        if self._rgb is None:
+            self._rgb = as_rgb(self.picture)
+        return self._rgb
 
     @property
     def height(self) -> int:
-        return self.display.shape[0]
+        return self.picture.shape[0]
 
     @property
     def width(self) -> int:
-        return self.display.shape[1]
+        return self.picture.shape[1]
 
 
 def probe_image(path: str | Path, head: bytes | None = None) -> ImageInfo:
@@ -88,10 +97,10 @@ def read_image(path: str | Path) -> LoadedImage:
     raw = np.ascontiguousarray(apply_orientation(raw, orientation))
     if orientation != 1:
         notes.append(f"turned upright from EXIF orientation {orientation}")
-    return LoadedImage(path, to_display(raw, notes), raw, notes)
+    return LoadedImage(path, to_picture(raw, notes), raw, notes)
 
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "MAX_PIXELS", "ImageInfo", "ImageReadError", "LoadedImage", "apply_orientation",
-    "probe_image", "read_image", "to_display",
+    "IMAGE_EXTENSIONS", "MAX_PIXELS", "ImageInfo", "ImageReadError", "LoadedImage", "apply_orientation", "as_rgb",
+    "probe_image", "read_image", "to_display", "to_picture",
 ]
