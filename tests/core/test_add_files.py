@@ -138,3 +138,21 @@ def test_copies_are_synced_with_their_batch_and_a_vanished_copy_is_reported(tmp_
         for record in report.added:
             assert record.path.read_bytes() == (folder / record.name).read_bytes()
         assert sorted(p.name for p in (project.root / "images").iterdir()) == ["im1.png", "im2.png"]
+
+
+def test_big_files_read_in_blocks_give_the_same_report(tmp_path, monkeypatch):
+    """Files over images._WHOLE_FILE are hashed in blocks and checked from the file: same answers."""
+    import segstudio.core.project.images as images
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for name, data in HOSTILE.items():
+        (folder / name).write_bytes(data)
+    reports = []
+    for whole_file in (images._WHOLE_FILE, 64):
+        monkeypatch.setattr(images, "_WHOLE_FILE", whole_file)
+        monkeypatch.setattr(images, "_BLOCK", 100)  # several blocks per file, and a header split across them
+        with Project.create(tmp_path / f"project{whole_file}", ["background", "cell"]) as project:
+            report = project.add_images([folder])
+            reports.append(([(r.name, r.width, r.height, r.checksum) for r in report.added], report.failed))
+    assert reports[0] == reports[1] and len(reports[0][0]) == 5
