@@ -152,6 +152,7 @@ def test_big_files_read_in_blocks_give_the_same_report(tmp_path, monkeypatch):
     for whole_file in (images._WHOLE_FILE, 64):
         monkeypatch.setattr(images, "_WHOLE_FILE", whole_file)
         monkeypatch.setattr(images, "_BLOCK", 100)  # several blocks per file, and a header split across them
+        monkeypatch.setattr(Project, "_POOL_FROM_BYTES", 0)  # and read on the pool
         with Project.create(tmp_path / f"project{whole_file}", ["background", "cell"]) as project:
             report = project.add_images([folder])
             reports.append(([(r.name, r.width, r.height, r.checksum) for r in report.added], report.failed))

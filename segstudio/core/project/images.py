@@ -34,13 +34,17 @@ class ImagesMixin:
 
     ADD_BATCH = 256  # images per transaction when adding
     _EXAMINE_CHUNK = 16  # files per pool task: one task per file cost more than a small file's hash
+    _POOL_FROM_BYTES = 1 << 20  # batches of smaller files (on average) are examined on this thread
 
     def iter_add_images(self, paths: Iterable[str | Path], *, recursive: bool = True, copy: bool = False,
                         stop: StopFlag | None = None) -> Generator[Progress, None, AddReport]:
         """Add image files and folders; duplicates (same bytes) are skipped, failures reported.
 
-        Each file is read once, on a thread pool (hashlib and file reads let go of the GIL), in
-        tasks of a few files; the next batch is read while this one is inserted. Each batch of
+        Each file is read once (`_examine`). Batches of big files are read on a thread pool
+        (hashlib and file reads let go of the GIL), a few files a task, the next batch while
+        this one is inserted; small files are read on this thread, where the pool cost more in
+        GIL hand-overs than it overlapped (2,000 PNGs of 9 KB, 2 busy cores: 1.35x the floor
+        inline, 2.0-2.5x on the pool; still ahead inline at 790 KB a file). Each batch of
         ADD_BATCH asks the database once about duplicates and is inserted in one transaction,
         after its copied files (copy=True) are on disk. Results are taken in file order, so the
         report reads as before.
@@ -48,20 +52,21 @@ class ImagesMixin:
         from concurrent.futures import ThreadPoolExecutor
 
         report = AddReport()
-        files = _collect_files(paths, recursive, report)
-        batches = [files[start:start + self.ADD_BATCH] for start in range(0, len(files), self.ADD_BATCH)]
+        files, sizes = _collect_files(paths, recursive, report)
+        batches = [range(start, min(start + self.ADD_BATCH, len(files))) for start in range(0, len(files), self.ADD_BATCH)]
         seen: set[str] = set()
         pool = ThreadPoolExecutor(max(2, min(8, os.cpu_count() or 2)))
         try:
-            ahead = self._examine_later(pool, batches[0]) if batches else []
-            for index, batch in enumerate(batches):
+            ahead = self._examine_later(pool, files, sizes, batches[0]) if batches else None
+            for index, span in enumerate(batches):
                 if stop is not None and stop.is_set():
                     break
-                examined = [result for task in ahead for result in task.result()]
-                ahead = self._examine_later(pool, batches[index + 1]) if index + 1 < len(batches) else []
+                batch = files[span.start:span.stop]
+                examined = _examine_all(batch) if ahead is None else [result for task in ahead for result in task.result()]
+                ahead = self._examine_later(pool, files, sizes, batches[index + 1]) if index + 1 < len(batches) else None
                 known = self._known_checksums([c for c, _w, _h, _e in examined if c is not None])
-                rows, origins, start = [], {}, index * self.ADD_BATCH
-                for done, (path, (checksum, width, height, error)) in enumerate(zip(batch, examined), start):
+                rows, origins = [], {}
+                for done, (path, (checksum, width, height, error)) in enumerate(zip(batch, examined), span.start):
                     if stop is not None and stop.is_set():
                         break  # the file in hand was finished; no further one is added
                     yield Progress(done, len(files), path.name)
@@ -88,10 +93,14 @@ class ImagesMixin:
             self.log_event("images_added", count=len(report.added))
         return report
 
-    def _examine_later(self, pool, batch: list[Path]) -> list:
-        """Futures of `_examine` results for a batch, a few files a task, in order."""
+    def _examine_later(self, pool, files: list[Path], sizes: list[int], span: range) -> list | None:
+        """Futures of `_examine` results for files[span], a few files a task, in order; None for
+        small files, which are examined on this thread when their batch comes."""
+        if sum(sizes[span.start:span.stop]) < len(span) * self._POOL_FROM_BYTES:
+            return None
         step = self._EXAMINE_CHUNK
-        return [pool.submit(_examine_all, batch[start:start + step]) for start in range(0, len(batch), step)]
+        return [pool.submit(_examine_all, files[start:min(start + step, span.stop)])
+                for start in range(span.start, span.stop, step)]
 
     def _sync_copies(self, pool, rows: list[tuple[Path, int, int, str]], origins: dict[Path, Path],
                      report: AddReport) -> list:
@@ -331,26 +340,40 @@ class ImagesMixin:
         atomic_write_png(self.root / "uncertainty" / f"{image_id}.png", array, project_file=True)
 
 
-def _collect_files(paths: Iterable[str | Path], recursive: bool, report: AddReport) -> list[Path]:
-    """The files to add: named files as they are, image files in named folders by name (one stat each)."""
+def _collect_files(paths: Iterable[str | Path], recursive: bool, report: AddReport) -> tuple[list[Path], list[int]]:
+    """The files to add and their sizes: named files as they are, image files in named folders
+    by name (one stat each)."""
     from segstudio.core.imageio import IMAGE_EXTENSIONS
 
     files: list[Path] = []
+    sizes: list[int] = []
     for item in paths:
         path = (item if isinstance(item, Path) else Path(item)).expanduser()
-        try:
-            mode = os.stat(path).st_mode
-        except (OSError, ValueError):
-            mode = 0
-        if stat.S_ISDIR(mode):
+        info = _stat(path)
+        if info is not None and stat.S_ISDIR(info.st_mode):
             pattern = path.rglob("*") if recursive else path.glob("*")
-            files.extend(sorted(p for p in pattern if p.suffix.lower() in IMAGE_EXTENSIONS
-                                and not p.name.startswith(".") and p.is_file()))
-        elif stat.S_ISREG(mode):
+            entries = []
+            for found in pattern:
+                if found.suffix.lower() in IMAGE_EXTENSIONS and not found.name.startswith("."):
+                    found_info = _stat(found)
+                    if found_info is not None and stat.S_ISREG(found_info.st_mode):
+                        entries.append((found, found_info.st_size))
+            entries.sort()
+            files.extend(found for found, _ in entries)
+            sizes.extend(size for _, size in entries)
+        elif info is not None and stat.S_ISREG(info.st_mode):
             files.append(path)
+            sizes.append(info.st_size)
         else:
             report.failed.append((path, "no such file or folder"))
-    return files
+    return files, sizes
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
 
 
 def _check_name(path: Path) -> None:
