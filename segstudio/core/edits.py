@@ -146,6 +146,8 @@ def grabcut(image: np.ndarray, box: BBox, *, margin: int = 16, iterations: int =
         return None
     crop_box = box.grow(margin).clip(image.shape)
     crop = np.ascontiguousarray(image[crop_box.slices][:, :, :3])
+    if crop.shape[2] == 1:  # a grey picture (to_picture): GrabCut models colour, so grey as RGB
+        crop = cv2.cvtColor(crop.reshape(crop.shape[:2]), cv2.COLOR_GRAY2RGB)
     scale = min(1.0, max_side / max(crop.shape[:2]))
     if scale < 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

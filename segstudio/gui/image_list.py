@@ -63,10 +63,12 @@ def load_thumbnail(path: str, size: int = THUMB) -> QImage:
 def _deep_thumbnail(path: str, size: int):
     import cv2
 
+    from segstudio.core.imageio import as_rgb
+
     display = contrast.thumbnail_display(path)  # the canvas's limits (canvas/contrast.py)
     scale = size / max(display.shape[:2])
-    return cv2.resize(display, (max(1, round(display.shape[1] * scale)), max(1, round(display.shape[0] * scale))),
-                      interpolation=cv2.INTER_AREA)
+    return as_rgb(cv2.resize(display, (max(1, round(display.shape[1] * scale)), max(1, round(display.shape[0] * scale))),
+                             interpolation=cv2.INTER_AREA))  # grey made RGB at thumbnail size
 
 
 class _ThumbnailSignals(QObject):

@@ -70,9 +70,11 @@ def test_copying_images_in_keeps_paths_relative_to_the_project(project, folder):
     assert record.path == project.root / "images" / "alpha.png" and record.path.is_file()
 
 
-def test_adding_can_be_stopped_between_files(project, folder):
+@pytest.mark.parametrize("pool_from", [0, 1 << 20], ids=["on-the-pool", "on-this-thread"])
+def test_adding_can_be_stopped_between_files(project, folder, monkeypatch, pool_from):
     from segstudio.core.progress import Progress, StopFlag, drive
 
+    monkeypatch.setattr(type(project), "_POOL_FROM_BYTES", pool_from)
     stop = StopFlag()
     gen = project.iter_add_images([folder], stop=stop)
     first = next(gen)

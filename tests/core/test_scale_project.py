@@ -117,7 +117,8 @@ def old_add(project: Project, files):
     return added, duplicates, failed
 
 
-def test_batched_add_imports_what_one_at_a_time_did(tmp_path, monkeypatch):
+@pytest.mark.parametrize("pool_from", [0, 1 << 20], ids=["on-the-pool", "on-this-thread"])
+def test_batched_add_imports_what_one_at_a_time_did(tmp_path, monkeypatch, pool_from):
     folder = _images(tmp_path / "pictures", 7)
     shutil.copy(folder / "im1.png", folder / "im1_copy.png")  # duplicates in other batches
     shutil.copy(folder / "im5.png", folder / "a_first_copy.png")
@@ -125,6 +126,9 @@ def test_batched_add_imports_what_one_at_a_time_did(tmp_path, monkeypatch):
     (folder / "cut.png").write_bytes((folder / "im2.png").read_bytes()[:60])
     files = sorted(folder.iterdir())
     monkeypatch.setattr(Project, "ADD_BATCH", 3)
+    monkeypatch.setattr(Project, "_ROWS_PER_INSERT", 2)  # several statements a batch, one row left over
+    monkeypatch.setattr(Project, "_POOL_FROM_BYTES", pool_from)
+    monkeypatch.setattr(Project, "_EXAMINE_CHUNK", 2)  # several tasks a batch, one file left over
     with Project.create(tmp_path / "old", ["bg", "fg"]) as before, Project.create(tmp_path / "new", ["bg", "fg"]) as after:
         before.add_images([folder / "im3.png"])
         after.add_images([folder / "im3.png"])  # already in the project: a duplicate in the batch run

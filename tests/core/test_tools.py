@@ -190,3 +190,19 @@ def test_grabcut_that_finds_nothing_leaves_the_mask_and_says_why():
     ctx.image = disc_scene()
     drive(tool, doc, ctx, ("press", 33, 13), ("release", 88, 68))
     assert tool.notice == "" and (doc.label == 1).any()
+
+
+@pytest.mark.parametrize("name, events", [
+    ("wand", [("press", 60, 40), ("move", 62, 40), ("release", 62, 40)]),
+    ("grabcut", [("press", 33, 13), ("release", 88, 68)]),
+])
+def test_a_grey_picture_gives_what_its_rgb_form_gives(name, events):
+    """Grey images reach the tools as H x W x 1 (core.imageio.to_picture), not expanded to RGB."""
+    grey = disc_scene().mean(axis=2, keepdims=True).astype(np.uint8)
+    grey[::7, ::5] += 9  # some texture for GrabCut's colour model
+    results = []
+    for image in (grey, np.repeat(grey, 3, axis=2)):
+        doc, tool = blank(), create_tool(name)
+        drive(tool, doc, ToolContext(class_id=1, tolerance=20, image=image), *events)
+        results.append(doc.label.copy())
+    assert (results[0] == 1).sum() > 100 and np.array_equal(results[0], results[1])

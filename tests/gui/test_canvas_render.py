@@ -125,6 +125,16 @@ def test_image_pyramid_and_tile_pixels():
     assert cache.levels == 2
 
 
+def test_a_grey_picture_stays_grey_in_the_pyramid_and_draws_as_its_rgb_form():
+    grey = np.random.default_rng(0).integers(0, 256, (TILE * 2 + 37, 700, 1), dtype=np.uint8)
+    grey_layer, rgb_layer = ImageLayer(grey), ImageLayer(np.repeat(grey, 3, axis=2))
+    assert all(level.ndim == 2 for level in grey_layer.levels)  # a third of the memory of RGB levels
+    assert len(grey_layer.levels) == len(rgb_layer.levels)
+    for level in range(len(grey_layer.levels)):
+        box = BBox(0, 0, *grey_layer.levels[level].shape[:2])
+        assert np.array_equal(grey_layer.render(level, box), rgb_layer.render(level, box))
+
+
 def test_tile_cache_stays_within_its_budget():
     layer = ImageLayer(np.zeros((2048, 2048, 3), np.uint8))
     cache = TileCache(layer, budget_bytes=3 * TILE * TILE * 4)

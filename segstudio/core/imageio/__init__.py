@@ -1,9 +1,10 @@
 """Reading images from disk into arrays, whatever their bit depth, colour model or orientation.
 
 `read_image` gives two arrays: `raw`, the pixel values as stored (16-bit, float, alpha kept) for
-a model's own normalisation, and `display`, an H x W x 3 uint8 RGB picture for the screen and for
-models trained on ordinary photos (for 8-bit RGB images the two share memory). EXIF orientation
-is applied to both. Qt's reader is never used (it refuses images over 256 MB). Anything
+a model's own normalisation, and `picture`, the uint8 picture for the screen: H x W x 1 for grey
+images, H x W x 3 RGB for the rest (for 8-bit images the two share memory). Grey stays one
+channel up to the canvas's tiles; `display` is the RGB form, made when first asked for (models
+trained on ordinary photos, GrabCut, exports). EXIF orientation is applied to all. Qt's reader is never used (it refuses images over 256 MB). Anything
 unreadable raises `ImageReadError` with the file and a reason written for a person.
 """
 
@@ -15,9 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.core.errors import ImageReadError
-from segstudio.core.imageio import decoders
+from segstudio.core.imageio import decoders, headers
 from segstudio.core.imageio.decoders import MAX_PIXELS, ImageInfo
-from segstudio.core.imageio.display import apply_orientation, to_display
+from segstudio.core.imageio.display import apply_orientation, as_rgb, to_display, to_picture
+
+HEAD_BYTES = 1 << 16
+"""Bytes read for a header: enough for the chunks / segments before the image data of nearly every file."""
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
@@ -25,28 +29,50 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", "
 @dataclass
 class LoadedImage:
     path: Path
-    display: np.ndarray  # H x W x 3 uint8 RGB
+    picture: np.ndarray  # what the screen shows, uint8: H x W x 1 grey or H x W x 3 RGB (display.to_picture)
     raw: np.ndarray  # H x W x C, the stored values and dtype
     notes: list[str] = field(default_factory=list)  # what was done to show it, for the person
+    _rgb: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def display(self) -> np.ndarray:
+        """H x W x 3 uint8 RGB: the picture, a grey one made RGB when first asked for (and kept)."""
+        if self._rgb is None:
+            self._rgb = as_rgb(self.picture)
+        return self._rgb
 
     @property
     def height(self) -> int:
-        return self.display.shape[0]
+        return self.picture.shape[0]
 
     @property
     def width(self) -> int:
-        return self.display.shape[1]
+        return self.picture.shape[1]
 
 
-def probe_image(path: str | Path) -> ImageInfo:
-    """Size (upright), channels, dtype and format from the header; the pixels are not decoded."""
-    path = decoders.check_file(path)
-    try:
-        info, orientation = decoders.probe_tiff(path) if decoders.is_tiff(path) else decoders.probe_pil(path)
-    except ImageReadError:
-        raise
-    except Exception as exc:  # every decoder failure becomes the same typed, explained error
-        raise ImageReadError(path, decoders.reason(exc, path)) from exc
+def probe_image(path: str | Path, head: bytes | None = None) -> ImageInfo:
+    """Size (upright), channels, dtype and format from the header; the pixels are not decoded.
+
+    Plain PNG and JPEG headers are parsed directly (`headers.sniff`), the rest by Pillow or
+    tifffile. `head`: the file's first bytes (or all of them) when the caller has read them
+    already, as `add` has for hashing; the file is then not checked or read again for them.
+    """
+    if head is None:
+        path = decoders.check_file(path)
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    path = path if isinstance(path, Path) else Path(path)
+    if not head:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+    info, orientation = headers.sniff(head), 1
+    if info is None:
+        try:
+            tiff = head[:4] in decoders.TIFF_MAGICS
+            info, orientation = decoders.probe_tiff(path) if tiff else decoders.probe_pil(path)
+        except ImageReadError:
+            raise
+        except Exception as exc:  # every decoder failure becomes the same typed, explained error
+            raise ImageReadError(path, decoders.reason(exc, path)) from exc
     decoders.check_size(path, info.width, info.height)
     if orientation in (5, 6, 7, 8):  # read_image turns these by 90 degrees
         info = ImageInfo(info.height, info.width, info.channels, info.dtype, info.format, info.pages)
@@ -71,10 +97,10 @@ def read_image(path: str | Path) -> LoadedImage:
     raw = np.ascontiguousarray(apply_orientation(raw, orientation))
     if orientation != 1:
         notes.append(f"turned upright from EXIF orientation {orientation}")
-    return LoadedImage(path, to_display(raw, notes), raw, notes)
+    return LoadedImage(path, to_picture(raw, notes), raw, notes)
 
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "MAX_PIXELS", "ImageInfo", "ImageReadError", "LoadedImage", "apply_orientation",
-    "probe_image", "read_image", "to_display",
+    "IMAGE_EXTENSIONS", "MAX_PIXELS", "ImageInfo", "ImageReadError", "LoadedImage", "apply_orientation", "as_rgb",
+    "probe_image", "read_image", "to_display", "to_picture",
 ]

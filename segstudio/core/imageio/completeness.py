@@ -15,23 +15,26 @@ not its pixels:
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 
 from segstudio.core.errors import ImageReadError
+from segstudio.core.imageio.headers import PNG_MAGIC
 
 MAX_PIXELS_PER_BYTE = 20_000
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _BLOCK = 1 << 20
 
 
-def check_complete(path: Path, width: int, height: int) -> None:
-    """ImageReadError when a PNG/JPEG is cut short, has no image data, or claims too many pixels."""
+def check_complete(path: Path, width: int, height: int, data: bytes | None = None) -> None:
+    """ImageReadError when a PNG/JPEG is cut short, has no image data, or claims too many pixels.
+
+    `data`: the whole file when the caller holds it already (add reads each file once)."""
     try:
-        with open(path, "rb") as handle:
+        with (open(path, "rb") if data is None else io.BytesIO(data)) as handle:
             head = handle.read(8)
             size = handle.seek(0, 2)
-            if head.startswith(_PNG_MAGIC):
+            if head.startswith(PNG_MAGIC):
                 _check_png(handle, size, path)
             elif head.startswith(b"\xff\xd8"):
                 _check_jpeg(handle, size, path)

@@ -33,7 +33,8 @@ _EXTENSION_FORMATS = {
     ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
 }
 _ORIENTATION_TAG = 0x0112
-_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # by PNG colour type
+TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
+PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # by PNG colour type (palette, 3: RGB, RGBA with a tRNS chunk)
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def open_pil(path: Path) -> Image.Image:
 
 def is_tiff(path: Path) -> bool:
     with open(path, "rb") as handle:
-        return handle.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+        return handle.read(4) in TIFF_MAGICS
 
 
 def _png_header(path: Path) -> bytes:
@@ -183,7 +184,7 @@ def _pil_layout(image: Image.Image, path: Path) -> tuple[int, str]:
     """Channels and dtype `read_image` will return for this Pillow image."""
     header = _png_header(path) if image.format == "PNG" else bytes(13)
     if header[8] == 16:
-        return _PNG_CHANNELS.get(header[9], 1), "uint16"
+        return PNG_CHANNELS.get(header[9], 1), "uint16"
     mode = image.mode
     if mode in ("P", "PA"):
         return (4 if "transparency" in image.info or mode == "PA" else 3), "uint8"
@@ -234,6 +235,9 @@ def reason(exc: BaseException, path: Path) -> str:
     truncated = ("truncated", "unexpected end", "failed to read")
     if isinstance(exc, (EOFError, struct.error)) or any(words in text.lower() for words in truncated):
         return "the file is truncated (the image data ends early)"
+    if "data stream" in text.lower():  # Pillow's words when the compressed pixels do not decode
+        return ("the image data is damaged: it does not decode to the picture its header describes "
+                f"({text})")
     if isinstance(exc, tifffile.TiffFileError):
         return f"damaged TIFF file ({text})"
     return f"damaged or unsupported image data ({type(exc).__name__}: {text})"

@@ -1,4 +1,4 @@
-"""Turning decoded pixels into what the screen shows: upright, RGB, 8 bits."""
+"""Turning decoded pixels into what the screen shows: upright, 8 bits, grey or RGB."""
 
 from __future__ import annotations
 
@@ -29,20 +29,39 @@ def apply_orientation(array: np.ndarray, orientation: int | None) -> np.ndarray:
 
 def to_display(raw: np.ndarray, notes: list[str] | None = None,
                limits: tuple[float, float] | None = None) -> np.ndarray:
-    """H x W x 3 uint8 RGB for the screen: alpha composited on black, other depths scaled.
+    """H x W x 3 uint8 RGB for the screen: `to_picture`, grey made RGB in the same pass."""
+    return _picture(raw, [] if notes is None else notes, limits, rgb=True)
+
+
+def to_picture(raw: np.ndarray, notes: list[str] | None = None,
+               limits: tuple[float, float] | None = None) -> np.ndarray:
+    """What the screen shows, uint8: H x W x 1 for grey images (made RGB only where RGB is
+    needed, `as_rgb`: the canvas draws grey tiles), H x W x 3 RGB for the rest; alpha
+    composited on black, other depths scaled.
 
     16-bit, float and other integer images are stretched between their 0.5th and 99.5th
     percentiles, so a dim microscopy image is visible and a few hot pixels do not wash it out.
     `limits` (low, high) replaces that choice (and stretches 8-bit images too): values at or
     below low are black, at or above high white. Alpha is never stretched by `limits`.
+    8-bit pictures without limits share memory with `raw`.
     """
-    notes = [] if notes is None else notes
+    return _picture(raw, [] if notes is None else notes, limits, rgb=False)
+
+
+def as_rgb(picture: np.ndarray) -> np.ndarray:
+    """H x W x 3 of a picture: grey copied to three channels (OpenCV: 5-10 times np.repeat)."""
+    if picture.ndim == 3 and picture.shape[2] == 3:
+        return picture
+    return cv2.cvtColor(np.ascontiguousarray(picture.reshape(picture.shape[:2])), cv2.COLOR_GRAY2RGB)
+
+
+def _picture(raw: np.ndarray, notes: list[str], limits: tuple[float, float] | None, rgb: bool) -> np.ndarray:
     channels = raw.shape[2]
     colour = raw[:, :, :3] if channels >= 3 else raw[:, :, :1]
     alpha = raw[:, :, 3] if channels == 4 else (raw[:, :, 1] if channels == 2 else None)
     if channels > 4:
         notes.append(f"{channels} channels: the first three are shown as red, green and blue")
-    grey_out = alpha is None and colour.shape[2] == 1  # scaled straight into RGB, one pass
+    grey_out = rgb and alpha is None and colour.shape[2] == 1  # scaled straight into RGB, one pass
     if raw.dtype == np.bool_:
         display = colour.astype(np.uint8) * 255
     elif raw.dtype == np.uint8 and limits is None:
@@ -55,8 +74,8 @@ def to_display(raw: np.ndarray, notes: list[str] | None = None,
     if alpha is not None:
         display = (display.astype(np.uint16) * alpha[:, :, None].astype(np.uint16) // 255).astype(np.uint8)
         notes.append("transparent parts are shown on black")
-    if display.shape[2] == 1:  # grey shown as RGB; OpenCV copies it 5-10 times faster than np.repeat
-        display = cv2.cvtColor(np.ascontiguousarray(display[:, :, 0]), cv2.COLOR_GRAY2RGB)
+    if rgb:
+        display = as_rgb(display)
     return np.ascontiguousarray(display)
 
 
@@ -124,15 +143,16 @@ def scale_to_uint8(values: np.ndarray, low: float, high: float, rgb: bool = Fals
     height, width, channels = values.shape
     out = np.empty((height, width, 3 if rgb and channels == 1 else channels), np.uint8)
     exact = values.dtype in _NARROW
+    into_rgb = out.shape[2] != channels
     for y in range(0, height, _BLOCK_ROWS):
         block = np.ascontiguousarray(values[y : y + _BLOCK_ROWS])
         if not exact:
             block = np.clip(block, low, high, dtype=np.float64 if block.dtype == np.float64 else np.float32)
-        scaled = cv2.addWeighted(block, scale, block, 0.0, -low * scale, dtype=cv2.CV_8U)
-        if scaled.ndim == 2 and out.shape[2] == 3:
+        if into_rgb:
+            scaled = cv2.addWeighted(block, scale, block, 0.0, -low * scale, dtype=cv2.CV_8U)
             cv2.cvtColor(scaled, cv2.COLOR_GRAY2RGB, dst=out[y : y + _BLOCK_ROWS])
-        else:
-            out[y : y + _BLOCK_ROWS] = scaled.reshape(block.shape[0], width, -1)
+        else:  # straight into the picture: no block copied
+            cv2.addWeighted(block, scale, block, 0.0, -low * scale, dst=out[y : y + _BLOCK_ROWS], dtype=cv2.CV_8U)
     return out
 
 

@@ -50,7 +50,7 @@ class ToolEvent:
 class ToolContext:
     """The settings a tool reads; the GUI owns one and updates it as the person changes them.
 
-    `image` is the display image (H x W x 3 uint8 RGB) for the wand and GrabCut; `snap_distance`
+    `image` is the picture shown (uint8, H x W x 1 grey or H x W x 3 RGB) for the wand and GrabCut; `snap_distance`
     is how close (in image pixels, so the GUI scales it with zoom) a click must come to a
     polygon's first vertex to close it; `on_pick` is called with the class a pick found.
     """

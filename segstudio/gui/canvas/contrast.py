@@ -1,6 +1,6 @@
 """Display limits (contrast) of grey and deep images: automatic per image, or chosen for the project.
 
-Automatic is the core's choice (`to_display`): 16-bit and float images stretched between their
+Automatic is the core's choice (`to_picture`): 16-bit and float images stretched between their
 0.5th and 99.5th percentiles, 8-bit grey shown as stored. Limits the person chooses hold for
 every image of the project (so images of one experiment compare), are remembered per project in
 QSettings (a view choice, like hidden classes), and are used by the image list's thumbnails too.
@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QToolButton
 
-from segstudio.core.imageio import read_image, to_display
+from segstudio.core.imageio import read_image, to_picture
 from segstudio.core.imageio.display import adjustable
 
 KEY = "display_limits/{root}"  # QSettings: [low, high] of a project, absent when automatic
@@ -31,10 +31,10 @@ def thumbnail_limits() -> tuple[float, float] | None:
 
 
 def thumbnail_display(path: str) -> np.ndarray:
-    """A file's display picture as the canvas shows it (same limits), for a thumbnail."""
+    """A file's picture as the canvas shows it (same limits; grey as H x W x 1), for a thumbnail."""
     loaded = read_image(path)
     limits = _thumbnail_limits
-    return to_display(loaded.raw, limits=limits) if limits is not None and adjustable(loaded.raw) else loaded.display
+    return to_picture(loaded.raw, limits=limits) if limits is not None and adjustable(loaded.raw) else loaded.picture
 
 
 def format_limits(limits: tuple[float, float], raw: np.ndarray | None) -> str:
@@ -77,10 +77,11 @@ class Contrast(QObject):
         return self.raw is not None and adjustable(self.raw)
 
     def display_for(self, image) -> np.ndarray:
-        """What the canvas shows for a LoadedImage: its own display, or one with the chosen limits."""
+        """What the canvas (and the wand, GrabCut) shows for a LoadedImage: its own picture, or one
+        with the chosen limits; grey pictures stay one channel (core.imageio.to_picture)."""
         if self.limits is None or not adjustable(image.raw):
-            return image.display
-        return to_display(image.raw, limits=self.limits)
+            return image.picture
+        return to_picture(image.raw, limits=self.limits)
 
     def automatic(self) -> tuple[float, float] | None:
         """The limits the open image gets when none are chosen."""

@@ -54,20 +54,25 @@ def to_level(box: BBox, level: int) -> BBox:
 
 
 class ImageLayer:
-    """The photo itself, with a precomputed area-averaged pyramid (built once on load)."""
+    """The photo itself, with a precomputed area-averaged pyramid (built once on load).
 
-    def __init__(self, rgb: np.ndarray):
-        if rgb.ndim == 2:
-            rgb = cv2.cvtColor(rgb, cv2.COLOR_GRAY2RGB)
-        self.shape = rgb.shape[:2]
-        self.levels = [rgb]
+    A grey picture (H x W or H x W x 1) stays grey in every level and becomes colour only in
+    the tile being drawn: a third of the memory and of the pyramid's work of an RGB copy.
+    """
+
+    def __init__(self, picture: np.ndarray):
+        if picture.ndim == 3 and picture.shape[2] == 1:
+            picture = picture.reshape(picture.shape[:2])
+        self.shape = picture.shape[:2]
+        self._to_bgra = cv2.COLOR_GRAY2BGRA if picture.ndim == 2 else cv2.COLOR_RGB2BGRA
+        self.levels = [picture]
         for _ in range(1, level_count(self.shape)):
             prev = self.levels[-1]
             h, w = prev.shape[:2]
             self.levels.append(cv2.resize(prev, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA))
 
     def render(self, level: int, box: BBox) -> np.ndarray:
-        return cv2.cvtColor(self.levels[level][box.slices], cv2.COLOR_RGB2BGRA).view(np.uint32)[..., 0]
+        return cv2.cvtColor(self.levels[level][box.slices], self._to_bgra).view(np.uint32)[..., 0]
 
 
 class LabelLayer:
