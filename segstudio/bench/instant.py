@@ -58,19 +58,21 @@ class Candidate:
 
 FORESTS = {
     "rf100": ForestParams("random_forest", 100, 1),  # ilastik's classifier: the anchor
-    "extra32": ForestParams(),  # the instant tier's default
+    "extra32": ForestParams("extra_trees", 32, 2),
     "extra64": ForestParams("extra_trees", 64, 2),
     "rf32": ForestParams("random_forest", 32, 2),
-    "rf32full": ForestParams("random_forest", 32, 1),
+    "rf32full": ForestParams(),  # the instant tier's default
     "extra32full": ForestParams("extra_trees", 32, 1),
+    "rf16full": ForestParams("random_forest", 16, 1),
 }
 CANDIDATES = {
     "rf100": Candidate("rf100", "random forest, 100 fully grown trees (ilastik)"),
-    "extra32": Candidate("extra32", "extra trees, 32, min leaf 2 (instant tier default)"),
+    "extra32": Candidate("extra32", "extra trees, 32, min leaf 2 (instant tier default until 2026-12)"),
     "extra64": Candidate("extra64", "extra trees, 64, min leaf 2"),
     "rf32": Candidate("rf32", "random forest, 32 trees, min leaf 2"),
-    "rf32full": Candidate("rf32full", "random forest, 32 fully grown trees"),
+    "rf32full": Candidate("rf32full", "random forest, 32 fully grown trees (instant tier default)"),
     "extra32full": Candidate("extra32full", "extra trees, 32, fully grown"),
+    "rf16full": Candidate("rf16full", "random forest, 16 fully grown trees"),
     "hgb": Candidate("hgb", "histogram gradient boosting, 100 iterations"),
     "lightgbm": Candidate("lightgbm", "LightGBM, 100 rounds, 31 leaves"),
 }

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from segstudio.core.instant.classifier import DEFAULT_MAX_PIXELS
 from segstudio.core.instant.forest import ForestParams
 from segstudio.core.instant.prior import PriorCalibration
 from segstudio.core.progress import Progress, StopFlag
 
 SAMPLES_PER_IMAGE = 6000  # class-balanced: each class present in the image gets an equal share
-MAX_SAMPLES = 30_000  # rows the forest learns from; cached images are thinned when there are more
+MAX_SAMPLES = DEFAULT_MAX_PIXELS  # rows the forest learns from; cached images are thinned when there are more
 
 
 @dataclass

@@ -105,6 +105,10 @@ def test_image_features_match_channels_and_bad_input_is_refused():
 
 
 def test_the_instant_tier_imports_neither_torch_nor_qt():
-    code = ("import sys; import segstudio.core.instant.classifier, segstudio.core.instant.project_data; "
+    """Nothing before the first proposal pays for torch: the tier, the live refresh, the
+    training settings the window reads and the demo's setup."""
+    code = ("import sys; import segstudio.core.instant.classifier, segstudio.core.instant.project_data, "
+            "segstudio.core.instant_tier, segstudio.core.live, "
+            "segstudio.core.training.settings, segstudio.core.workspace.demo; "
             "bad = [m for m in ('torch', 'PySide6') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -27,7 +27,7 @@ from segstudio.core.instant.forest import ForestParams, grow_trees, predict_frac
 from segstudio.core.instant.prior import apply_prior, prior_weights
 from segstudio.core.instant.sampling import BalancedSampler
 
-DEFAULT_MAX_PIXELS = 30_000
+DEFAULT_MAX_PIXELS = 20_000  # rows a fit learns from: bounds the live refresh's retrain
 PREDICT_TILE = 1024
 
 
