@@ -45,6 +45,7 @@ class HitlRow:
     heldout_miou: float | None  # of the proposing model, after the learning that followed this image
     retrain_s: float = 0.0  # seconds spent retraining the instant tier (live refresh included)
     propose_s: float = 0.0  # seconds spent proposing (first proposal and live refreshes)
+    prior_power: float | None = None  # how much class prior the instant tier keeps now (core/instant/prior.py)
 
 
 @dataclass
@@ -144,7 +145,8 @@ def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
             retrain_s, propose_s = model.take_seconds()
             row = HitlRow(position, image_path.name, assisted.strokes, assisted.pixels_corrected,
                           unassisted.strokes, unassisted.pixels_corrected, round(assisted.iou, 4), version,
-                          model.heldout_miou(), retrain_s, propose_s)
+                          model.heldout_miou(), retrain_s, propose_s,
+                          model.instant.prior_power if model.instant is not None else None)
             rows.append(row)
             yield row
             yield Progress(position, len(pool), f"image {position}: {assisted.strokes} strokes")

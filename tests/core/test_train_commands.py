@@ -99,6 +99,7 @@ def test_bench_hitl_ilastik_arm_is_the_instant_loop_with_ilastiks_forest(tmp_pat
     from segstudio.bench.hitl import HitlOptions
     from segstudio.bench.hitl_model import Learner
     from segstudio.core.instant.forest import ForestParams
+    from segstudio.core.instant.prior import POWERS
     from segstudio.core.project import Project
 
     assert main(["bench", "make-dataset", str(tmp_path / "ds"), "--count", "5", "--size", "40"]) == 0
@@ -107,7 +108,8 @@ def test_bench_hitl_ilastik_arm_is_the_instant_loop_with_ilastiks_forest(tmp_pat
                  "--max-strokes", "30", "--model", "ilastik", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["per_image"]
     assert [row["model"] for row in rows] == [None, "i0001", "i0002"]  # the instant loop proposes
-    assert rows[1]["retrain_s"] > 0
+    assert rows[1]["retrain_s"] > 0 and rows[0]["prior_power"] == 0.0  # no evidence after one image
+    assert rows[2]["prior_power"] in POWERS
     with Project.create(tmp_path / "p", classes=["a", "b"]) as project:
         learner = Learner(project, HitlOptions(model="ilastik"), ["a", "b"], [])
         assert learner.mode == "instant" and learner.tier.params == ForestParams("random_forest", 100, 1)
