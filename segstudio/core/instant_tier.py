@@ -133,27 +133,27 @@ class InstantTier:
         from segstudio.core.instant.classifier import InstantModel
         from segstudio.core.instant.features import FEATURE_SIGMAS, ImageFeatures
 
-        features, labels = self.training_set(image_ids, extra)
+        ids = self._chosen_ids(image_ids)  # once: image_ids may be a one-pass iterable
+        features, labels = self.training_set(ids, extra)
         if labels.size == 0 or self.channels is None:
             return None
         rows = ImageFeatures(features[:, None, :], self.channels, tuple(float(s) for s in FEATURE_SIGMAS))
         if not extra:
-            self._score_unseen(image_ids)
+            self._score_unseen(ids)
         # max_pixels: every row goes in; the thinning above already kept the open image's strokes whole
         model = InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed, params=self.params,
-                                 max_pixels=max(1, labels.size),
-                                 labelled=self.reviewed_pixels(image_ids, extra),
+                                 max_pixels=max(1, labels.size), labelled=self.reviewed_pixels(ids, extra),
                                  prior_power=self.calibration.best_power())
         if not extra:
-            self.base_model, self.base_ids = model, set(self._chosen_ids(image_ids))
+            self.base_model, self.base_ids = model, set(ids)
         return model
 
-    def _score_unseen(self, image_ids: Iterable[int] | None) -> None:
+    def _score_unseen(self, ids: list[int]) -> None:
         """Test-then-train for the prior power: the last image-level model scores the cached
         images it never learnt from, before the next model learns from them."""
         if self.base_model is None:
             return
-        for image_id in self._chosen_ids(image_ids):
+        for image_id in ids:
             samples = self.cache[image_id]
             if image_id in self.base_ids or image_id in self.calibration.scored or samples.counts is None:
                 continue
