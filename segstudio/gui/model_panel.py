@@ -140,6 +140,12 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
         project = self.state.project
         return project.proposing_model() if project is not None else None
 
+    def _network_proposer(self):
+        """The proposing record when it is a network: the dock holds network bundles, while the
+        instant classifier proposes through the ladder and has no bundle to load."""
+        record = self._proposer()
+        return record if record is not None and record.kind == "network" else None
+
     def _on_project_opened(self, project) -> None:
         self.outside = False
         self.versions.refresh()
@@ -153,7 +159,7 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
     def _sync(self) -> None:
         """Make the loaded model the one the project says proposes (loading imports torch: in the background)."""
         self.versions.refresh()
-        proposer, current = self._proposer(), self.state.model
+        proposer, current = self._network_proposer(), self.state.model
         if self.outside or (proposer is None and current is None) or (
                 proposer is not None and current is not None and current.version == proposer.version):
             self._describe(current)
@@ -161,6 +167,7 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
             return
         if proposer is None:
             self.set_model(None)
+            self._describe(None)
             return
         if self._busy():
             self._resync = True
@@ -185,7 +192,7 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
 
     def _load_proposer_now(self) -> None:
         """Before proposing: the proposing model, loaded here if the background load has not run yet."""
-        proposer, current = self._proposer(), self.state.model
+        proposer, current = self._network_proposer(), self.state.model
         if self.outside or proposer is None or (current is not None and current.version == proposer.version):
             return
         from segstudio.core.errors import SegStudioError
@@ -237,7 +244,8 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
         kind = "" if record.kind == "network" else f", {record.kind}"
         score = f", validation mIoU {record.miou:.3f}" if record.miou is not None else ""
         why = "pinned by you" if record.pinned else "the best model"
-        loading = "" if bundle is not None and bundle.version == record.version else " (loading...)"
+        loaded = record.kind != "network" or (bundle is not None and bundle.version == record.version)
+        loading = "" if loaded else " (loading...)"
         self.model_label.setText(f"Proposing: model {record.version} ({record.arch}{kind}){score}, {why}{mapped}{loading}")
 
     def set_model(self, bundle, mapping: dict[int, int] | None = None) -> None:

@@ -164,3 +164,31 @@ def test_a_running_model_job_holds_training_until_it_ends(qtbot, panel):
     release.set()
     qtbot.waitUntil(lambda: not panel._busy(), timeout=20_000)
     assert not training_worker._holds, "training stays paused after the job ended"
+
+
+def test_when_the_instant_classifier_proposes_the_dock_names_it_and_loads_no_bundle(qtbot, project):
+    """The ladder's instant model has no network bundle: the dock must not try to load one
+    (it did, and showed 'model.json is incomplete or malformed' when the demo opened)."""
+    from segstudio.core.instant_tier import InstantTier
+    from segstudio.core.ladder_round import instant_round
+    from segstudio.core.progress import drive
+
+    record = project.images()[0]
+    truth = np.zeros((64, 96), np.uint8)
+    truth[:, 48:] = 1
+    project.write_masks(record.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))
+    project.mark_done(record.id)
+    version = drive(instant_round(project, InstantTier(project.class_names())))
+    assert project.proposing_model().version == version.version
+    state, errors = AppState(device="cpu"), []
+    state.error.connect(errors.append)
+    widget = ModelPanel(state)
+    qtbot.addWidget(widget)
+    state.project = project
+    state.project_opened.emit(project)
+    qtbot.wait(300)
+    qtbot.waitUntil(lambda: not widget._busy())
+    assert errors == [] and state.model is None
+    text = widget.model_label.text()
+    assert f"Proposing: model {version.version}" in text and "instant" in text and "loading" not in text
+    widget.shutdown()
