@@ -124,7 +124,8 @@ class TrainingPanel(QWidget):
         text = f"Best model: {best.version} (validation mIoU {best.miou:.3f})" if best is not None and \
             best.miou is not None else (f"Best model: {best.version}" if best is not None else "No best model yet")
         if proposer is not None and (best is None or proposer.version != best.version):
-            text += f"; proposing: {proposer.version} (pinned by you)"
+            why = "pinned by you" if proposer.pinned else f"{proposer.kind}, the ladder's choice"
+            text += f"; proposing: {proposer.version} ({why})"
         else:
             text += "; it proposes"
         self.best.setText(text)

@@ -192,3 +192,9 @@ def test_when_the_instant_classifier_proposes_the_dock_names_it_and_loads_no_bun
     text = widget.model_label.text()
     assert f"Proposing: model {version.version}" in text and "instant" in text and "loading" not in text
     widget.shutdown()
+    from segstudio.gui.training_panel import TrainingPanel
+
+    training = TrainingPanel(state)
+    qtbot.addWidget(training)
+    training._describe_models()
+    assert f"proposing: {version.version} (instant, the ladder's choice)" in training.best.text()  # not "pinned"
