@@ -96,6 +96,9 @@ def run_train(args: argparse.Namespace) -> int:
                 result = drive_with_tqdm(generator, "training", on_event=_report)
             else:
                 result = drive(generator)
+            # every rank done with its collectives before any tears the group down: without it
+            # a rank could abort at exit ("terminate called without an active exception", gloo)
+            context.barrier()
     finally:
         context.shutdown()
         if torch.cuda.is_available():
