@@ -4,8 +4,9 @@
 through overlapping tiles whose logits are blended and streamed band by band (see
 models/tiling.py), so memory stays bounded by the image width, not its area. When a visible
 region is given it is predicted first and yielded as a `RegionPrediction`, so the canvas can
-show it while the rest runs. The network runs from a tuned copy (batch norm folded, channels-last; models/optimise.py),
-in mixed precision on a GPU (float16) and on CPUs with native bfloat16.
+show it while the rest runs. The network runs from a tuned copy (batch norm folded, channels-last weights; models/optimise.py;
+the input NCHW on CPUs), in mixed precision on a GPU (float16) and on CPUs with native bfloat16;
+on CPUs freed memory stays in the process for the next layer (models/allocator.py).
 
 `apply_prediction` stores the image's uncertainty and applies the class map as one undoable
 edit that only touches pixels nobody has reviewed (source 0 or 1).
