@@ -4,8 +4,9 @@
 through overlapping tiles whose logits are blended and streamed band by band (see
 models/tiling.py), so memory stays bounded by the image width, not its area. When a visible
 region is given it is predicted first and yielded as a `RegionPrediction`, so the canvas can
-show it while the rest runs. The network runs from a tuned copy (batch norm folded, channels-last; models/optimise.py),
-in mixed precision on a GPU (float16) and on CPUs with native bfloat16.
+show it while the rest runs. The network runs from a tuned copy (batch norm folded, channels-last weights; models/optimise.py;
+the input NCHW on CPUs), in mixed precision on a GPU (float16) and on CPUs with native bfloat16;
+on CPUs freed memory stays in the process for the next layer (models/allocator.py).
 
 `apply_prediction` stores the image's uncertainty and applies the class map as one undoable
 edit that only touches pixels nobody has reviewed (source 0 or 1).
@@ -24,6 +25,7 @@ import torch
 from segstudio.core.device import cpu_has_native_bf16
 from segstudio.core.geometry import BBox
 from segstudio.core.imageio.channels import match_channels
+from segstudio.core.models.allocator import keep_freed_memory
 from segstudio.core.models.bundle import ModelBundle
 from segstudio.core.models.optimise import inference_copy
 from segstudio.core.models.tiling import BandAccumulator, TiledOutputs, tile_starts, window_1d
@@ -136,10 +138,17 @@ def _predict_area(runner: _Runner, bundle: ModelBundle, pixels: np.ndarray, tile
     outputs = TiledOutputs.empty(height, width, class_dtype)
     ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
     tile_h, tile_w = min(tile, height), min(tile, width)
-    weight = None if len(ys) == len(xs) == 1 else (
+    single = len(ys) == len(xs) == 1
+    weight = None if single else (
         window_1d(tile_h, overlap if len(ys) > 1 else 0)[:, None] * window_1d(tile_w, overlap if len(xs) > 1 else 0)[None])
     refine = _crf_refiner(pixels, bundle) if crf else None
-    band = BandAccumulator(num_classes, tile_h, width, outputs, lut, refine)
+    band = BandAccumulator(num_classes, 0 if single else tile_h, width, outputs, lut, refine)
+    if single:  # the default up to the memory budget: one pass, no blending
+        if stop is not None and stop.is_set():
+            return None
+        band.finish_whole(runner([pixels])[0])
+        yield None
+        return _prediction(outputs, height, width)
     for y0 in ys:
         band.advance(y0)
         for start in range(0, len(xs), runner.batch_size):
@@ -151,6 +160,10 @@ def _predict_area(runner: _Runner, bundle: ModelBundle, pixels: np.ndarray, tile
                 band.add(tile_logits, y0, x0, weight)
                 yield None
     band.finish(height)
+    return _prediction(outputs, height, width)
+
+
+def _prediction(outputs: TiledOutputs, height: int, width: int) -> Prediction:
     uncertainty = outputs.entropy_sum / max(1, height * width)
     return Prediction(outputs.class_map, outputs.confidence, outputs.entropy, float(uncertainty))
 
@@ -167,7 +180,13 @@ class _Runner:
         self.device = device
         self.gpu = device.type == "cuda"
         self.model = inference_copy(bundle.model, device)
-        self.channels_last = device.type in ("cpu", "cuda")
+        # The weights are channels-last (models/optimise.py); on a CPU the input stays NCHW: oneDNN's
+        # first-layer kernels read 3 plain planes faster than interleaved pixels, and the layers after
+        # it are channels-last anyway (DeepLab MobileNetV3 at 1024: 434 vs 549 ms, LR-ASPP 199 vs 212,
+        # U-Net the same; issue 15). cuDNN gets channels-last input as before.
+        self.channels_last = device.type == "cuda"
+        if device.type == "cpu":
+            keep_freed_memory(WHOLE_IMAGE_BUDGET)
         self.batch_size = int(batch_size or (4 if self.gpu else 1))
         if mixed_precision is None:
             mixed_precision = self.gpu or (device.type == "cpu" and cpu_has_native_bf16())
@@ -179,10 +198,12 @@ class _Runner:
         if raw.dtype not in (np.uint8, np.float32):
             raw = raw.astype(np.float32)  # 16-bit and others: torch has few integer kernels for them
         # N x H x W x C memory seen as N x C x H x W is channels-last already; raw bytes go to the device
-        batch = torch.from_numpy(raw).to(self.device).permute(0, 3, 1, 2).float()
+        source = torch.from_numpy(raw).to(self.device).permute(0, 3, 1, 2)
+        if self.channels_last:
+            batch = source.float()
+        else:  # one pass converts and reorders into plain NCHW floats
+            batch = torch.empty(source.shape, dtype=torch.float32, device=self.device).copy_(source)
         batch = batch.mul_(self.factor).sub_(self.offset)
-        if not self.channels_last:
-            batch = batch.contiguous()
         with torch.inference_mode(), self.autocast:
             logits = self.model(batch)
         return logits.float().cpu().numpy()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-FINAL_ROWS_PER_CHUNK = 32  # finalise in chunks to bound the softmax temporaries
+FINAL_VALUES_PER_CHUNK = 1 << 22  # finalise K x rows x W values at a time: bounds the softmax temporaries
+# (16 MiB a temporary) yet is a handful of chunks at 1024 x 1024, not 32 rounds of ten small ops
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -95,15 +96,25 @@ class BandAccumulator:
     def finish(self, height: int) -> None:
         self._finalise(0, height - self.top)
 
+    def finish_whole(self, logits: np.ndarray) -> None:
+        """The whole image was one tile: its K x H x W logits are final as they are (no weighted
+        sum to copy them into and divide back out)."""
+        self._summarise_rows(torch.from_numpy(logits), 0)
+
     def _finalise(self, start: int, stop: int) -> None:
-        chunk = stop - start if self.refine is not None else FINAL_ROWS_PER_CHUNK
-        for a in range(start, stop, chunk):
-            b = min(stop, a + chunk)
-            logits = torch.from_numpy(self.sums[:, a:b]) / torch.from_numpy(self.weights[None, a:b])
-            probs = torch.softmax(logits, dim=0)
+        sums = torch.from_numpy(self.sums[:, start:stop])
+        self._summarise_rows(sums / torch.from_numpy(self.weights[None, start:stop]), start)
+
+    def _summarise_rows(self, logits: torch.Tensor, start: int) -> None:
+        """Softmax (then the CRF, on the whole band) and summary of K x h x W logits, in chunks
+        of rows; `start` is the buffer row of logits' first row."""
+        num_classes, height, width = logits.shape
+        chunk = height if self.refine is not None else max(1, FINAL_VALUES_PER_CHUNK // max(1, num_classes * width))
+        for a in range(0, height, chunk):
+            probs = torch.softmax(logits[:, a:a + chunk], dim=0)
             if self.refine is not None:
-                probs = torch.from_numpy(self.refine(probs.numpy(), self.top + a))
-            self._store(self.top + a, summarise(probs, self.log_k, self.lut))
+                probs = torch.from_numpy(self.refine(probs.numpy(), self.top + start + a))
+            self._store(self.top + start + a, summarise(probs, self.log_k, self.lut))
 
     def _store(self, y: int, out: tuple[np.ndarray, np.ndarray, np.ndarray, float]) -> None:
         classes, confidence, entropy, entropy_sum = out
