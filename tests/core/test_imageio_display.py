@@ -92,3 +92,20 @@ def test_a_flat_image_uses_its_whole_range_and_a_single_value_is_black():
 def test_limits_mean_something_for_grey_and_deep_images_only():
     assert adjustable(np.zeros((2, 2, 1), np.uint8)) and adjustable(np.zeros((2, 2, 3), np.uint16))
     assert not adjustable(np.zeros((2, 2, 3), np.uint8)) and not adjustable(np.zeros((2, 2, 1), np.bool_))
+
+
+@pytest.mark.parametrize("dtype, rgb", [(np.uint16, False), (np.uint16, True), (np.float32, False)])
+def test_a_big_image_scaled_on_all_cores_is_the_arithmetic_in_every_row(dtype, rgb):
+    """Above the parallel threshold the row blocks go to a thread pool: every block must land
+    in its own rows (a shifted or skipped block would differ from the reference)."""
+    from segstudio.core.imageio import display
+
+    height, width = 2100, display._PARALLEL_PIXELS // 2000 + 1  # odd sizes: a short last block
+    rows = np.arange(height, dtype=np.float64)[:, None, None] * 30 + np.arange(width)[None, :, None] % 97
+    values = rows.astype(dtype)
+    low, high = 1000.0, 50000.0
+    picture = scale_to_uint8(values, low, high, rgb=rgb)
+    assert picture.shape == (height, width, 3 if rgb else 1)
+    expected = reference(values, low, high)
+    for channel in range(picture.shape[2]):
+        assert_within_one_level(picture[:, :, channel:channel + 1], expected)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -11,6 +14,9 @@ DISPLAY_PERCENTILES = (0.5, 99.5)  # the automatic display limits
 _SAMPLE_PIXELS = 1_000_000  # percentiles are estimated on about this many pixels
 _BLOCK_ROWS = 256  # rows scaled at a time: the block and its RGB copy stay in the cache
 _NARROW = frozenset(map(np.dtype, (np.uint8, np.int8, np.uint16, np.int16)))  # scaled by OpenCV as they are
+_PARALLEL_PIXELS = 4_000_000  # from here on blocks are scaled on all cores (OpenCV frees the GIL)
+_pool: list[ThreadPoolExecutor] = []
+_pool_lock = threading.Lock()
 
 
 def apply_orientation(array: np.ndarray, orientation: int | None) -> np.ndarray:
@@ -135,7 +141,7 @@ def scale_to_uint8(values: np.ndarray, low: float, high: float, rgb: bool = Fals
 
     `cv2.addWeighted(v, a, v, 0, b, dtype=CV_8U)` computes saturate(v * a + b) straight into
     uint8 (where a 65,536-entry look-up took 4-5 times longer at 8k), in row blocks that stay in
-    the cache while grey becomes RGB. Types OpenCV does not scale, and every type whose scaled
+    the cache while grey becomes RGB, spread over the cores for big images. Types OpenCV does not scale, and every type whose scaled
     values could leave the range of an int (floats, wide ints), are clipped to the limits first.
     """
     low, high = float(low), float(high)
@@ -144,7 +150,8 @@ def scale_to_uint8(values: np.ndarray, low: float, high: float, rgb: bool = Fals
     out = np.empty((height, width, 3 if rgb and channels == 1 else channels), np.uint8)
     exact = values.dtype in _NARROW
     into_rgb = out.shape[2] != channels
-    for y in range(0, height, _BLOCK_ROWS):
+
+    def scale_block(y: int) -> None:
         block = np.ascontiguousarray(values[y : y + _BLOCK_ROWS])
         if not exact:
             block = np.clip(block, low, high, dtype=np.float64 if block.dtype == np.float64 else np.float32)
@@ -153,7 +160,26 @@ def scale_to_uint8(values: np.ndarray, low: float, high: float, rgb: bool = Fals
             cv2.cvtColor(scaled, cv2.COLOR_GRAY2RGB, dst=out[y : y + _BLOCK_ROWS])
         else:  # straight into the picture: no block copied
             cv2.addWeighted(block, scale, block, 0.0, -low * scale, dst=out[y : y + _BLOCK_ROWS], dtype=cv2.CV_8U)
+
+    starts = range(0, height, _BLOCK_ROWS)
+    if height * width >= _PARALLEL_PIXELS and len(starts) > 1 and _cores() > 1:
+        list(_block_pool().map(scale_block, starts))  # 8k 16-bit grey: 28 -> 20 ms on 2 cores (issue 15)
+    else:
+        for y in starts:
+            scale_block(y)
     return out
+
+
+def _cores() -> int:
+    return min(os.cpu_count() or 1, 8)
+
+
+def _block_pool() -> ThreadPoolExecutor:
+    """One pool for the process: threads started once, idle between pictures."""
+    with _pool_lock:
+        if not _pool:
+            _pool.append(ThreadPoolExecutor(_cores(), thread_name_prefix="segstudio-display"))
+        return _pool[0]
 
 
 def cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
