@@ -47,7 +47,7 @@ def run_headless(root: Path, *, minutes: float, device: str | None, train: bool)
     from segstudio.core.training.trainer import train as train_project
 
     with Project.open(root) as project:
-        drive_with_tqdm(instant_round(project, InstantTier(project.class_names()), device=device), "instant classifier")
+        drive_with_tqdm(instant_round(project, InstantTier.for_project(project), device=device), "instant classifier")
         if train:
             config = load_settings(project).train_config(minutes=minutes, device=device)
             result = drive_with_tqdm(train_project(project, config), "training")

@@ -76,6 +76,17 @@ class InstantTier:
         if self.calibration is None:
             self.calibration = PriorCalibration(len(self.class_names))
 
+    @classmethod
+    def for_project(cls, project) -> InstantTier:
+        """A tier for an open project that goes on with the prior power of its latest instant model."""
+        from segstudio.core.instant.storage import saved_prior_power
+        from segstudio.core.ladder import latest_instant
+
+        names = project.class_names()
+        latest = latest_instant(project)
+        power = saved_prior_power(latest.path) if latest is not None else 0.0
+        return cls(names, calibration=PriorCalibration(len(names), power))
+
     def features(self, raw: np.ndarray):
         """The ImageFeatures every model of this tier uses (other images matched to its channels)."""
         from segstudio.core.instant.features import image_features

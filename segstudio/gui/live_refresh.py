@@ -122,7 +122,7 @@ class InstantJobs(QObject):
             self._want_live = self._want_round = False
             return
         if self.tier is None:
-            self.tier = InstantTier(project.class_names())
+            self.tier = InstantTier.for_project(project)
         if self._want_live:
             self._want_live = False
             if self._start_live(project):

@@ -123,3 +123,20 @@ def test_every_stroke_pixel_of_the_open_image_reaches_the_forest_when_other_imag
     np.testing.assert_array_equal(features[-37:], strokes.features)  # the strokes stay whole
     assert sum(model.sampled) == labels.size  # and nothing is resampled after that
     assert model.labelled == [25_000, 25_037]  # the prior counts whole images and every stroke
+
+
+def test_calibration_keeps_its_power_until_another_wins_by_the_margin():
+    """Powers that trade a small lead image by image must not flip every proposal. Here every
+    sample is confidently right except `doubtful` common-class samples that lean rare (0.6):
+    powers 0.25 and 0.5 fix them, power 0 does not."""
+    def image(doubtful: int) -> tuple:
+        labels, counts = _samples({0: 20_000, 1: 500}, [99_000, 1_000])
+        rare = np.where(labels == 1, 0.95, 0.05).astype(np.float32)
+        rare[:doubtful] = 0.6
+        return np.stack([1 - rare, rare], axis=1), [0, 1], [99_000, 1_000], labels, counts
+
+    calibration = PriorCalibration(2)
+    calibration.score(0, *image(doubtful=1))  # one sample of ~5 pixels: a gain below the margin
+    assert calibration.best_power() == 0.0
+    calibration.score(1, *image(doubtful=400))  # ~2,000 pixels wrongly rare: a clear gain
+    assert calibration.best_power() == 0.25  # the weaker of the two powers that fix them

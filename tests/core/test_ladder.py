@@ -190,3 +190,24 @@ def test_instant_versions_are_pruned_but_networks_never(project):
     assert kinds.count(ladder.INSTANT_ARCH) == ladder.KEEP_INSTANT_VERSIONS and "unet" in kinds
     on_disk = {p.name for p in project.models_dir.iterdir()}
     assert {m.version for m in project.models() if m.arch == ladder.INSTANT_ARCH} == on_disk
+
+
+def test_a_reopened_project_goes_on_with_the_prior_power_of_its_latest_instant_model(project):
+    """Without this, every reopening proposed with power 0 until new evidence came in."""
+    import json
+
+    from segstudio.core.instant.prior import PriorCalibration
+
+    records, truths = project.images(order="name"), _truths()
+    for record, truth in zip(records[:2], truths[:2]):
+        _review(project, record, truth)
+    assert InstantTier.for_project(project).calibration.best_power() == 0.0  # no instant model yet
+    tier = InstantTier(project.class_names(), calibration=PriorCalibration(len(project.class_names()), 0.5))
+    version = drive(instant_round(project, tier))
+
+    assert InstantTier.for_project(project).calibration.best_power() == 0.5
+    meta_path = version.path / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["prior_power"] = 7  # a hand-edited file: ignored, not trusted
+    meta_path.write_text(json.dumps(meta))
+    assert InstantTier.for_project(project).calibration.best_power() == 0.0

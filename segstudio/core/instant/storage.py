@@ -81,6 +81,15 @@ def _describe(model, data: bytes) -> dict:
     }
 
 
+def saved_prior_power(folder: Path) -> float:
+    """The prior power a saved instant model used (0 when it cannot be read): where a reopened
+    project's tier starts, so its proposals do not change before there is new evidence."""
+    try:
+        return _prior_power(_read_json(folder / MODEL_JSON).get("prior_power", 0.0))
+    except (ModelError, ValueError, TypeError):
+        return 0.0
+
+
 def _read_json(path: Path) -> dict:
     if not path.is_file():
         raise ModelError(f"{path.parent} is not an instant model: {MODEL_JSON} is missing")
