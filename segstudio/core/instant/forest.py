@@ -12,6 +12,7 @@ and fresh forests predict through the same compiled code, to identical results.
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
@@ -23,6 +24,7 @@ KINDS = ("extra_trees", "random_forest")
 MAX_TREES = 1000
 MAX_NODES = 50_000_000
 PREDICT_ROWS = 1 << 18  # rows per block: bounds the per-tree output buffers
+_DELAYED_WARNING = r"`sklearn\.utils\.parallel\.delayed` should be used with"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ def grow_trees(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, pa
     make = ExtraTreesClassifier if params.kind == "extra_trees" else RandomForestClassifier
     forest = make(n_estimators=params.trees, min_samples_leaf=params.min_samples_leaf, max_features="sqrt",
                   n_jobs=threads or _threads(), random_state=seed)
+    # scikit-learn's tree tasks sometimes lose the configuration it hands to joblib's threads and
+    # then warn once per tree ("`sklearn.utils.parallel.delayed` should be used with ...",
+    # scikit-learn issue 32631): thousands of lines on stderr in some `bench hitl` runs, about a
+    # configuration this code never sets. The filter is global because the warning is raised in
+    # joblib's worker threads.
+    warnings.filterwarnings("ignore", message=_DELAYED_WARNING, category=UserWarning)
     forest.fit(features, labels, sample_weight=weights)
     return [estimator.tree_ for estimator in forest.estimators_]
 
