@@ -105,7 +105,8 @@ def _predict_items(bundle, items, out: Path, *, project: Project, device, tile, 
     from segstudio.core.atomic import atomic_write_png
     from segstudio.core.errors import ImageReadError
     from segstudio.core.imageio import read_image
-    from segstudio.core.inference import apply_prediction, predict
+    from segstudio.core.inference import predict
+    from segstudio.core.prediction import apply_prediction
     from segstudio.core.progress import Progress, drive
 
     written, failed = 0, []

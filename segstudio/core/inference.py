@@ -8,8 +8,8 @@ show it while the rest runs. The network runs from a tuned copy (batch norm fold
 the input NCHW on CPUs), in mixed precision on a GPU (float16) and on CPUs with native bfloat16;
 on CPUs freed memory stays in the process for the next layer (models/allocator.py).
 
-`apply_prediction` stores the image's uncertainty and applies the class map as one undoable
-edit that only touches pixels nobody has reviewed (source 0 or 1).
+The result is a `core.prediction.Prediction`; `core.prediction.apply_prediction` stores it (the
+uncertainty, and the class map as one undoable edit of the pixels nobody has reviewed).
 """
 
 from __future__ import annotations
@@ -31,18 +31,11 @@ from segstudio.core.models.optimise import inference_copy
 from segstudio.core.models.tiling import BandAccumulator, TiledOutputs, tile_starts, window_1d
 from segstudio.core.progress import Progress, StopFlag
 from segstudio.core.errors import ModelError
-from segstudio.core.labels import IGNORE, convert_labels, unlabelled_value
+from segstudio.core.labels import IGNORE, unlabelled_value
+from segstudio.core.prediction import Prediction
 
 if TYPE_CHECKING:
     from segstudio.core.project import Project
-
-
-@dataclass
-class Prediction:
-    class_map: np.ndarray  # H x W uint8 (uint16 for > 255 classes): project class ids after mapping
-    confidence: np.ndarray  # H x W uint8: probability of the chosen class * 255
-    entropy: np.ndarray  # H x W uint8: normalised entropy * 255 (the uncertainty heat map)
-    uncertainty: float  # mean normalised entropy in [0, 1]: ranks images for review
 
 
 @dataclass(frozen=True)
@@ -272,36 +265,3 @@ def propose_images(project: Project, bundle: ModelBundle, image_ids: list[int], 
         done += 1
         yield ImageProposal(image_id, record.name, prediction)
     return done, problems
-
-
-def apply_prediction(project, document, image_id: int, prediction: Prediction, *, version: str | None = None):
-    """Store uncertainty and apply the class map to unreviewed pixels as one undoable step.
-
-    `version` is the model that made the prediction, remembered so that only a better model
-    refreshes the proposal (Project.proposal_outdated).
-
-    With an open MaskDocument the edit goes through it (undoable, journalled); otherwise the
-    project's masks are read, changed by the same rule, and written back atomically.
-    Returns the changed BBox (or None when nothing changed).
-    """
-    from segstudio.core.document import MaskDocument
-
-    project.set_uncertainty(image_id, prediction.uncertainty)
-    project.set_proposed_by(image_id, version)
-    project.write_uncertainty_map(image_id, prediction.entropy)
-    class_map = prediction.class_map
-    if document is not None:
-        return document.apply_proposal(_as_label_dtype(class_map, document.label.dtype))
-    label, source = project.read_label(image_id), project.read_source(image_id)
-    offline = MaskDocument(image_id, label, source, undo_limit_bytes=0)
-    changed = offline.apply_proposal(_as_label_dtype(class_map, label.dtype))
-    if changed is not None:
-        project.write_masks(image_id, offline.label, offline.source)
-    return changed
-
-
-def _as_label_dtype(class_map: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """The class map in the project's label width (unmapped classes stay unlabelled)."""
-    if class_map.dtype == dtype or np.dtype(dtype) == np.uint16:
-        return convert_labels(class_map, np.dtype(dtype))
-    raise ModelError(f"the model predicts class ids beyond what the project's {np.dtype(dtype)} masks hold")

@@ -95,14 +95,14 @@ def refresh_unreviewed(project, proposer, *, skip: Collection[int | None] = (), 
                        ) -> Generator[Progress, None, int]:
     """Propose on every image nobody has started (status new), most uncertain first.
 
-    Only pixels of source 0 or 1 change (inference.apply_prediction). `skip` is read again before
+    Only pixels of source 0 or 1 change (prediction.apply_prediction). `skip` is read again before
     each image, so a live set (the image open in the editor) can change while this runs.
     Returns how many images got a proposal.
     """
     from segstudio.core.workspace.review import rank_by_uncertainty
     from segstudio.core.errors import ImageReadError
     from segstudio.core.imageio import read_image
-    from segstudio.core.inference import apply_prediction
+    from segstudio.core.prediction import apply_prediction
     from segstudio.core.proposers import check_classes
 
     check_classes(proposer, project.class_names())

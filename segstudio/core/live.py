@@ -25,7 +25,7 @@ LIVE_FEATURE_BYTES = 1 << 30  # the open image's cached feature stack; bigger im
 @dataclass
 class LiveResult:
     image_id: int
-    prediction: object  # segstudio.core.inference.Prediction
+    prediction: object  # segstudio.core.prediction.Prediction
     train_pixels: int
     retrain_s: float
     propose_s: float

@@ -71,7 +71,7 @@ class InstantProposer:
         return list(self.model.class_names)
 
     def predict(self, image, *, stop=None, features: np.ndarray | None = None):
-        from segstudio.core.inference import Prediction
+        from segstudio.core.prediction import Prediction
 
         yield Progress(0, 1, "proposing (instant classifier)")
         if stop is not None and stop.is_set():
@@ -83,7 +83,7 @@ class InstantProposer:
 def prediction_from_probabilities(probabilities: np.ndarray, factory=None):
     """Class map, confidence, entropy map and mean uncertainty of a (C, H, W) probability stack."""
     if factory is None:
-        from segstudio.core.inference import Prediction as factory
+        from segstudio.core.prediction import Prediction as factory
     num_classes = probabilities.shape[0]
     class_map = probabilities.argmax(0).astype(np.uint8 if num_classes <= 255 else np.uint16)
     confidence = probabilities.max(0)

@@ -82,7 +82,7 @@ class ProposalsMixin:
 
     def _apply(self, proposal) -> None:
         """On the GUI thread: one undoable edit through the open document, else straight to the project."""
-        from segstudio.core.inference import apply_prediction
+        from segstudio.core.prediction import apply_prediction
 
         editing = proposal.image_id == self.state.image_id and self.state.document is not None
         apply_prediction(self.state.project, self.state.document if editing else None, proposal.image_id,

@@ -15,7 +15,8 @@ from segstudio.core.device import cpu_has_native_bf16
 from segstudio.core.document import MaskDocument
 from segstudio.core.errors import ModelError
 from segstudio.core.geometry import BBox
-from segstudio.core.inference import Prediction, RegionPrediction, apply_prediction, match_channels, predict
+from segstudio.core.inference import RegionPrediction, match_channels, predict
+from segstudio.core.prediction import Prediction, apply_prediction
 from segstudio.core.models import ModelBundle, SegmentationModel
 from segstudio.core.progress import Progress, StopFlag, drive
 from segstudio.core.project import Project, Source

@@ -211,3 +211,26 @@ def test_a_reopened_project_goes_on_with_the_prior_power_of_its_latest_instant_m
     meta["prior_power"] = 7  # a hand-edited file: ignored, not trusted
     meta_path.write_text(json.dumps(meta))
     assert InstantTier.for_project(project).calibration.best_power() == 0.0
+
+
+def test_the_first_instant_proposals_never_import_torch(tmp_path):
+    """From reviewed images to proposals on the rest (what the demo shows first) without torch:
+    importing it cost about 2 s of the demo's first proposal on 2 cores."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from segstudio.bench.shapes_dataset import create_shapes_project
+from segstudio.core import ladder
+from segstudio.core.instant_tier import InstantTier
+from segstudio.core.ladder_round import instant_round, refresh_unreviewed
+from segstudio.core.progress import drive
+project = create_shapes_project({str(tmp_path / 'p')!r}, count=4, size=64, labelled=2)
+drive(instant_round(project, InstantTier.for_project(project)))
+assert drive(refresh_unreviewed(project, ladder.load_proposing(project))) == 2
+project.close()
+bad = [m for m in ('torch', 'PySide6') if m in sys.modules]
+assert not bad, bad
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
