@@ -43,7 +43,8 @@ def first_proposal_seconds(timeout: float) -> tuple[float | None, float | None]:
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "segstudio", "demo", "--into", str(root), "--reset"],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 start_new_session=True)  # its training process goes down with it
         first_model = None
         try:
             while time.perf_counter() - started < timeout:
@@ -56,12 +57,24 @@ def first_proposal_seconds(timeout: float) -> tuple[float | None, float | None]:
                 time.sleep(POLL_S)
             return None, first_model
         finally:
-            child.terminate()
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            _end_session(child)
+
+
+def _end_session(child: subprocess.Popen) -> None:
+    """Stop the demo and the training process it started: an orphaned trainer still reading the
+    project made removing the temporary folder fail ("Directory not empty")."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # the window first, then whatever of the group is left
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+    child.wait()
 
 
 def _connect(root: Path) -> sqlite3.Connection | None:

@@ -24,7 +24,7 @@ from segstudio.core.progress import StopFlag
 
 # Project methods the trainer may call that write; everything else is read in the child.
 PARENT_CALLS = frozenset({"set_split", "register_model", "log_event", "flag_labels", "mark_labels_checked"})
-CHILD_NICENESS = 5  # the GUI wins the CPU when both want it
+CHILD_NICENESS = 10  # the GUI wins the CPU when both want it
 POLL_SECONDS = 0.05
 
 
@@ -52,14 +52,14 @@ class _ProjectInChild:
 
 def _child_main(root: str, config, conn, running, stop) -> None:
     """Entry point of the training process (spawned: a fresh interpreter, no Qt)."""
-    from segstudio.core.project import Project
-    from segstudio.core.training.trainer import train
-
-    if hasattr(os, "nice"):
+    if hasattr(os, "nice"):  # before the imports: importing torch is seconds of CPU
         try:
             os.nice(CHILD_NICENESS)
         except OSError:
             pass
+    from segstudio.core.project import Project
+    from segstudio.core.training.trainer import train
+
     try:
         with Project.open(root, readonly=True) as project:
             work = train(_ProjectInChild(project, conn), config, stop=stop)
