@@ -55,6 +55,12 @@ class Evaluation:
     def miou(self) -> float:
         return float(batched_miou(self.confusion[None])[0])
 
+    def only(self, image_ids) -> Evaluation:
+        """The same scores on some of the images (in this evaluation's order)."""
+        keep = set(image_ids)
+        index = [i for i, image_id in enumerate(self.image_ids) if image_id in keep]
+        return Evaluation(tuple(self.image_ids[i] for i in index), self.blocks[index])
+
     def per_image(self) -> list[np.ndarray]:
         """One K x K confusion matrix per image."""
         return list(self.blocks.sum(axis=1))

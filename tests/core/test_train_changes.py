@@ -178,3 +178,54 @@ def test_training_keeps_the_cache_under_its_bound(tmp_path):
             pass
         # the bound, or the 4 batches of one that may be in flight (never evicted)
         assert folder_bytes(TrainingCache(project, 3)) <= max(bound, 4 * largest) < 12 * largest / 2
+
+
+def _review_new_image(project, split: Split) -> int:
+    target = project.images(status=Status.NEW)[0].id
+    project.set_split(target, split)
+    paint(project, target, value=2)
+    project.mark_done(target)
+    return target
+
+
+def test_a_new_training_image_restarts_the_learning_rate_schedule_of_a_continuous_run(project):
+    """A round whose cosine reached its floor met new images at 1/20 of the learning rate:
+    on real nuclei the network never improved after its first image."""
+    config = tiny(continuous=True, patience=1000, min_steps_per_epoch=8, max_steps_per_epoch=8,
+                  schedule_epochs=1, lr=1e-3)
+    stop = StopFlag()
+    before, after, joined_at = [], [], None
+    for event in train(project, config, stop=stop):
+        if not isinstance(event, StepEvent):
+            continue
+        if joined_at is None:
+            before.append(event.lr)
+            if event.step == 20:  # two and a half epochs of an 8-step schedule: at the floor
+                _review_new_image(project, Split.TRAIN)
+                joined_at = event.step
+        else:
+            after.append(event.lr)
+            if len(after) == 16:
+                stop.set()
+    assert before[-1] <= 0.06 * config.lr
+    assert max(after) >= 0.9 * config.lr  # warmed up again after the epoch that took it in
+
+
+def test_a_candidate_is_judged_on_the_validation_images_the_best_was_not_chosen_on(project):
+    """The best's score where it won its place is lucky: a later validation image is fair to both."""
+    first = [event for event in train(project, tiny(max_steps=24, min_steps_per_epoch=8, max_steps_per_epoch=8))
+             if isinstance(event, (RoundEvent, ValidationEvent))]
+    assert first[0].val_images == 1
+    best = project.best_model()
+    chosen = best.metrics["chosen_on_image_ids"]
+    assert len(chosen) == 1
+
+    added = _review_new_image(project, Split.VAL)
+    events = [event for event in train(project, tiny(max_steps=16, min_steps_per_epoch=8, max_steps_per_epoch=8))
+              if isinstance(event, (RoundEvent, ValidationEvent))]
+    assert events[0].val_images == 2
+    verdicts = [event.verdict for event in events if isinstance(event, ValidationEvent)]
+    assert verdicts and all("on 1 image(s)" in verdict for verdict in verdicts), verdicts
+    kept = project.best_model()
+    if kept.version != best.version:  # a model chosen on the new image won its place there
+        assert kept.metrics["chosen_on_image_ids"] == [added]

@@ -1,7 +1,9 @@
 """When to stop (after RootPainter's policy), which images train and which validate.
 
 - a new model version is kept only when it beats the best on a paired comparison
-  (segstudio.core.compare.decide); this module counts the epochs without one;
+  (segstudio.core.compare.decide), on the validation images the best did not win its place on
+  when there are any (`chosen_on`: a best's score where it won is lucky, and it blocked every
+  later model); this module counts the epochs without one;
 - stop after `patience` epochs without a kept model;
 - annotations changed (new reviewed pixels, new images): the count restarts, because the
   model now has something new to learn;
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from segstudio.core.errors import ProjectError
 from segstudio.core.project import Split, Status
 
 VAL_EVERY = 5  # one image in five validates
@@ -91,3 +94,16 @@ def annotation_fingerprint(project) -> str:
         digest.update(f"{record.id}|{record.status.value}|{record.split.value}|{flag}|".encode())
         digest.update(project.label_stamp(record.id).encode())
     return digest.hexdigest()
+
+
+def chosen_on(project, version: str | None) -> frozenset[int] | None:
+    """The validation images a kept model won its place on (its metrics), None when unknown."""
+    if version is None:
+        return None
+    try:
+        ids = project.model(version).metrics.get("chosen_on_image_ids")
+    except ProjectError:  # no such record: every image counts as seen, the old rule
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return None
+    return frozenset(ids)
