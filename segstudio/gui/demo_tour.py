@@ -76,8 +76,9 @@ def start_training(window) -> str:
                       and window.dockWidgetArea(d) == window.dockWidgetArea(dock)]
         window.resizeDocks([*neighbours, dock], [120] * len(neighbours) + [560], Qt.Orientation.Vertical)
     panel.start()  # the demo's training settings are stored in its project
-    return ("A small network is <b>training now</b> on them (Training panel, right); within about a minute "
-            "its proposals appear on the other eleven images.")
+    return ("An instant pixel classifier learns from them in seconds and proposes on the other eleven images; "
+            "a small network is <b>training now</b> as well (Training panel, right) and takes over when its "
+            "proposals are surely better (the status bar says which model proposes).")
 
 
 def _keys(window, name: str) -> str:
@@ -95,8 +96,9 @@ def tour_html(window, training_line: str) -> str:
         "(nucleus blue, boundary orange); "
         f"2. correct it with the brush <b>{brush}</b> or eraser <b>{eraser}</b> (keys <b>1</b>-<b>3</b> "
         f"pick the class); 3. mark it done with <b>{done}</b>; "
-        "4. watch the Training plot: the next round learns from your correction and the proposals "
-        f"on the other images get better. <b>{uncertain}</b> jumps to the image the model is least sure "
+        "4. the proposals learn from every correction: while you paint, the open image's unreviewed "
+        "pixels are proposed again, and when you mark it done the other images get new proposals. "
+        f"Your corrections reach the network's training too (Training plot). <b>{uncertain}</b> jumps to the image the model is least sure "
         f"about; <b>{heat}</b> shows where. <b>F1</b> lists every shortcut."
     )
 
