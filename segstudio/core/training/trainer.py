@@ -142,7 +142,7 @@ class Trainer:
         self.data_changed = False  # anything changed since the last validation (patience restarts)
         self.images_joined = False  # a new image joined training since the last epoch's end
         self.cycle_start = 0  # the scheduler step the learning-rate schedule last (re)started at
-        self.scheduler_steps = 0  # scheduler steps taken this round
+        self.scheduler = None  # this round's learning-rate scheduler
 
     # ------------------------------------------------------------------ the run
     def run(self) -> Generator[object, None, TrainResult]:
@@ -358,8 +358,8 @@ class Trainer:
         if self.images_joined and self.config.continuous:
             # A new image is something new to learn: the schedule starts again (a warm restart).
             # Folded into a round whose cosine had reached its floor (after 3 epochs), new images
-            # met 1/20 of the learning rate: the nuclei network never improved after image 1.
-            self.cycle_start = self.scheduler_steps
+            # met 1/20 of the learning rate and barely moved the network (bench hitl, issue 10).
+            self.cycle_start = self.scheduler.last_epoch
         self.images_joined = False
         self.val_changed = self.data_changed = False
 
@@ -369,14 +369,9 @@ class Trainer:
                                       foreach=True)  # one kernel per step for all tensors, on CPUs too
         steps_per_epoch = len(data.loader)
         schedule_steps = (config.epochs or config.schedule_epochs) * steps_per_epoch
-        self.cycle_start = self.scheduler_steps = 0
-        self.images_joined = False
-
-        def factor(step: int) -> float:
-            self.scheduler_steps = step
-            return lr_factor(step - self.cycle_start, schedule_steps, config.schedule)
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        self.cycle_start, self.images_joined = 0, False
+        scheduler = self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step - self.cycle_start, schedule_steps, config.schedule))
         total = config.epochs * steps_per_epoch if config.epochs else None
         while True:
             data.sampler.set_epoch(self.epoch)
@@ -555,13 +550,11 @@ class Trainer:
     def _fresh_validation(self, data: RoundData, evaluation: Evaluation) -> list[int]:
         """Validation images the best model was not chosen on, or [] to compare on all of them.
 
-        The best won its place on the images it was validated on then; among many candidates
-        one is lucky there, and a model that keeps that lucky score blocked every later one:
-        on the nuclei set, a network kept after 1 image (0.978 on its one validation image)
-        beat every model trained on 2-8 images on that image (0.92-0.95) and proposals never
-        changed again. Images that joined validation since are unseen by both models, so the
-        comparison is fair there (test-then-train, as the ladder scores). Validating on the
-        training images (no validation image) has no such images: there all of them count.
+        The best won its place on the images it was compared on then; among many candidates
+        one is lucky there, and its lucky score is the bar every later model must clear on
+        the same images. Images that joined validation since are unseen by both models, so
+        the comparison is fair there (test-then-train, as the ladder scores). Validating on
+        the training images (no validation image) has no such images: there all of them count.
         """
         if self.best_eval is None or not data.val_images or self.best_chosen_on is None:
             return []
