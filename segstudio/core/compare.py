@@ -19,6 +19,9 @@ Why this rule can be trusted with few images:
   of MIN_GAIN, so a scribble on one image cannot crown a model by a hair.
 - Never "replace whatever the score": a candidate without a better bound is not kept, however
   few images there are. Only the very first model (nothing to compare with) is kept outright.
+- The trainer judges on the validation images the best did not win its place on, when there
+  are any (`decide_on_fresh`: the best's score where it won is lucky), and still refuses a
+  candidate the best surely beats on all of them.
 
 Cost: the resampling is one (resamples x blocks) @ (blocks x K^2) matrix product per model,
 about 0.1 s for 200 validation images and 4 classes; scoring each image is the prediction the
@@ -176,3 +179,21 @@ def decide(new: Evaluation, old: Evaluation | None, *, new_name: str = "the new 
                        new_miou, old_miou, bound)
     return Verdict(True, f"{new_name} is better than {old_name}: {scores}, gain at least {bound:.3f} "
                          f"({CONFIDENCE:.0%} bound)", new_miou, old_miou, bound)
+
+
+def decide_on_fresh(new: Evaluation, old: Evaluation | None, fresh: list[int], **names) -> Verdict:
+    """`decide` on the `fresh` images (those `old` did not win its place on) when there are any.
+
+    A candidate judged on a few fresh images could still be lucky there and clearly worse on
+    the others, so it is refused when `old` is surely better than it on all the images: the
+    fresh rule lets a better model through, never a worse one.
+    """
+    if not fresh or old is None:
+        return decide(new, old, **names)
+    verdict = decide(new.only(fresh), old.only(fresh), **names)
+    if verdict.better and gain_lower_bound(old, new) > 0:
+        where = f"on all {len(new.image_ids)} validation image(s)"
+        return Verdict(False, f"{names.get('new_name', 'the new model')} is better on the {len(fresh)} new "
+                              f"validation image(s) but surely worse {where}: mIoU {new.miou:.3f} against "
+                              f"{old.miou:.3f}", verdict.new_miou, verdict.old_miou, verdict.bound)
+    return verdict

@@ -103,3 +103,24 @@ def test_a_scribble_needs_a_plain_margin():
     old[0, 0, 1, 0] += 1
     verdict = decide(right, Evaluation(right.image_ids, old))
     assert not verdict.better and verdict.bound > 0 and f"{MIN_GAIN}" in verdict.reason
+
+
+def test_on_fresh_images_a_better_model_passes_and_one_surely_worse_elsewhere_does_not():
+    """The fresh rule (trainer: validation images the best did not win its place on) judges on
+    the new images, but never lets through a model that is surely worse on all of them."""
+    from segstudio.core.compare import Evaluation, decide_on_fresh
+
+    data = images(6, seed=3)
+    old = score_images(noisy(0.80, 1), data, 3)
+    better_on_new = score_images(noisy(0.80, 2), data[:5], 3)  # as good on the old five
+    good_new = score_images(noisy(0.97, 3), data[5:], 3)
+    candidate = Evaluation(old.image_ids, np.concatenate([better_on_new.blocks, good_new.blocks]))
+    assert decide_on_fresh(candidate, old, [5]).better
+    assert "on 1 image(s)" in decide_on_fresh(candidate, old, [5]).reason
+    assert not decide(candidate, old).better  # on all six its gain is not sure: the old rule blocked it
+
+    worse_on_old = score_images(noisy(0.55, 4), data[:5], 3)
+    lucky = Evaluation(old.image_ids, np.concatenate([worse_on_old.blocks, good_new.blocks]))
+    verdict = decide_on_fresh(lucky, old, [5])
+    assert not verdict.better and "surely worse" in verdict.reason
+    assert decide_on_fresh(candidate, old, []).reason == decide(candidate, old).reason  # no fresh image: the old rule

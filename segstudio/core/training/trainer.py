@@ -11,7 +11,7 @@ the best model check new and changed labels (suspicious ones are flagged and lef
 person confirms them, segstudio.core.training.suspicious), re-measures the best model on the
 current validation images and restarts the patience count, then trains epoch after epoch; a
 version is kept only when it beats the best on a paired comparison over the same images
-(segstudio.core.compare.decide), however few they are: never silently worse.
+(segstudio.core.compare.decide_on_fresh), however few they are: never silently worse.
 
 Seconds, not epochs: between two steps the trainer reads the project's annotation change
 counter (one row; Project.annotation_changes, moved by database triggers). When it moved, only
@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader
 
 from segstudio.core.errors import SegStudioError
 from segstudio.core.metrics import scores_from_confusion
-from segstudio.core.compare import Evaluation, decide
+from segstudio.core.compare import Evaluation, decide_on_fresh
 from segstudio.core.progress import Progress, StopFlag
 from segstudio.core.project import Split
 from segstudio.core.training.checkpoint import remove_partial_versions, save_new_version
@@ -516,10 +516,8 @@ class Trainer:
         self.validated_at = self.step
         evaluation, loss = self._evaluate(data)
         fresh = self._fresh_validation(data, evaluation)
-        verdict = decide(evaluation.only(fresh) if fresh else evaluation,
-                         self.best_eval.only(fresh) if fresh else self.best_eval,
-                         new_name=f"the model of step {self.step}",
-                         old_name=f"best model {self.best_name}" if self.best_name else "the best model")
+        verdict = decide_on_fresh(evaluation, self.best_eval, fresh, new_name=f"the model of step {self.step}",
+                                  old_name=f"best model {self.best_name}" if self.best_name else "the best model")
         self.policy.observe(verdict.better)
         scores = scores_from_confusion(evaluation.confusion)
         per_class = {name: (None if np.isnan(value) else float(value))
