@@ -4,7 +4,8 @@ It writes one --side x --side uint16 TIFF (the photo-like picture of `bench open
 most of the 16-bit range; uncompressed, as microscopes write them), then times, as the median of
 --repeat runs, each on the same file:
 
-- the decode floor: tifffile.imread and cv2.imread alone (the faster one is the floor);
+- the decode floor: tifffile.imread and cv2.imread alone (the faster one is the floor), and
+  read_image's own decode of this layout (the bytes read in parallel blocks, tiff_direct);
 - read_image: decode plus the picture the canvas draws (stretch by robust percentiles; a grey
   image stays one channel, made colour only in the tiles drawn);
 - to_picture alone on the decoded array; to_display (the same made RGB in one pass, what
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(figures, indent=2))
     else:
         print(f"{args.side} x {args.side} uint16 grey TIFF, median of {args.repeat} runs (ms)")
-        print(f"  decode floor: tifffile {figures['tifffile_ms']:.1f}, cv2.imread {figures['cv2_imread_ms']:.1f}")
+        print(f"  decode floor: tifffile {figures['tifffile_ms']:.1f}, cv2.imread {figures['cv2_imread_ms']:.1f} "
+              f"(read_image's own parallel read: {figures['direct_read_ms']:.1f})")
         print(f"  read_image (decode + picture) {figures['read_image_ms']:.1f} = {figures['ratio_to_floor']:.2f}x the floor")
         print(f"  to_picture alone {figures['to_picture_ms']:.1f} (writing a grey picture at all: "
               f"{figures['grey_write_ms']:.1f}); to_display (RGB) {figures['to_display_ms']:.1f} (the 65,536-entry "
@@ -64,6 +66,7 @@ def measure(side: int, repeat: int) -> dict[str, float]:
         figures = {
             "tifffile_ms": _median_ms(repeat, lambda: tifffile.imread(path)),
             "cv2_imread_ms": _median_ms(repeat, lambda: cv2.imread(str(path), cv2.IMREAD_UNCHANGED)),
+            "direct_read_ms": _median_ms(repeat, lambda: _direct_read(path)),
             "read_image_ms": _median_ms(repeat, lambda: read_image(path)),
             "to_picture_ms": _median_ms(repeat, lambda: to_picture(raw)),
             "to_display_ms": _median_ms(repeat, lambda: to_display(raw)),
@@ -75,6 +78,15 @@ def measure(side: int, repeat: int) -> dict[str, float]:
     figures["floor_ms"] = min(figures["tifffile_ms"], figures["cv2_imread_ms"])
     figures["ratio_to_floor"] = figures["read_image_ms"] / figures["floor_ms"]
     return figures
+
+
+def _direct_read(path: Path) -> np.ndarray | None:
+    import tifffile
+
+    from segstudio.core.imageio import tiff_direct
+
+    with tifffile.TiffFile(path) as tif:
+        return tiff_direct.read(path, tif, tif.pages[0])
 
 
 def _lookup_display(raw: np.ndarray) -> np.ndarray:

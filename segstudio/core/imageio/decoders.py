@@ -18,6 +18,7 @@ import tifffile
 from PIL import Image, UnidentifiedImageError
 
 from segstudio.core.errors import ImageReadError
+from segstudio.core.imageio import tiff_direct
 from segstudio.core.imageio.display import cmyk_to_rgb
 from segstudio.core.imageio.opencv_decode import decode_8bit, decode_png16
 
@@ -92,7 +93,9 @@ def read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, int]:
         if len(tif.pages) > 1:
             notes.append(f"multi-page TIFF: showing page 1 of {len(tif.pages)}")
         try:
-            array = page.asarray()
+            array = tiff_direct.read(path, tif, page)
+            if array is None:
+                array = page.asarray()
         except (ValueError, NotImplementedError) as exc:
             if "imagecodecs" not in str(exc) and not isinstance(exc, NotImplementedError):
                 raise
@@ -108,7 +111,8 @@ def read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, int]:
             array = cmyk_to_rgb(array[:, :, :4])
             notes.append("CMYK converted to RGB")
         elif page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
-            array = np.iinfo(array.dtype).max - array if array.dtype.kind == "u" else -array
+            array = (~array if array.dtype == np.bool_ else
+                     np.iinfo(array.dtype).max - array if array.dtype.kind == "u" else -array)
         return array, _tiff_orientation(page)
 
 

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
+
+from segstudio.core.imageio import workers
 
 DISPLAY_PERCENTILES = (0.5, 99.5)  # the automatic display limits
 _SAMPLE_PIXELS = 1_000_000  # percentiles are estimated on about this many pixels
 _BLOCK_ROWS = 256  # rows scaled at a time: the block and its RGB copy stay in the cache
 _NARROW = frozenset(map(np.dtype, (np.uint8, np.int8, np.uint16, np.int16)))  # scaled by OpenCV as they are
 _PARALLEL_PIXELS = 4_000_000  # from here on blocks are scaled on all cores (OpenCV frees the GIL)
-_pool: list[ThreadPoolExecutor] = []
-_pool_lock = threading.Lock()
 
 
 def apply_orientation(array: np.ndarray, orientation: int | None) -> np.ndarray:
@@ -162,24 +159,12 @@ def scale_to_uint8(values: np.ndarray, low: float, high: float, rgb: bool = Fals
             cv2.addWeighted(block, scale, block, 0.0, -low * scale, dst=out[y : y + _BLOCK_ROWS], dtype=cv2.CV_8U)
 
     starts = range(0, height, _BLOCK_ROWS)
-    if height * width >= _PARALLEL_PIXELS and len(starts) > 1 and _cores() > 1:
-        list(_block_pool().map(scale_block, starts))  # 8k 16-bit grey: 28 -> 20 ms on 2 cores (issue 15)
+    if height * width >= _PARALLEL_PIXELS and len(starts) > 1 and workers.cores() > 1:
+        list(workers.pool().map(scale_block, starts))  # 8k 16-bit grey: 28 -> 20 ms on 2 cores (issue 15)
     else:
         for y in starts:
             scale_block(y)
     return out
-
-
-def _cores() -> int:
-    return min(os.cpu_count() or 1, 8)
-
-
-def _block_pool() -> ThreadPoolExecutor:
-    """One pool for the process: threads started once, idle between pictures."""
-    with _pool_lock:
-        if not _pool:
-            _pool.append(ThreadPoolExecutor(_cores(), thread_name_prefix="segstudio-display"))
-        return _pool[0]
 
 
 def cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
