@@ -89,10 +89,11 @@ class InstantTier:
 
     def features(self, raw: np.ndarray):
         """The ImageFeatures every model of this tier uses (other images matched to its channels)."""
+        from segstudio.core.imageio.channels import model_channels
         from segstudio.core.instant.features import image_features
 
         if self.channels is None:
-            self.channels = 1 if raw.ndim == 2 or raw.shape[2] == 1 else 3
+            self.channels = model_channels(1 if raw.ndim == 2 else raw.shape[2])
         return image_features(raw, channels=self.channels)
 
     def refresh_samples(self, project, image_ids: Iterable[int], *, stop: StopFlag | None = None):

@@ -113,8 +113,9 @@ def test_channels_are_matched_or_refused_clearly():
     assert match_channels(gray, 3).shape == (5, 6, 3)
     assert match_channels(np.zeros((5, 6, 4), np.uint8), 3).shape == (5, 6, 3)
     assert match_channels(np.full((5, 6, 3), 200, np.uint8), 1)[0, 0, 0] == 200
-    with pytest.raises(ModelError, match="2 channels but the model expects 3"):
-        match_channels(np.zeros((5, 6, 2), np.uint8), 3)
+    assert match_channels(np.zeros((5, 6, 2), np.uint8), 3).shape == (5, 6, 3)  # grey + alpha: the grey
+    with pytest.raises(ModelError, match="5 channels but the model expects 3"):
+        match_channels(np.zeros((5, 6, 5), np.uint8), 3)
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ def test_image_features_match_channels_and_bad_input_is_refused():
     as_rgb = image_features(grey, channels=3)
     assert as_rgb.channels == 3 and as_rgb.values.shape[-1] == 3 * PER_CHANNEL
     with pytest.raises(ModelError):
-        image_features(np.zeros((8, 8, 2), np.uint8), channels=3)
+        image_features(np.zeros((8, 8, 5), np.uint8), channels=3)
     with pytest.raises(ValueError):
         feature_stack(np.zeros((2, 8, 8, 1), np.uint8))
     with pytest.raises(ValueError):

@@ -32,6 +32,7 @@ class LoadedImage:
     picture: np.ndarray  # what the screen shows, uint8: H x W x 1 grey or H x W x 3 RGB (display.to_picture)
     raw: np.ndarray  # H x W x C, the stored values and dtype
     notes: list[str] = field(default_factory=list)  # what was done to show it, for the person
+    alpha: bool | None = None  # whether the last of 2 or 4 channels is transparency; None: by the count
     _rgb: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -85,7 +86,7 @@ def read_image(path: str | Path) -> LoadedImage:
     notes: list[str] = []
     try:
         read = decoders.read_tiff if decoders.is_tiff(path) else decoders.read_pil
-        raw, orientation = read(path, notes)
+        raw, orientation, alpha = read(path, notes)
     except ImageReadError:
         raise
     except Exception as exc:
@@ -97,7 +98,7 @@ def read_image(path: str | Path) -> LoadedImage:
     raw = np.ascontiguousarray(apply_orientation(raw, orientation))
     if orientation != 1:
         notes.append(f"turned upright from EXIF orientation {orientation}")
-    return LoadedImage(path, to_picture(raw, notes), raw, notes)
+    return LoadedImage(path, to_picture(raw, notes, alpha=alpha), raw, notes, alpha)
 
 
 __all__ = [

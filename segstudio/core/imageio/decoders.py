@@ -67,7 +67,8 @@ def probe_pil(path: Path) -> tuple[ImageInfo, int]:
 
 
 # --------------------------------------------------------------------------- pixels
-def read_pil(path: Path, notes: list[str]) -> tuple[np.ndarray, int]:
+def read_pil(path: Path, notes: list[str]) -> tuple[np.ndarray, int, bool | None]:
+    """(pixels, orientation, alpha): Pillow's modes say alpha by the channel count (LA, RGBA)."""
     with open_pil(path) as image:
         check_size(path, image.width, image.height)
         _note_format(path, _format_name(image), notes)
@@ -76,15 +77,16 @@ def read_pil(path: Path, notes: list[str]) -> tuple[np.ndarray, int]:
             notes.append(f"{image.n_frames} frames: only the first is used")
         png_header = _png_header(path) if image.format == "PNG" else bytes(13)
         if png_header[8] == 16:
-            return decode_png16(path, png_header[9]), orientation
+            return decode_png16(path, png_header[9]), orientation, None
         array = decode_8bit(path, image, png_header[8])
         if array is not None:
-            return array, orientation
+            return array, orientation, None
         image.load()
-        return _pil_to_array(image, notes), orientation
+        return _pil_to_array(image, notes), orientation, None
 
 
-def read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, int]:
+def read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, int, bool | None]:
+    """(pixels, orientation, alpha): whether a 2- or 4-channel page's last channel is alpha."""
     with tifffile.TiffFile(path) as tif:
         page = _first_page(path, tif)
         height, width, _ = _tiff_geometry(page)
@@ -103,7 +105,7 @@ def read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, int]:
             notes.append(f"decoded with Pillow ({exc})")
             with open_pil(path) as image:
                 image.load()
-                return _pil_to_array(image, notes), _pil_orientation(image)
+                return _pil_to_array(image, notes), _pil_orientation(image), None
         if "S" in page.axes and page.axes.index("S") < page.axes.index("Y"):
             array = np.moveaxis(array, page.axes.index("S"), -1)
         array = array.reshape(height, width, -1)
@@ -113,7 +115,7 @@ def read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, int]:
         elif page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
             array = (~array if array.dtype == np.bool_ else
                      np.iinfo(array.dtype).max - array if array.dtype.kind == "u" else -array)
-        return array, _tiff_orientation(page)
+        return array, _tiff_orientation(page), _tiff_alpha(page)
 
 
 def _pil_to_array(image: Image.Image, notes: list[str]) -> np.ndarray:
@@ -201,7 +203,18 @@ def _pil_layout(image: Image.Image, path: Path) -> tuple[int, str]:
 def _first_page(path: Path, tif: tifffile.TiffFile):
     if len(tif.pages) == 0:
         raise ImageReadError(path, "damaged TIFF file (it holds no image)")
-    return tif.pages.first
+    page = tif.pages.first
+    if page.dtype is not None and np.dtype(page.dtype).kind == "c":
+        raise ImageReadError(path, f"its pixels are complex numbers ({page.dtype}), which have no picture or class; "
+                                   "save the magnitude (or the real part) as an image and add that")
+    return page
+
+
+def _tiff_alpha(page) -> bool:
+    """Whether the page's extra sample is transparency: the TIFF says so in ExtraSamples (1
+    associated, 2 unassociated alpha); an unspecified extra sample is just another channel (the
+    second channel of a fluorescence image is not a mask over the first)."""
+    return any(int(kind) in (1, 2) for kind in (page.extrasamples or ()))
 
 
 def _pil_orientation(image: Image.Image) -> int:

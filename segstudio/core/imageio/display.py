@@ -31,13 +31,13 @@ def apply_orientation(array: np.ndarray, orientation: int | None) -> np.ndarray:
 
 
 def to_display(raw: np.ndarray, notes: list[str] | None = None,
-               limits: tuple[float, float] | None = None) -> np.ndarray:
+               limits: tuple[float, float] | None = None, alpha: bool | None = None) -> np.ndarray:
     """H x W x 3 uint8 RGB for the screen: `to_picture`, grey made RGB in the same pass."""
-    return _picture(raw, [] if notes is None else notes, limits, rgb=True)
+    return _picture(raw, [] if notes is None else notes, limits, rgb=True, alpha=alpha)
 
 
 def to_picture(raw: np.ndarray, notes: list[str] | None = None,
-               limits: tuple[float, float] | None = None) -> np.ndarray:
+               limits: tuple[float, float] | None = None, alpha: bool | None = None) -> np.ndarray:
     """What the screen shows, uint8: H x W x 1 for grey images (made RGB only where RGB is
     needed, `as_rgb`: the canvas draws grey tiles), H x W x 3 RGB for the rest; alpha
     composited on black, other depths scaled.
@@ -46,9 +46,10 @@ def to_picture(raw: np.ndarray, notes: list[str] | None = None,
     percentiles, so a dim microscopy image is visible and a few hot pixels do not wash it out.
     `limits` (low, high) replaces that choice (and stretches 8-bit images too): values at or
     below low are black, at or above high white. Alpha is never stretched by `limits`.
-    8-bit pictures without limits share memory with `raw`.
+    `alpha`: whether the last channel of a 2- or 4-channel image is transparency (None: it is,
+    as in PNG; a TIFF says so itself). 8-bit pictures without limits share memory with `raw`.
     """
-    return _picture(raw, [] if notes is None else notes, limits, rgb=False)
+    return _picture(raw, [] if notes is None else notes, limits, rgb=False, alpha=alpha)
 
 
 def as_rgb(picture: np.ndarray) -> np.ndarray:
@@ -58,12 +59,16 @@ def as_rgb(picture: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(picture.reshape(picture.shape[:2])), cv2.COLOR_GRAY2RGB)
 
 
-def _picture(raw: np.ndarray, notes: list[str], limits: tuple[float, float] | None, rgb: bool) -> np.ndarray:
+def _picture(raw: np.ndarray, notes: list[str], limits: tuple[float, float] | None, rgb: bool,
+             alpha: bool | None) -> np.ndarray:
     channels = raw.shape[2]
     colour = raw[:, :, :3] if channels >= 3 else raw[:, :, :1]
-    alpha = raw[:, :, 3] if channels == 4 else (raw[:, :, 1] if channels == 2 else None)
-    if channels > 4:
-        notes.append(f"{channels} channels: the first three are shown as red, green and blue")
+    has_alpha = channels in (2, 4) and alpha is not False
+    alpha = raw[:, :, channels - 1] if has_alpha else None
+    if channels == 2 and not has_alpha:
+        notes.append("2 channels: the first is shown (a model sees both)")
+    elif channels > 3 and not has_alpha:
+        notes.append(f"{channels} channels: the first three are shown as red, green and blue (a model sees all)")
     grey_out = rgb and alpha is None and colour.shape[2] == 1  # scaled straight into RGB, one pass
     if raw.dtype == np.bool_:
         display = colour.astype(np.uint8) * 255

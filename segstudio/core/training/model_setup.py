@@ -30,6 +30,7 @@ def project_classes(project) -> list:
 def image_format(project) -> tuple[int, str]:
     """(channels, dtype) of the project's images: 1 for grey, 3 for colour (alpha dropped)."""
     from segstudio.core.imageio import probe_image
+    from segstudio.core.imageio.channels import model_channels
 
     records = project.images(order="added")
     if not records:
@@ -39,7 +40,7 @@ def image_format(project) -> tuple[int, str]:
             info = probe_image(record.path)
         except SegStudioError:
             continue
-        return (1 if info.channels == 1 else 3), str(info.dtype)
+        return model_channels(info.channels), str(info.dtype)
     raise SegStudioError("none of the project's images can be read")
 
 

@@ -34,7 +34,7 @@ def thumbnail_display(path: str) -> np.ndarray:
     """A file's picture as the canvas shows it (same limits; grey as H x W x 1), for a thumbnail."""
     loaded = read_image(path)
     limits = _thumbnail_limits
-    return to_picture(loaded.raw, limits=limits) if limits is not None and adjustable(loaded.raw) else loaded.picture
+    return to_picture(loaded.raw, limits=limits, alpha=loaded.alpha) if limits is not None and adjustable(loaded.raw) else loaded.picture
 
 
 def format_limits(limits: tuple[float, float], raw: np.ndarray | None) -> str:
@@ -81,7 +81,7 @@ class Contrast(QObject):
         with the chosen limits; grey pictures stay one channel (core.imageio.to_picture)."""
         if self.limits is None or not adjustable(image.raw):
             return image.picture
-        return to_picture(image.raw, limits=self.limits)
+        return to_picture(image.raw, limits=self.limits, alpha=image.alpha)
 
     def automatic(self) -> tuple[float, float] | None:
         """The limits the open image gets when none are chosen."""
