@@ -83,3 +83,21 @@ def test_the_instant_tier_fixes_grey_for_a_grey_and_alpha_image():
     tier = InstantTier(["background", "cell"])
     tier.features(np.dstack([rng.integers(0, 255, (32, 32), dtype=np.uint8)] * 2))
     assert tier.channels == 1
+
+
+def test_compressed_tiffs_from_other_tools_keep_their_depth(tmp_path):
+    """OpenCV writes TIFFs LZW-compressed; without tifffile's codecs they fell back to Pillow,
+    which cut 16-bit colour to 8 bits."""
+    import cv2
+
+    rgb16 = rng.integers(0, 65535, (24, 32, 3), dtype=np.uint16)
+    path = tmp_path / "opencv.tif"
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb16, cv2.COLOR_RGB2BGR))
+    with tifffile.TiffFile(path) as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.LZW
+    loaded = read_image(path)
+    assert loaded.raw.dtype == np.uint16 and np.array_equal(loaded.raw, rgb16)
+    assert probe_image(path).dtype == "uint16"
+    for compression in ("zlib", "zstd", "lzw"):
+        tifffile.imwrite(tmp_path / f"{compression}.tif", rgb16[:, :, 0], compression=compression)
+        assert np.array_equal(read_image(tmp_path / f"{compression}.tif").raw[:, :, 0], rgb16[:, :, 0])

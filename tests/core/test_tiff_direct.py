@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from segstudio.core.errors import ImageReadError
-from segstudio.core.imageio import read_image, tiff_direct
+from segstudio.core.imageio import probe_image, read_image, tiff_direct
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def test_other_layouts_are_left_to_tifffile(tmp_path, name):
     assert _direct(path) is None
     expected = tifffile.imread(path)
     if expected.dtype == np.bool_:  # tifffile writes bits as "min is white": shown inverted, as viewers do
-        expected = ~expected
+        expected = (~expected).astype(np.uint8) * 255  # 1-bit pages read as 0/255, as Pillow's
     np.testing.assert_array_equal(read_image(path).raw[:, :, 0], expected)
 
 
@@ -71,7 +71,9 @@ def test_a_min_is_white_1_bit_tiff_opens_with_set_bits_black(tmp_path):
     bits[4:8] = True
     path = tmp_path / "bilevel.tif"
     tifffile.imwrite(path, bits)  # photometric MINISWHITE: a set bit is black
-    picture = read_image(path).picture[:, :, 0]
+    loaded = read_image(path)
+    assert loaded.raw.dtype == np.uint8 and probe_image(path).dtype == "uint8"
+    picture = loaded.picture[:, :, 0]
     assert (picture[4:8] == 0).all() and (picture[:4] == 255).all()
 
 

@@ -54,7 +54,8 @@ def probe_tiff(path: Path) -> tuple[ImageInfo, int]:
     with tifffile.TiffFile(path) as tif:
         page = _first_page(path, tif)
         height, width, channels = _tiff_geometry(page)
-        return ImageInfo(width, height, channels, str(page.dtype), "TIFF", len(tif.pages)), _tiff_orientation(page)
+        dtype = "uint8" if page.dtype == np.bool_ else str(page.dtype)  # read_image gives 1-bit pages as 0/255
+        return ImageInfo(width, height, channels, dtype, "TIFF", len(tif.pages)), _tiff_orientation(page)
 
 
 def probe_pil(path: Path) -> tuple[ImageInfo, int]:
@@ -101,11 +102,14 @@ def read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, int, bool | Non
         except (ValueError, NotImplementedError) as exc:
             if "imagecodecs" not in str(exc) and not isinstance(exc, NotImplementedError):
                 raise
-            # A compression tifffile has no codec for here (e.g. JPEG-in-TIFF): Pillow may have one.
+            # A compression imagecodecs has no codec for: Pillow may have one (at 8 bits per colour channel).
             notes.append(f"decoded with Pillow ({exc})")
             with open_pil(path) as image:
                 image.load()
-                return _pil_to_array(image, notes), _pil_orientation(image), None
+                array = _pil_to_array(image, notes)
+                if array.dtype != page.dtype:
+                    notes.append(f"Pillow gave {array.dtype} values where the file holds {page.dtype}")
+                return array, _pil_orientation(image), None
         if "S" in page.axes and page.axes.index("S") < page.axes.index("Y"):
             array = np.moveaxis(array, page.axes.index("S"), -1)
         array = array.reshape(height, width, -1)
@@ -115,6 +119,8 @@ def read_tiff(path: Path, notes: list[str]) -> tuple[np.ndarray, int, bool | Non
         elif page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
             array = (~array if array.dtype == np.bool_ else
                      np.iinfo(array.dtype).max - array if array.dtype.kind == "u" else -array)
+        if array.dtype == np.bool_:  # 1-bit pages as Pillow gives them (mode "1" as "L"): 0 and 255
+            array = array.view(np.uint8) * np.uint8(255)
         return array, _tiff_orientation(page), _tiff_alpha(page)
 
 
