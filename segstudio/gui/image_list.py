@@ -40,21 +40,26 @@ ImageIdRole = Qt.ItemDataRole.UserRole + 1
 def load_thumbnail(path: str, size: int = THUMB) -> QImage:
     """A small RGB preview; PIL's draft mode lets JPEG decoders skip most of the pixels.
 
-    8-bit images are reduced by PIL; 16-bit, float and other deep images go through the
-    canvas's own `to_display`, so they are stretched the same way instead of showing grey.
+    8-bit images are reduced by PIL; 16-bit, float and other deep images, and files Pillow
+    cannot read (multichannel or zstd TIFFs), go through the canvas's own picture, so they are
+    stretched the same way instead of showing grey or nothing.
     """
     import numpy as np
-    from PIL import Image, ImageOps
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
-    with Image.open(path) as image:
-        image.draft("RGB", (size, size))
-        image = ImageOps.exif_transpose(image)
-        deep = image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr", "PA")
-        deep = deep or (image.mode in ("L", "LA") and contrast.thumbnail_limits() is not None)
-        if not deep:
-            image.thumbnail((size, size))
-            rgb = np.asarray(image.convert("RGB"))
-    if deep:
+    rgb = None
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (size, size))
+            image = ImageOps.exif_transpose(image)
+            deep = image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr", "PA")
+            deep = deep or (image.mode in ("L", "LA") and contrast.thumbnail_limits() is not None)
+            if not deep:
+                image.thumbnail((size, size))
+                rgb = np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError):
+        pass  # read_image's decoders may still read it; if not, they raise the reason
+    if rgb is None:
         rgb = _deep_thumbnail(path, size)
     rgb = np.ascontiguousarray(rgb)
     return QImage(rgb.data, rgb.shape[1], rgb.shape[0], rgb.shape[1] * 3, QImage.Format.Format_RGB888).copy()

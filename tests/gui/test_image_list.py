@@ -68,3 +68,19 @@ def test_a_16_bit_thumbnail_is_stretched_like_the_canvas(tmp_path):
     thumb = load_thumbnail(str(path))
     pixels = np.array([[thumb.pixelColor(x, y).red() for x in range(thumb.width())] for y in range(thumb.height())])
     assert thumb.width() == 48 and pixels.max() - pixels.min() > 200
+
+
+def test_a_tiff_pillow_cannot_open_still_gets_its_thumbnail(tmp_path):
+    """Regression: two-channel (and zstd, float64) TIFFs showed an empty tile: Pillow cannot
+    identify them, while the canvas opens them through tifffile."""
+    import tifffile
+
+    from segstudio.gui.image_list import load_thumbnail
+
+    stains = np.zeros((64, 96, 2), np.uint16)
+    stains[16:48, 24:72, 0] = 3000
+    path = tmp_path / "two_stains.tif"
+    tifffile.imwrite(path, stains, photometric="minisblack", planarconfig="contig")
+    thumb = load_thumbnail(str(path))
+    assert not thumb.isNull() and thumb.width() == 48
+    assert thumb.pixelColor(24, 16).red() > 200 and thumb.pixelColor(2, 2).red() < 30
