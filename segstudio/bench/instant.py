@@ -167,6 +167,7 @@ def measure(name: str, folder: Path, args: argparse.Namespace) -> dict:
     anchor = result["classifiers"].get(ANCHOR)
     for figures in result["classifiers"].values():
         figures["refresh_s"] = figures["fit_s"] + figures["predict_s"]
+    for figures in result["classifiers"].values():  # the anchor may come in any place of --classifiers
         if anchor:
             figures["refresh_ratio_vs_rf100"] = figures["refresh_s"] / anchor["refresh_s"]
             figures["miou_minus_rf100"] = figures["miou"] - anchor["miou"]
