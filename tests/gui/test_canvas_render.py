@@ -91,18 +91,29 @@ def test_tile_patches_match_a_fresh_render_after_edits(outline, shown_level):
             np.testing.assert_array_equal(patched, fresh._tiles[(level, ty, tx)][0], err_msg=f"level {level} tile {ty},{tx}")
 
 
+def _faults_writing_spread_bytes(array: np.ndarray) -> int:
+    """Minor page faults of this thread while one byte is written in each of 16 spans of `array`."""
+    flat = array.reshape(-1)
+    spots = np.arange(16) * (flat.size // 16) + 123  # one byte in each of 16 512 KB spans
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    flat[spots] = 1
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before
+
+
 def test_shown_mask_memory_is_mapped_before_the_first_edit():
     """A fresh np.zeros mask is mapped on first write (a 2 MB huge page took 4-10 ms): the layer
-    maps it up front, keeping the values, so painting into untouched memory faults no more."""
+    maps it up front, keeping the values, so painting into untouched memory faults no more.
+
+    Compared with the same writes into an unmapped array (at least one fault per 2 MB page); a
+    fault or two from elsewhere in the process (the kernel reclaiming a page under memory
+    pressure) is tolerated: it made an exact "no fault" check fail once in a loaded CI run."""
     label = np.full((1024, 8192), 255, np.uint8)
     source = np.zeros((1024, 8192), np.uint8)  # 8 MB, never written: no memory behind it yet
     source[7, 9] = 2
     LabelLayer(label, source, Palette([RED]))
-    spots = np.arange(16) * (source.size // 16) + 123  # one byte in each of 16 untouched 512 KB spans
-    flat = source.reshape(-1)
-    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
-    flat[spots] = 1
-    assert resource.getrusage(resource.RUSAGE_THREAD).ru_minflt == before
+    mapped = _faults_writing_spread_bytes(source)
+    unmapped = _faults_writing_spread_bytes(np.zeros((1024, 8192), np.uint8))
+    assert unmapped >= 4 and mapped <= 2, (mapped, unmapped)
     assert source[7, 9] == 2 and int(source.sum()) == 2 + 16 and (label == 255).all()
 
 
