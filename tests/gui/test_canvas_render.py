@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import resource
 
 import numpy as np
@@ -91,6 +92,13 @@ def test_tile_patches_match_a_fresh_render_after_edits(outline, shown_level):
             np.testing.assert_array_equal(patched, fresh._tiles[(level, ty, tx)][0], err_msg=f"level {level} tile {ty},{tx}")
 
 
+def _untouched_zeros(shape: tuple[int, int]) -> np.ndarray:
+    """Zeros in fresh anonymous memory, no page mapped yet: np.zeros may hand back pages the
+    process mapped before (proposals keep freed memory, core/models/allocator.py), and then
+    neither array below would fault, mapped up front or not."""
+    return np.frombuffer(mmap.mmap(-1, shape[0] * shape[1]), np.uint8).reshape(shape)
+
+
 def _faults_writing_spread_bytes(array: np.ndarray) -> int:
     """Minor page faults of this thread while one byte is written in each of 16 spans of `array`."""
     flat = array.reshape(-1)
@@ -104,15 +112,15 @@ def test_shown_mask_memory_is_mapped_before_the_first_edit():
     """A fresh np.zeros mask is mapped on first write (a 2 MB huge page took 4-10 ms): the layer
     maps it up front, keeping the values, so painting into untouched memory faults no more.
 
-    Compared with the same writes into an unmapped array (at least one fault per 2 MB page); a
+    Compared with the same writes into untouched memory (at least one fault per 2 MB page); a
     fault or two from elsewhere in the process (the kernel reclaiming a page under memory
-    pressure) is tolerated: it made an exact "no fault" check fail once in a loaded CI run."""
+    pressure) is tolerated: an exact "no fault" check failed once in a loaded CI run."""
     label = np.full((1024, 8192), 255, np.uint8)
-    source = np.zeros((1024, 8192), np.uint8)  # 8 MB, never written: no memory behind it yet
+    source = _untouched_zeros((1024, 8192))  # 8 MB, never written: no memory behind it yet
     source[7, 9] = 2
     LabelLayer(label, source, Palette([RED]))
     mapped = _faults_writing_spread_bytes(source)
-    unmapped = _faults_writing_spread_bytes(np.zeros((1024, 8192), np.uint8))
+    unmapped = _faults_writing_spread_bytes(_untouched_zeros((1024, 8192)))
     assert unmapped >= 4 and mapped <= 2, (mapped, unmapped)
     assert source[7, 9] == 2 and int(source.sum()) == 2 + 16 and (label == 255).all()
 
