@@ -16,7 +16,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
-    QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from segstudio.gui.label_flags_view import LabelFlagsView
@@ -70,15 +70,21 @@ class TrainingPanel(QWidget):
         self.best.setWordWrap(True)
         self.flags = LabelFlagsView(self.state)
         self.plots = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.plots.addPlot(row=0, col=0, title="Training loss")
-        self.loss_plot.setLabel("bottom", "step")
+        self.plots.setMinimumHeight(300)  # squeezed by the dock, the IoU plot was 40 pixels high
+        # the titles name the x axis: "step" labels under each plot took a fifth of the height
+        self.loss_plot = self.plots.addPlot(row=0, col=0, title="Training loss by step")
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#4aa3df", width=1))
-        self.val_plot = self.plots.addPlot(row=1, col=0, title="Validation IoU")
-        self.val_plot.setLabel("bottom", "step")
-        self.val_plot.setYRange(0, 1.45, padding=0)  # IoU never passes 1: the band above holds the legend
-        self.val_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
-        self.val_plot.addLegend(offset=(-5, 1), colCount=2)
-        self.miou_curve = self.val_plot.plot(name="mIoU", pen=pg.mkPen("w", width=2), symbol="o", symbolSize=5)
+        self.val_plot = self.plots.addPlot(row=1, col=0, title="Validation IoU by step")
+        self.val_plot.setYRange(0, 1.05, padding=0)
+        # three ticks: five overlapped in the docked panel's 120-pixel-high plot
+        self.val_plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.5, 1.0)]])
+        # the legend has a row of its own: inside the plot it lay over the curves once a project
+        # had three classes
+        self.legend = pg.LegendItem(colCount=2)
+        self.plots.addItem(self.legend, row=2, col=0)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)  # the plots get the rest
+        self.miou_curve = self.val_plot.plot(pen=pg.mkPen("w", width=2), symbol="o", symbolSize=5)
+        self.legend.addItem(self.miou_curve, "mIoU")
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.continuous)
@@ -260,6 +266,7 @@ class TrainingPanel(QWidget):
         for item in list(self.val_plot.listDataItems()):
             if item is not self.miou_curve:
                 self.val_plot.removeItem(item)
+                self.legend.removeItem(item)
         self._class_curves = {}
         self._dirty = True
         self._redraw()
@@ -274,7 +281,8 @@ class TrainingPanel(QWidget):
         for name, (xs, ys) in self._class_iou.items():
             curve = self._class_curves.get(name)
             if curve is None:
-                curve = self.val_plot.plot(name=name, pen=pg.mkPen(colors.get(name, (200, 200, 200)), width=1))
+                curve = self.val_plot.plot(pen=pg.mkPen(colors.get(name, (200, 200, 200)), width=1))
+                self.legend.addItem(curve, name)
                 self._class_curves[name] = curve
             curve.setData(xs, ys)
 
