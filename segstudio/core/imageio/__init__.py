@@ -18,7 +18,7 @@ import numpy as np
 from segstudio.core.errors import ImageReadError
 from segstudio.core.imageio import decoders, headers
 from segstudio.core.imageio.decoders import MAX_PIXELS, ImageInfo
-from segstudio.core.imageio.display import apply_orientation, as_rgb, to_display, to_picture
+from segstudio.core.imageio.display import adjustable, apply_orientation, as_rgb, to_display, to_picture
 
 HEAD_BYTES = 1 << 16
 """Bytes read for a header: enough for the chunks / segments before the image data of nearly every file."""
@@ -41,6 +41,13 @@ class LoadedImage:
         if self._rgb is None:
             self._rgb = as_rgb(self.picture)
         return self._rgb
+
+    def picture_with(self, limits: tuple[float, float] | None) -> np.ndarray:
+        """The picture with chosen display limits: its own when none are chosen or when limits
+        mean nothing for it (an 8-bit colour photo, `display.adjustable`)."""
+        if limits is None or not adjustable(self.raw):
+            return self.picture
+        return to_picture(self.raw, limits=limits, alpha=self.alpha)
 
     @property
     def height(self) -> int:

@@ -31,9 +31,9 @@ def apply_orientation(array: np.ndarray, orientation: int | None) -> np.ndarray:
 
 
 def to_display(raw: np.ndarray, notes: list[str] | None = None,
-               limits: tuple[float, float] | None = None, alpha: bool | None = None) -> np.ndarray:
+               limits: tuple[float, float] | None = None) -> np.ndarray:
     """H x W x 3 uint8 RGB for the screen: `to_picture`, grey made RGB in the same pass."""
-    return _picture(raw, [] if notes is None else notes, limits, rgb=True, alpha=alpha)
+    return _picture(raw, [] if notes is None else notes, limits, rgb=True, last_is_alpha=None)
 
 
 def to_picture(raw: np.ndarray, notes: list[str] | None = None,
@@ -49,7 +49,7 @@ def to_picture(raw: np.ndarray, notes: list[str] | None = None,
     `alpha`: whether the last channel of a 2- or 4-channel image is transparency (None: it is,
     as in PNG; a TIFF says so itself). 8-bit pictures without limits share memory with `raw`.
     """
-    return _picture(raw, [] if notes is None else notes, limits, rgb=False, alpha=alpha)
+    return _picture(raw, [] if notes is None else notes, limits, rgb=False, last_is_alpha=alpha)
 
 
 def as_rgb(picture: np.ndarray) -> np.ndarray:
@@ -60,15 +60,15 @@ def as_rgb(picture: np.ndarray) -> np.ndarray:
 
 
 def _picture(raw: np.ndarray, notes: list[str], limits: tuple[float, float] | None, rgb: bool,
-             alpha: bool | None) -> np.ndarray:
+             last_is_alpha: bool | None) -> np.ndarray:
     channels = raw.shape[2]
     colour = raw[:, :, :3] if channels >= 3 else raw[:, :, :1]
-    has_alpha = channels in (2, 4) and alpha is not False
+    has_alpha = channels in (2, 4) and last_is_alpha is not False
     alpha = raw[:, :, channels - 1] if has_alpha else None
     if channels == 2 and not has_alpha:
-        notes.append("2 channels: the first is shown (a model sees both)")
+        notes.append("2 channels: the first is shown, and models see only that one")
     elif channels > 3 and not has_alpha:
-        notes.append(f"{channels} channels: the first three are shown as red, green and blue (a model sees all)")
+        notes.append(f"{channels} channels: the first three are shown as red, green and blue")
     grey_out = rgb and alpha is None and colour.shape[2] == 1  # scaled straight into RGB, one pass
     if raw.dtype == np.bool_:
         display = colour.astype(np.uint8) * 255

@@ -32,7 +32,7 @@ def read(path: Path, tif: tifffile.TiffFile, page: tifffile.TiffPage) -> np.ndar
     array = np.empty(page.shape, page.dtype)
     buffer = memoryview(array.reshape(-1)).cast("B")
     starts = range(0, size, _BLOCK_BYTES)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, os.O_RDONLY)
     try:
         complete = all(list(workers.pool().map(lambda start: _read_block(fd, buffer, offset, start), starts)))
     finally:

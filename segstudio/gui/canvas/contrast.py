@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QToolButton
 
-from segstudio.core.imageio import read_image, to_picture
+from segstudio.core.imageio import read_image
 from segstudio.core.imageio.display import adjustable
 
 KEY = "display_limits/{root}"  # QSettings: [low, high] of a project, absent when automatic
@@ -32,9 +32,7 @@ def thumbnail_limits() -> tuple[float, float] | None:
 
 def thumbnail_display(path: str) -> np.ndarray:
     """A file's picture as the canvas shows it (same limits; grey as H x W x 1), for a thumbnail."""
-    loaded = read_image(path)
-    limits = _thumbnail_limits
-    return to_picture(loaded.raw, limits=limits, alpha=loaded.alpha) if limits is not None and adjustable(loaded.raw) else loaded.picture
+    return read_image(path).picture_with(_thumbnail_limits)
 
 
 def format_limits(limits: tuple[float, float], raw: np.ndarray | None) -> str:
@@ -79,9 +77,7 @@ class Contrast(QObject):
     def display_for(self, image) -> np.ndarray:
         """What the canvas (and the wand, GrabCut) shows for a LoadedImage: its own picture, or one
         with the chosen limits; grey pictures stay one channel (core.imageio.to_picture)."""
-        if self.limits is None or not adjustable(image.raw):
-            return image.picture
-        return to_picture(image.raw, limits=self.limits, alpha=image.alpha)
+        return image.picture_with(self.limits)
 
     def automatic(self) -> tuple[float, float] | None:
         """The limits the open image gets when none are chosen."""
