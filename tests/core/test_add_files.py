@@ -157,3 +157,22 @@ def test_big_files_read_in_blocks_give_the_same_report(tmp_path, monkeypatch):
             report = project.add_images([folder])
             reports.append(([(r.name, r.width, r.height, r.checksum) for r in report.added], report.failed))
     assert reports[0] == reports[1] and len(reports[0][0]) == 5
+
+
+@pytest.mark.parametrize("listed_size", [0, 10, "big"])
+def test_a_file_that_changed_size_after_listing_is_hashed_and_checked_whole(tmp_path, listed_size):
+    """Add reads as many bytes as the listing saw, plus one: a file that grew since is still
+    hashed to its end (in blocks), and one that shrank is checked as the whole file it now is."""
+    import hashlib
+
+    import segstudio.core.project.images as images
+
+    data = _encoded("png")
+    path = tmp_path / "im.png"
+    path.write_bytes(data)
+    size = images._WHOLE_FILE + 1 if listed_size == "big" else listed_size
+    [(checksum, width, height, error)] = images._examine_all([path], [size])
+    assert (checksum, width, height, error) == (hashlib.sha256(data).hexdigest(), 64, 48, None)
+    path.write_bytes(data[:len(data) // 2])  # cut short after the listing saw it whole
+    [(checksum, _w, _h, error)] = images._examine_all([path], [len(data)])
+    assert checksum == hashlib.sha256(data[:len(data) // 2]).hexdigest() and error is not None
