@@ -19,7 +19,7 @@ import json
 import math
 import tempfile
 from collections.abc import Generator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,7 @@ class HitlRow:
     retrain_s: float = 0.0  # seconds spent retraining the instant tier (live refresh included)
     propose_s: float = 0.0  # seconds spent proposing (first proposal and live refreshes)
     prior_power: float | None = None  # how much class prior the instant tier keeps now (core/instant/prior.py)
+    refresh_s: list[float] = field(default_factory=list)  # each live refresh of this image (retrain + propose)
 
 
 @dataclass
@@ -142,11 +143,11 @@ def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
             project.mark_done(record.id)
             yield Progress(position - 1, len(pool), f"training after image {position}")
             yield from model.train(seed=options.seed + position)
-            retrain_s, propose_s = model.take_seconds()
+            retrain_s, propose_s, refresh_s = model.take_seconds()
             row = HitlRow(position, image_path.name, assisted.strokes, assisted.pixels_corrected,
                           unassisted.strokes, unassisted.pixels_corrected, round(assisted.iou, 4), version,
                           model.heldout_miou(), retrain_s, propose_s,
-                          model.instant.prior_power if model.instant is not None else None)
+                          model.instant.prior_power if model.instant is not None else None, refresh_s)
             rows.append(row)
             yield row
             yield Progress(position, len(pool), f"image {position}: {assisted.strokes} strokes")
@@ -165,8 +166,12 @@ def effort_ratio(rows: list[HitlRow], first: int = 11, last: int = 20) -> float 
 
 def summary(rows: list[HitlRow]) -> dict:
     final = rows[-1].heldout_miou if rows else None
+    refreshes = [seconds for row in rows for seconds in row.refresh_s]
     return {"effort_ratio_11_20": effort_ratio(rows), "effort_ratio_all": effort_ratio(rows, 1, len(rows)),
-            "final_heldout_miou": final, "per_image": [asdict(row) for row in rows]}
+            "final_heldout_miou": final, "live_refreshes": len(refreshes),
+            "live_refresh_p50_s": round(float(np.percentile(refreshes, 50)), 3) if refreshes else None,
+            "live_refresh_p95_s": round(float(np.percentile(refreshes, 95)), 3) if refreshes else None,
+            "per_image": [asdict(row) for row in rows]}
 
 
 def format_rows(rows: list[HitlRow]) -> str:
@@ -220,6 +225,9 @@ def run(args: argparse.Namespace) -> int:
           f"{'n/a (fewer than 11 images)' if ratio is None else f'{ratio:.3f}'}; "
           f"all images: {result['effort_ratio_all']:.3f}; final held-out mIoU: "
           f"{'n/a' if final is None or math.isnan(final) else f'{final:.3f}'}")
+    if result["live_refreshes"]:
+        print(f"live refreshes: {result['live_refreshes']}, retrain + re-proposal median "
+              f"{result['live_refresh_p50_s']:.2f} s, p95 {result['live_refresh_p95_s']:.2f} s")
     return 0
 
 

@@ -56,6 +56,7 @@ class Learner:
         self._raw_cache: dict[Path, np.ndarray] = {}
         self.retrain_seconds = 0.0
         self.propose_seconds = 0.0
+        self.refresh_seconds: list[float] = []  # each live refresh, retrain plus re-proposal
 
     # ------------------------------------------------------------------ models
     def _raw(self, path: Path) -> np.ndarray:
@@ -128,6 +129,7 @@ class Learner:
                 return label
             self.retrain_seconds += result.retrain_s
             self.propose_seconds += result.propose_s
+            self.refresh_seconds.append(result.retrain_s + result.propose_s)
             return result.prediction.class_map
 
         return refresh
@@ -207,10 +209,12 @@ class Learner:
 
         return candidate_image_ids(self.project)
 
-    def take_seconds(self) -> tuple[float, float]:
-        """(retrain, propose) seconds since the last call."""
-        seconds = (round(self.retrain_seconds, 3), round(self.propose_seconds, 3))
+    def take_seconds(self) -> tuple[float, float, list[float]]:
+        """(retrain, propose) seconds and each live refresh's seconds since the last call."""
+        seconds = (round(self.retrain_seconds, 3), round(self.propose_seconds, 3),
+                   [round(value, 3) for value in self.refresh_seconds])
         self.retrain_seconds = self.propose_seconds = 0.0
+        self.refresh_seconds = []
         return seconds
 
     def heldout_miou(self) -> float | None:

@@ -106,8 +106,14 @@ def test_bench_hitl_ilastik_arm_is_the_instant_loop_with_ilastiks_forest(tmp_pat
     capsys.readouterr()
     assert main(["bench", "hitl", "--dataset", str(tmp_path / "ds"), "--heldout", "2", "--radius", "4",
                  "--max-strokes", "30", "--model", "ilastik", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)["per_image"]
+    result = json.loads(capsys.readouterr().out)
+    rows = result["per_image"]
     assert [row["model"] for row in rows] == [None, "i0001", "i0002"]  # the instant loop proposes
+    refreshes = [seconds for row in rows for seconds in row["refresh_s"]]
+    assert result["live_refreshes"] == len(refreshes) > 0
+    # every refresh is part of its image's retrain + propose seconds
+    assert all(sum(row["refresh_s"]) <= row["retrain_s"] + row["propose_s"] + 0.01 for row in rows)
+    assert min(refreshes) <= result["live_refresh_p50_s"] <= result["live_refresh_p95_s"] <= max(refreshes)
     assert rows[1]["retrain_s"] > 0 and rows[0]["prior_power"] == 0.0  # no evidence after one image
     assert rows[2]["prior_power"] in POWERS
     with Project.create(tmp_path / "p", classes=["a", "b"]) as project:
