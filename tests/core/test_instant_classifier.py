@@ -260,3 +260,32 @@ def test_bench_instant_runs_end_to_end_on_tiny_sizes(capsys):
     extra = result["classifiers"]["extra32"]
     assert extra["refresh_ratio_vs_rf100"] == extra["refresh_s"] / result["classifiers"]["rf100"]["refresh_s"]
     assert 0 < result["classifiers"]["extra32"]["miou"] <= 1 and result["live_refresh"]["total_s"] > 0
+
+
+
+def test_a_lone_pixel_vote_is_settled_by_its_neighbours_and_a_straight_edge_stays_put(model, monkeypatch):
+    """The trees' votes (fractions) are set here: nucleus on the right half, background on the
+    left, and single pixels voted 0.7 for the other class. The proposal keeps the edge exactly
+    where the votes put it and gives every lone pixel its neighbours' class."""
+    height, width = 40, 60
+    votes = np.zeros((height, width), np.float32)
+    votes[:, 30:] = 1.0
+    lone = [(10, 10), (20, 15), (30, 45), (5, 50)]
+    for y, x in lone:
+        votes[y, x] = 0.7 if x < 30 else 0.3
+    present = model.present
+
+    def fractions(rows, threads=None):
+        out = np.zeros((len(rows), len(present)), np.float32)
+        out[:, present.index(1)] = votes.ravel()
+        out[:, present.index(0)] = 1 - votes.ravel()
+        return out
+
+    monkeypatch.setattr(model, "fractions", fractions)
+    monkeypatch.setattr(model, "prior_power", 0.0)
+    class_map = model.predict(np.zeros((height, width), np.uint8))[0]
+    expected = np.zeros((height, width), np.uint8)
+    expected[:, 30:] = 1
+    assert (class_map == expected).all()
+    unsmoothed = (votes > 0.5).astype(np.uint8)
+    assert all(unsmoothed[y, x] != expected[y, x] for y, x in lone)  # the votes alone were speckled

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from segstudio.core.errors import ModelError
@@ -29,6 +30,13 @@ from segstudio.core.instant.sampling import BalancedSampler
 
 DEFAULT_MAX_PIXELS = 20_000  # rows a fit learns from: bounds the live refresh's retrain
 PREDICT_TILE = 1024
+# Each pixel's trees vote alone, so the proposals come speckled: single wrong pixels and ragged
+# edges that a person erases stroke by stroke. Smoothing the class probabilities a little before
+# the vote lets neighbours settle them. `bench hitl --model instant`, effort 11-20 without -> with:
+# nuclei 0.058 -> 0.044, brain-tumour 0.031 -> 0.022, spacenet 0.205 -> 0.150 (held-out mIoU
+# within 0.001 or better). Sigma 1.5 helped brain-tumour more but from 2 on nuclei (small objects)
+# got worse; a class 1 pixel wide can no longer win the vote (2-3 px boundaries kept their IoU).
+PROBABILITY_SIGMA = 1.0
 
 
 class InstantModel:
@@ -87,12 +95,12 @@ class InstantModel:
             height, width = image_or_features.shape
             out = np.zeros((self.num_classes, height, width), np.float32)
             self._fill(out, (0, height, 0, width), image_or_features.values, threads)
-            return out
+            return _smoothed(out)
         normalised = normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
         out = np.zeros((self.num_classes, *normalised.shape[:2]), np.float32)
         for box, values in feature_tiles(normalised, sigmas=self.sigmas, tile=PREDICT_TILE):
             self._fill(out, box, values, threads)
-        return out
+        return _smoothed(out)
 
     def predict(self, image_or_features: np.ndarray | ImageFeatures, *,
                 threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +135,13 @@ class InstantModel:
                 or features.values.shape[-1] != self.num_features:
             raise ModelError(f"these features ({features.channels} channels, sigmas {features.sigmas}) are not the "
                              f"ones this model uses ({self.channels} channels, sigmas {self.sigmas})")
+
+
+def _smoothed(probabilities: np.ndarray) -> np.ndarray:
+    """Each class plane blurred by PROBABILITY_SIGMA, in place (whole planes: no tile seams)."""
+    for plane in probabilities:
+        cv2.GaussianBlur(plane, (0, 0), PROBABILITY_SIGMA, dst=plane, borderType=cv2.BORDER_REFLECT_101)
+    return probabilities
 
 
 @dataclass
