@@ -7,7 +7,9 @@ after each image, and refreshes the open image's unreviewed pixels while the ann
 does): both learn; the ladder (core/ladder.py) scores them test-then-train on every reviewed image
 and the better one proposes; the live refresh runs while the instant tier is the one proposing.
 `--model ilastik` is the anchor a user would pick instead: the instant arm with ilastik's own
-classifier (a random forest of 100 fully grown trees) on the same features, samples and refresh.
+classifier (a random forest of 100 fully grown trees) on the same features, samples and refresh,
+voting pixel by pixel as ilastik does (no smoothing before the vote; the tier's class-prior
+correction stays).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from segstudio.core.instant.classifier import PROBABILITY_SIGMA
 from segstudio.core.instant.forest import ForestParams
 
 import numpy as np
@@ -48,7 +51,9 @@ class Learner:
         self.num_classes = len(class_names)
         self.heldout = heldout
         self.device = pick_device(options.device)
-        self.tier = InstantTier(class_names, seed=options.seed, params=instant_forest(options))
+        # the anchor votes as ilastik does, pixel by pixel; it keeps the tier's class-prior correction
+        self.tier = InstantTier(class_names, seed=options.seed, params=instant_forest(options),
+                                probability_sigma=0.0 if options.model == "ilastik" else PROBABILITY_SIGMA)
         self.instant = None  # the newest InstantModel (trained on every reviewed image)
         self.instant_version: str | None = None
         self._network = None

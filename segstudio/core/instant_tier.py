@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from segstudio.core.instant.classifier import DEFAULT_MAX_PIXELS
+from segstudio.core.instant.classifier import DEFAULT_MAX_PIXELS, PROBABILITY_SIGMA
 from segstudio.core.instant.forest import ForestParams
 from segstudio.core.instant.prior import PriorCalibration
 from segstudio.core.progress import Progress, StopFlag
@@ -67,6 +67,7 @@ class InstantTier:
     seed: int = 0
     channels: int | None = None  # fixed by the first image read: grey 1, colour 3 (alpha dropped)
     params: ForestParams | None = None  # how the forest grows (None: the instant tier's default)
+    probability_sigma: float = PROBABILITY_SIGMA  # smoothing before the vote (0: none, as ilastik)
     cache: dict[int, ImageSamples] = field(default_factory=dict)
     calibration: PriorCalibration = None  # chooses how much class prior the proposals keep
     base_model: object = None  # the last model trained on whole reviewed images only (no live strokes)
@@ -155,7 +156,7 @@ class InstantTier:
         # max_pixels: every row goes in; the thinning above already kept the open image's strokes whole
         model = InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed, params=self.params,
                                  max_pixels=max(1, labels.size), labelled=self.reviewed_pixels(ids, extra),
-                                 prior_power=self.calibration.best_power())
+                                 prior_power=self.calibration.best_power(), probability_sigma=self.probability_sigma)
         if not extra:
             self.base_model, self.base_ids = model, set(ids)
         return model

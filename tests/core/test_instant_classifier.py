@@ -140,6 +140,17 @@ def test_save_and_load_give_identical_predictions_and_no_pickle(tmp_path, nuclei
     loaded = InstantModel.load(tmp_path / "m")
     assert np.array_equal(loaded.predict_proba(image), model.predict_proba(image))
     assert loaded.class_names == CLASSES and loaded.labelled == model.labelled and loaded.created_at == model.created_at
+    assert meta["probability_sigma"] == loaded.probability_sigma == model.probability_sigma > 0
+
+
+def test_a_model_saved_before_smoothing_loads_and_proposes_as_it_did(tmp_path, nuclei, model, monkeypatch):
+    """Models saved without probability_sigma voted pixel by pixel; they still do after loading."""
+    model.save(tmp_path / "m")
+    rewrite_json(tmp_path / "m", lambda meta: meta.pop("probability_sigma"))
+    loaded = InstantModel.load(tmp_path / "m")
+    monkeypatch.setattr(model, "probability_sigma", 0.0)
+    assert loaded.probability_sigma == 0.0
+    assert np.array_equal(loaded.predict_proba(nuclei[0]), model.predict_proba(nuclei[0]))
 
 
 def rewrite_arrays(folder, change):
@@ -184,6 +195,10 @@ TAMPERING = {
     "feature spec changed": (lambda f: rewrite_json(f, lambda m: m["features"].update(sigmas=[1.0, 2.0], count=13)),
                              "feature"),
     "foreign kind": (lambda f: rewrite_json(f, lambda m: m.update(kind="network")), "not describe an instant"),
+    "smoothing as wide as an image": (lambda f: rewrite_json(f, lambda m: m.update(probability_sigma=1e9)),
+                                      "probability_sigma"),
+    "smoothing that is not a number": (lambda f: rewrite_json(f, lambda m: m.update(probability_sigma="1")),
+                                       "probability_sigma"),
     "array of another type": (lambda f: rewrite_arrays(f, lambda a: a.update(feature=a["feature"].astype(np.int64))),
                               "type"),
     "unknown array": (lambda f: rewrite_arrays(f, lambda a: a.update(extra=np.zeros(3))), "not ours"),
@@ -289,3 +304,5 @@ def test_a_lone_pixel_vote_is_settled_by_its_neighbours_and_a_straight_edge_stay
     assert (class_map == expected).all()
     unsmoothed = (votes > 0.5).astype(np.uint8)
     assert all(unsmoothed[y, x] != expected[y, x] for y, x in lone)  # the votes alone were speckled
+    monkeypatch.setattr(model, "probability_sigma", 0.0)  # ilastik's way: each pixel's vote stands
+    assert (model.predict(np.zeros((height, width), np.uint8))[0] == unsmoothed).all()

@@ -119,3 +119,4 @@ def test_bench_hitl_ilastik_arm_is_the_instant_loop_with_ilastiks_forest(tmp_pat
     with Project.create(tmp_path / "p", classes=["a", "b"]) as project:
         learner = Learner(project, HitlOptions(model="ilastik"), ["a", "b"], [])
         assert learner.mode == "instant" and learner.tier.params == ForestParams("random_forest", 100, 1)
+        assert learner.tier.probability_sigma == 0.0  # votes pixel by pixel, as ilastik does

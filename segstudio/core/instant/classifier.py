@@ -42,7 +42,8 @@ PROBABILITY_SIGMA = 1.0
 class InstantModel:
     def __init__(self, class_names: list[str], trees: list, *, channels: int, sigmas: tuple[float, ...],
                  params: ForestParams, present: list[int], labelled: list[int], sampled: list[int],
-                 seed: int = 0, created_at: str | None = None, prior_power: float = 0.0):
+                 seed: int = 0, created_at: str | None = None, prior_power: float = 0.0,
+                 probability_sigma: float = 0.0):
         self.class_names = list(class_names)
         self.trees = trees
         self.channels = channels
@@ -52,6 +53,7 @@ class InstantModel:
         self.labelled = list(labelled)  # reviewed pixels per class at training time
         self.sampled = list(sampled)  # of which the forest learnt from
         self.prior_power = float(prior_power)  # proposals keep prior ** power (core/instant/prior.py)
+        self.probability_sigma = float(probability_sigma)  # smoothing before the vote (0: none)
         self.seed = seed
         self.created_at = created_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -68,7 +70,7 @@ class InstantModel:
             max_pixels: int = DEFAULT_MAX_PIXELS, seed: int = 0, params: ForestParams | None = None,
             channels: int | None = None, sigmas=FEATURE_SIGMAS, start: ReviewedRows | None = None,
             threads: int | None = None, labelled: np.ndarray | None = None,
-            prior_power: float = 0.0) -> InstantModel:
+            prior_power: float = 0.0, probability_sigma: float = PROBABILITY_SIGMA) -> InstantModel:
         """Learn from every reviewed pixel of the samples (balanced, at most `max_pixels` rows).
 
         `channels` fixes the input channels (default: the first sample's); later images are
@@ -77,6 +79,7 @@ class InstantModel:
         once and passes only the open image here. `labelled` gives the reviewed pixels per class
         when the samples are themselves a sample (the instant tier's per-image draws): the
         proposals keep `prior_power` of that class prior (core/instant/prior.py).
+        `probability_sigma`: the smoothing before the vote (0 for none, as ilastik votes).
         """
         rows = collect_rows(samples, class_names, max_pixels=max_pixels, seed=seed, channels=channels,
                             sigmas=sigmas, start=start)
@@ -86,7 +89,8 @@ class InstantModel:
         return cls(class_names, trees, channels=rows.channels, sigmas=rows.sigmas, params=params,
                    present=sorted(set(training.labels.tolist())),
                    labelled=(training.labelled if labelled is None else np.asarray(labelled, np.int64)).tolist(),
-                   sampled=training.sampled.tolist(), seed=seed, prior_power=prior_power)
+                   sampled=training.sampled.tolist(), seed=seed, prior_power=prior_power,
+                   probability_sigma=probability_sigma)
 
     def predict_proba(self, image_or_features: np.ndarray | ImageFeatures, *, threads: int | None = None) -> np.ndarray:
         """(num_classes, H, W) float32 class probabilities; raw images go through in tiles."""
@@ -95,12 +99,12 @@ class InstantModel:
             height, width = image_or_features.shape
             out = np.zeros((self.num_classes, height, width), np.float32)
             self._fill(out, (0, height, 0, width), image_or_features.values, threads)
-            return _smoothed(out)
+            return _smoothed(out, self.probability_sigma)
         normalised = normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
         out = np.zeros((self.num_classes, *normalised.shape[:2]), np.float32)
         for box, values in feature_tiles(normalised, sigmas=self.sigmas, tile=PREDICT_TILE):
             self._fill(out, box, values, threads)
-        return _smoothed(out)
+        return _smoothed(out, self.probability_sigma)
 
     def predict(self, image_or_features: np.ndarray | ImageFeatures, *,
                 threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -137,10 +141,11 @@ class InstantModel:
                              f"ones this model uses ({self.channels} channels, sigmas {self.sigmas})")
 
 
-def _smoothed(probabilities: np.ndarray) -> np.ndarray:
-    """Each class plane blurred by PROBABILITY_SIGMA, in place (whole planes: no tile seams)."""
-    for plane in probabilities:
-        cv2.GaussianBlur(plane, (0, 0), PROBABILITY_SIGMA, dst=plane, borderType=cv2.BORDER_REFLECT_101)
+def _smoothed(probabilities: np.ndarray, sigma: float) -> np.ndarray:
+    """Each class plane blurred by `sigma`, in place (whole planes: no tile seams)."""
+    if sigma > 0:
+        for plane in probabilities:
+            cv2.GaussianBlur(plane, (0, 0), sigma, dst=plane, borderType=cv2.BORDER_REFLECT_101)
     return probabilities
 
 

@@ -49,13 +49,15 @@ def load_model(cls, folder: Path):
         class_names, channels, sigmas, params, present, labelled, sampled = _check_meta(meta)
         seed, created_at = int(meta.get("seed", 0)), str(meta["created_at"])
         prior_power = _prior_power(meta.get("prior_power", 0.0))  # models saved before it had none
+        probability_sigma = _probability_sigma(meta.get("probability_sigma", 0.0))  # nor this: they never smoothed
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{folder / MODEL_JSON} is not a valid instant model: {exc!r}") from exc
     arrays = _read_arrays(folder / ARRAYS_FILE, meta["arrays"])
     trees = trees_from_arrays(arrays, trees=params.trees, features=len(feature_names(channels, sigmas)),
                               classes=len(present))
     return cls(class_names, trees, channels=channels, sigmas=sigmas, params=params, present=present,
-               labelled=labelled, sampled=sampled, seed=seed, created_at=created_at, prior_power=prior_power)
+               labelled=labelled, sampled=sampled, seed=seed, created_at=created_at, prior_power=prior_power,
+               probability_sigma=probability_sigma)
 
 
 def _describe(model, data: bytes) -> dict:
@@ -75,6 +77,7 @@ def _describe(model, data: bytes) -> dict:
         "present_classes": model.present,
         "train_pixels": {"labelled": dict(zip(names, model.labelled)), "sampled": dict(zip(names, model.sampled))},
         "prior_power": model.prior_power,
+        "probability_sigma": model.probability_sigma,
         "seed": model.seed,
         "created_at": model.created_at,
         "arrays": {"file": ARRAYS_FILE, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()},
@@ -133,6 +136,13 @@ def _check_meta(meta: dict):
 def _prior_power(value) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
         raise ValueError(f"prior_power {value!r} is not between 0 and 1")
+    return float(value)
+
+
+def _probability_sigma(value) -> float:
+    """A stranger's file sets how wide the blur is: bounded, so it cannot ask for a kernel the size of the image."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 8.0:
+        raise ValueError(f"probability_sigma {value!r} is not between 0 and 8")
     return float(value)
 
 
