@@ -5,7 +5,8 @@ image. `--model instant`: the instant pixel classifier proposes, retrains on eve
 after each image, and refreshes the open image's unreviewed pixels while the annotator paints
 (every `refresh_every` strokes, as the app does after a stroke). `--model ladder` (what the app
 does): both learn; the ladder (core/ladder.py) scores them test-then-train on every reviewed image
-and the better one proposes; the live refresh runs while the instant tier is the one proposing.
+and the better one proposes; the live refresh runs while the instant tier is the one proposing,
+and on an image the network proposed from its fifth stroke (core/live.refreshes_open_image).
 `--model ilastik` is the anchor a user would pick instead: the instant arm with ilastik's own
 classifier (a random forest of 100 fully grown trees) on the same features, samples and refresh,
 voting pixel by pixel as ilastik does (no smoothing before the vote; the tier's class-prior
@@ -17,7 +18,6 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from segstudio.core.instant.classifier import PROBABILITY_SIGMA
 from segstudio.core.instant.forest import ForestParams
@@ -121,13 +121,19 @@ class Learner:
 
         It is the app's live refresh (core/live.py) on the same image and strokes.
         """
-        if self.options.refresh_every <= 0 or self.mode == "network" or self.proposing_kind() == "network":
+        if self.options.refresh_every <= 0 or self.mode == "network":
             return None
-        from segstudio.core.live import LiveSession
+        from segstudio.core.live import LiveSession, refreshes_open_image
 
         session = LiveSession(self.tier, image_id, self._raw(path))
+        kind = self.proposing_kind()
+        calls = 0
 
         def refresh(label: np.ndarray, painted: np.ndarray) -> np.ndarray:
+            nonlocal calls
+            calls += 1  # the annotator calls every refresh_every strokes
+            if not refreshes_open_image(kind, calls * self.options.refresh_every):
+                return label
             source = np.where(painted, 3, 0).astype(np.uint8)
             result = drive(session.refresh(self.project, label, source))
             if result is None:

@@ -4,7 +4,8 @@
   (segstudio.core.live) that retrains the instant tier with the strokes just made and predicts the
   open image; the result is applied on the GUI thread, only to unreviewed pixels, as one undoable
   "live refresh" step, never while a stroke is in progress. It runs while the instant tier is the
-  one proposing (or no model exists yet), so it never replaces a better network's proposal.
+  one proposing (or no model exists yet); on an image the network proposed, from the fifth stroke
+  there (core/live.refreshes_open_image), unless a person pinned that network.
 - Ladder round: when images were marked done (or a project opens with reviewed images the instant
   tier has not learnt), the candidates are scored on them, the instant tier retrains and is saved
   as a version (segstudio.core.ladder_round), and, when it is the one proposing, the images nobody
@@ -40,6 +41,7 @@ class InstantJobs(QObject):
         self._want_live = self._want_round = False
         self._too_big: set[int] = set()  # images whose feature stack would not fit the live budget
         self._open: set[int] = set()  # the image in the editor; background proposals leave it alone
+        self._strokes = 0  # edits made on the open image since it was opened
         self.live_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.live_timer.timeout.connect(lambda: self._request(live=True))
         self.round_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
@@ -63,12 +65,16 @@ class InstantJobs(QObject):
         if not on:
             self.stop()
 
-    def _instant_proposes(self, project) -> bool:
+    def _proposing(self, project) -> tuple[str | None, bool]:
+        """(kind of the proposing model or None, whether a person pinned it)."""
         from segstudio.core.ladder import proposing_record
         from segstudio.core.proposers import kind_of
 
         record = proposing_record(project)
-        return record is None or kind_of(record.arch) == "instant"
+        return (None, False) if record is None else (kind_of(record.arch), record.pinned)
+
+    def _instant_proposes(self, project) -> bool:
+        return self._proposing(project)[0] in (None, "instant")
 
     def describe(self) -> None:
         """Say in the badge which model proposes, and how it scored."""
@@ -98,14 +104,17 @@ class InstantJobs(QObject):
         self.live_timer.stop()
         self._want_live = False
         self._document, self.live = document, None
+        self._strokes = 0
         self._open.clear()
         if document is not None:
             self._open.add(document.image_id)
             document.add_commit_listener(self._on_commit)
 
     def _on_commit(self, box, label_patch, source_patch) -> None:
-        if not self._applying and self.enabled:
-            self.live_timer.start()
+        if not self._applying:
+            self._strokes += 1
+            if self.enabled:
+                self.live_timer.start()
 
     # ------------------------------------------------------------------ scheduling
     def _request(self, *, live: bool = False, round_: bool = False) -> None:
@@ -154,7 +163,12 @@ class InstantJobs(QObject):
     # ------------------------------------------------------------------ live refresh
     def _start_live(self, project) -> bool:
         document = self._document
-        if document is None or document.image_id in self._too_big or not self._instant_proposes(project):
+        from segstudio.core.live import refreshes_open_image
+
+        if document is None or document.image_id in self._too_big:
+            return False
+        kind, pinned = self._proposing(project)
+        if not refreshes_open_image(kind, self._strokes, pinned=pinned):
             return False
         label, source = document.label.copy(), document.source.copy()
         image_id = document.image_id

@@ -13,7 +13,7 @@ from segstudio.core.document import MaskDocument
 from segstudio.core.imageio import read_image
 from segstudio.core.instant_tier import InstantTier
 from segstudio.core.ladder_round import images_to_observe, instant_round, needs_round, refresh_unreviewed
-from segstudio.core.live import LiveSession
+from segstudio.core.live import HANDOVER_STROKES, LiveSession, refreshes_open_image
 from segstudio.core.progress import drive
 from segstudio.core.project import Source, Status
 
@@ -69,6 +69,13 @@ def test_nothing_reviewed_anywhere_gives_no_refresh(project):
     empty = np.full((96, 96), 255, np.uint8)
     assert drive(live.refresh(project, empty, np.zeros((96, 96), np.uint8))) is None
 
+
+
+def test_the_live_refresh_takes_over_a_network_proposal_only_after_strokes_and_never_a_pinned_one():
+    assert refreshes_open_image(None, 0) and refreshes_open_image("instant", 0)  # from the first stroke
+    assert not refreshes_open_image("network", HANDOVER_STROKES - 1)  # a good network proposal stays
+    assert refreshes_open_image("network", HANDOVER_STROKES)  # one that needed work is handed over
+    assert not refreshes_open_image("network", 10 * HANDOVER_STROKES, pinned=True)  # a person chose it
 
 def _review(project, record, truth) -> None:
     project.write_masks(record.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))

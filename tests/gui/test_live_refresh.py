@@ -59,3 +59,46 @@ def test_marking_done_trains_a_version_that_proposes_on_the_next_images(live_win
     others = [r for r in project.images() if r.status == Status.NEW and r.id != window.state.image_id]
     assert others and all((project.read_source(r.id) == Source.PROPOSAL).any() for r in others)
     assert window.instant_jobs.badge.text() == f"Proposing: instant classifier {instants[-1].version}"
+
+
+def _register_network(project_root) -> str:
+    """A tiny U-Net saved as the project's best version: with no instant version, the network proposes."""
+    import torch
+
+    from segstudio.core.models import ModelBundle
+    from segstudio.core.project import Project
+
+    with Project.open(project_root) as project:
+        torch.manual_seed(0)
+        bundle = ModelBundle.create("unet", project.class_names(), depth=2, width=4)
+        bundle.version = project.new_model_version()
+        bundle.save(project.models_dir / bundle.version)
+        project.register_model(bundle.version, "unet", {"val_miou": 0.5}, best=True)
+        return bundle.version
+
+
+def test_on_a_network_proposal_the_live_refresh_starts_at_the_fifth_stroke(window, project_root, qtbot):
+    from segstudio.core.live import HANDOVER_STROKES
+    from segstudio.gui.live_refresh import DEBOUNCE_MS
+
+    _register_network(project_root)
+    QSettings().setValue("instant/enabled", True)
+    assert window.open_project(project_root)
+    settle(qtbot, window)
+    window.canvas.fit()
+    jobs = window.instant_jobs
+    assert jobs._proposing(window.state.project) == ("network", False)
+    refreshed = []
+    jobs.refreshed.connect(refreshed.append)
+    key(qtbot, window, Qt.Key.Key_B)
+    window.brush_size.setValue(2)
+    key(qtbot, window, Qt.Key.Key_2)
+    for k in range(HANDOVER_STROKES - 1):
+        stroke(qtbot, window, [(55 + 5 * k, 20), (55 + 5 * k, 40)])
+    qtbot.wait(DEBOUNCE_MS + 500)  # the pause that would start a refresh under the instant tier
+    assert refreshed == [] and jobs.worker is None
+    key(qtbot, window, Qt.Key.Key_1)
+    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
+        stroke(qtbot, window, [(10, 10), (20, 40)])  # the fifth: this proposal needed work
+    doc = window.state.document
+    assert (doc.label[doc.source == Source.HUMAN] != 255).all() and "live refresh" in doc.history_names[0]
