@@ -19,11 +19,10 @@ import math
 import time
 from pathlib import Path
 
-from segstudio.core.instant.classifier import PROBABILITY_SIGMA
-from segstudio.core.instant.forest import ForestParams
-
 import numpy as np
 
+from segstudio.core.instant.classifier import PROBABILITY_SIGMA
+from segstudio.core.instant.forest import ForestParams
 from segstudio.core.metrics import MetricAccumulator
 from segstudio.core.progress import drive
 from segstudio.core.training.augment import AugmentConfig

@@ -162,9 +162,9 @@ class InstantJobs(QObject):
 
     # ------------------------------------------------------------------ live refresh
     def _start_live(self, project) -> bool:
-        document = self._document
         from segstudio.core.live import refreshes_open_image
 
+        document = self._document
         if document is None or document.image_id in self._too_big:
             return False
         kind, pinned = self._proposing(project)

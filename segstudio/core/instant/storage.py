@@ -49,7 +49,8 @@ def load_model(cls, folder: Path):
         class_names, channels, sigmas, params, present, labelled, sampled = _check_meta(meta)
         seed, created_at = int(meta.get("seed", 0)), str(meta["created_at"])
         prior_power = _prior_power(meta.get("prior_power", 0.0))  # models saved before it had none
-        probability_sigma = _probability_sigma(meta.get("probability_sigma", 0.0))  # nor this: they never smoothed
+        # nor this (they never smoothed); bounded, so a stranger's file cannot ask for an image-wide kernel
+        probability_sigma = _number_in("probability_sigma", meta.get("probability_sigma", 0.0), 0.0, 8.0)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{folder / MODEL_JSON} is not a valid instant model: {exc!r}") from exc
     arrays = _read_arrays(folder / ARRAYS_FILE, meta["arrays"])
@@ -134,15 +135,13 @@ def _check_meta(meta: dict):
 
 
 def _prior_power(value) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"prior_power {value!r} is not between 0 and 1")
-    return float(value)
+    return _number_in("prior_power", value, 0.0, 1.0)
 
 
-def _probability_sigma(value) -> float:
-    """A stranger's file sets how wide the blur is: bounded, so it cannot ask for a kernel the size of the image."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 8.0:
-        raise ValueError(f"probability_sigma {value!r} is not between 0 and 8")
+def _number_in(name: str, value, low: float, high: float) -> float:
+    """A number of model.json within [low, high], else ValueError naming it."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} {value!r} is not between {low:g} and {high:g}")
     return float(value)
 
 
