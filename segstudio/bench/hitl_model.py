@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.core.instant.classifier import PROBABILITY_SIGMA
+from segstudio.core.instant.context import CONTEXT_SIGMAS
 from segstudio.core.instant.forest import ForestParams
 from segstudio.core.metrics import MetricAccumulator
 from segstudio.core.progress import drive
@@ -50,9 +51,12 @@ class Learner:
         self.num_classes = len(class_names)
         self.heldout = heldout
         self.device = pick_device(options.device)
-        # the anchor votes as ilastik does, pixel by pixel; it keeps the tier's class-prior correction
+        # the anchor is ilastik's pixel classification: one forest, each pixel voting alone; it keeps
+        # the tier's class-prior correction
+        ilastik = options.model == "ilastik"
         self.tier = InstantTier(class_names, seed=options.seed, params=instant_forest(options),
-                                probability_sigma=0.0 if options.model == "ilastik" else PROBABILITY_SIGMA)
+                                probability_sigma=0.0 if ilastik else PROBABILITY_SIGMA,
+                                context_sigmas=() if ilastik else CONTEXT_SIGMAS)
         self.instant = None  # the newest InstantModel (trained on every reviewed image)
         self.instant_version: str | None = None
         self._network = None

@@ -109,20 +109,28 @@ def heldout_miou(predict, present, tests, num_classes: int) -> float:
     return scores_from_confusion(matrix).miou
 
 
-def live_refresh(samples, classes: list[str], big_features: ImageFeatures, runs: int, threads: int) -> dict:
-    """What the app's live refresh costs with InstantModel's defaults: fit on the reviewed pixels
-    (at most DEFAULT_MAX_PIXELS of them) and re-propose the timed image, its features cached."""
-    from segstudio.core.instant.classifier import DEFAULT_MAX_PIXELS, InstantModel
+def live_refresh(pairs, classes: list[str], big_features: ImageFeatures, big_strokes: np.ndarray, runs: int,
+                 threads: int) -> dict:
+    """What the app's live refresh costs: the instant tier, its training images' samples cached
+    (with their auto-context features), retrains on them plus the strokes on the timed image and
+    re-proposes that image from its cached features, as core/live.py does."""
+    from segstudio.core.instant_tier import InstantTier, sample_features
 
     fits, predicts, cpus = [], [], []
     for run in range(runs):
+        tier = InstantTier(classes, seed=run, channels=big_features.channels)
+        for image_id, (features, truth) in enumerate(pairs):
+            tier.cache_image(image_id, features, truth)
+        tier.settle_context(list(tier.cache))
+        strokes = sample_features(big_features, big_strokes, IGNORE, tier.samples_per_image, run)
         start, cpu = time.perf_counter(), time.process_time()
-        model = InstantModel.fit(samples, classes, seed=run, threads=threads)
+        model = tier.fit(list(tier.cache), [strokes])
         fits.append(time.perf_counter() - start)
         predicts.append(_seconds(lambda m=model: m.predict(big_features, threads=threads)))
         cpus.append(time.process_time() - cpu)
-    return {"max_pixels": DEFAULT_MAX_PIXELS, "rows": int(sum(model.sampled)), "fit_s": _median(fits),
-            "predict_s": _median(predicts), "total_s": _median(np.add(fits, predicts)), "total_cpu_s": _median(cpus)}
+    return {"max_pixels": tier.max_samples, "rows": int(sum(model.sampled)), "stages": 1 + (model.context_trees is not None),
+            "trees": model.params.trees, "fit_s": _median(fits), "predict_s": _median(predicts),
+            "total_s": _median(np.add(fits, predicts)), "total_cpu_s": _median(cpus)}
 
 
 def measure(name: str, folder: Path, args: argparse.Namespace) -> dict:
@@ -162,8 +170,9 @@ def measure(name: str, folder: Path, args: argparse.Namespace) -> dict:
             runs.append({"miou": miou, "fit_s": fit_s, "predict_s": predict_s, "fit_cpu_s": fit_cpu_s,
                          "predict_cpu_s": predict_cpu_s, "scribbled_pixels": int(len(rows.labels))})
         result["classifiers"][candidate] = {key: _median([r[key] for r in runs]) for key in runs[0]}
+    big_strokes = scribble_target(_tile_to(truths[0][:, :, None], args.side)[:, :, 0], np.random.default_rng(0), args.dabs, args.radius)
     result["live_refresh"] = live_refresh(list(zip(features[:args.train], truths[:args.train])), classes, big_features,
-                                          args.runs, args.threads)
+                                          big_strokes, args.runs, args.threads)
     anchor = result["classifiers"].get(ANCHOR)
     for figures in result["classifiers"].values():
         figures["refresh_s"] = figures["fit_s"] + figures["predict_s"]
@@ -252,7 +261,8 @@ def _print(result: dict, args: argparse.Namespace) -> None:
           f"{args.threads} threads")
     print(f"filter bank {args.side}x{args.side}: {result['feature_s']:.2f} s")
     live = result["live_refresh"]
-    print(f"live refresh with InstantModel defaults ({live['rows']} rows of at most {live['max_pixels']}): fit "
+    print(f"live refresh of the instant tier ({live['stages']} stages of {live['trees']} trees, {live['rows']} rows of "
+          f"at most {live['max_pixels']}, strokes on the timed image): fit "
           f"{live['fit_s']:.2f} s + predict {args.side}x{args.side} {live['predict_s']:.2f} s = {live['total_s']:.2f} s, {live['total_cpu_s']:.2f} "
           f"CPU-s (features cached)")
     print(f"{'classifier':<10} {'mIoU':>6} {'fit s':>7} {'pred s':>7} {'fit+pred':>8} {'x rf100':>8} {'cpu fit':>8} "

@@ -7,11 +7,9 @@ import json
 import pickle
 import shutil
 
-import cv2
 import numpy as np
 import pytest
 
-from segstudio.bench.instant import scribble_target
 from segstudio.core.errors import ModelError
 from segstudio.core.instant.classifier import InstantModel, collect_rows
 from segstudio.core.instant.features import image_features
@@ -19,19 +17,8 @@ from segstudio.core.instant.forest import ForestParams
 from segstudio.core.instant.project_data import reviewed_samples
 from segstudio.core.instant.sampling import BalancedSampler, share_budget
 from segstudio.core.metrics import confusion_matrix, scores_from_confusion
-from segstudio.resources_path import resource_path
 
 CLASSES = ["background", "nucleus", "nucleus boundary"]
-
-
-@pytest.fixture(scope="module")
-def nuclei():
-    """A real microscopy crop (the bundled BBBC007 demo) with its full mask, and scribbles on it."""
-    demo = resource_path("demo")
-    image = cv2.imread(str(demo / "images" / "A9_p5d.png"), cv2.IMREAD_UNCHANGED)[:200, :200]
-    truth = cv2.imread(str(demo / "masks" / "A9_p5d.png"), cv2.IMREAD_UNCHANGED)[:200, :200]
-    scribbles = scribble_target(truth, np.random.default_rng(0), dabs=20, radius=2)
-    return image, truth, scribbles
 
 
 @pytest.fixture(scope="module")

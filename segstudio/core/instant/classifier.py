@@ -4,7 +4,8 @@
 ids and an ignore value (255 for uint8 targets, 65535 for uint16) wherever nobody has reviewed,
 so a few scribbles are already a training set. The live refresh passes the open image's cached
 `ImageFeatures` to both `fit` and `predict_proba`, so it pays only for the forest. Classes nobody
-has labelled yet keep their place in the output with probability 0.
+has labelled yet keep their place in the output with probability 0. A model may carry a second,
+auto-context forest (core/instant/context.py) that reads the first one's smoothed probabilities.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from segstudio.core.errors import ModelError
 from segstudio.core.imageio.channels import match_channels
+from segstudio.core.instant.context import context_at, context_box, context_count
 from segstudio.core.instant.features import (
     FEATURE_SIGMAS, ImageFeatures, as_hwc, box_features, feature_names, feature_tiles, normalise_by_data,
     tile_boxes,
@@ -43,7 +45,7 @@ class InstantModel:
     def __init__(self, class_names: list[str], trees: list, *, channels: int, sigmas: tuple[float, ...],
                  params: ForestParams, present: list[int], labelled: list[int], sampled: list[int],
                  seed: int = 0, created_at: str | None = None, prior_power: float = 0.0,
-                 probability_sigma: float = 0.0):
+                 probability_sigma: float = 0.0, context_trees: list | None = None, context_sigmas=()):
         self.class_names = list(class_names)
         self.trees = trees
         self.channels = channels
@@ -54,6 +56,8 @@ class InstantModel:
         self.sampled = list(sampled)  # of which the forest learnt from
         self.prior_power = float(prior_power)  # proposals keep prior ** power (core/instant/prior.py)
         self.probability_sigma = float(probability_sigma)  # smoothing before the vote (0: none)
+        self.context_trees = context_trees  # the auto-context forest (None: one stage)
+        self.context_sigmas = tuple(float(s) for s in context_sigmas) if context_trees is not None else ()
         self.seed = seed
         self.created_at = created_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -63,14 +67,20 @@ class InstantModel:
 
     @property
     def num_features(self) -> int:
+        """Filter-bank features per pixel (what the first forest reads)."""
         return len(feature_names(self.channels, self.sigmas))
+
+    @property
+    def num_context_features(self) -> int:
+        """What the auto-context forest reads besides the filter bank (0 without one)."""
+        return context_count(self.num_classes, self.context_sigmas)
 
     @classmethod
     def fit(cls, samples: Iterable[tuple[np.ndarray | ImageFeatures, np.ndarray]], class_names: list[str], *,
             max_pixels: int = DEFAULT_MAX_PIXELS, seed: int = 0, params: ForestParams | None = None,
             channels: int | None = None, sigmas=FEATURE_SIGMAS, start: ReviewedRows | None = None,
             threads: int | None = None, labelled: np.ndarray | None = None,
-            prior_power: float = 0.0, probability_sigma: float = PROBABILITY_SIGMA) -> InstantModel:
+            prior_power: float = 0.0, probability_sigma: float = PROBABILITY_SIGMA, context_sigmas=()) -> InstantModel:
         """Learn from every reviewed pixel of the samples (balanced, at most `max_pixels` rows).
 
         `channels` fixes the input channels (default: the first sample's); later images are
@@ -80,31 +90,76 @@ class InstantModel:
         when the samples are themselves a sample (the instant tier's per-image draws): the
         proposals keep `prior_power` of that class prior (core/instant/prior.py).
         `probability_sigma`: the smoothing before the vote (0 for none, as ilastik votes).
+        `context_sigmas` (not with `start`): also grow an auto-context forest on the whole samples.
         """
+        if context_sigmas:
+            samples = list(samples)
         rows = collect_rows(samples, class_names, max_pixels=max_pixels, seed=seed, channels=channels,
                             sigmas=sigmas, start=start)
         training = rows.sampler.rows_for_training()
         params = params or ForestParams()
         trees = grow_trees(training.features, training.labels, training.weights, params, seed, threads)
-        return cls(class_names, trees, channels=rows.channels, sigmas=rows.sigmas, params=params,
-                   present=sorted(set(training.labels.tolist())),
-                   labelled=(training.labelled if labelled is None else np.asarray(labelled, np.int64)).tolist(),
-                   sampled=training.sampled.tolist(), seed=seed, prior_power=prior_power,
-                   probability_sigma=probability_sigma)
+        model = cls(class_names, trees, channels=rows.channels, sigmas=rows.sigmas, params=params,
+                    present=sorted(set(training.labels.tolist())),
+                    labelled=(training.labelled if labelled is None else np.asarray(labelled, np.int64)).tolist(),
+                    sampled=training.sampled.tolist(), seed=seed, prior_power=prior_power,
+                    probability_sigma=probability_sigma)
+        if context_sigmas:
+            if start is not None:
+                raise ModelError("auto-context needs every training image whole, not rows gathered before")
+            model._grow_context_on_images(samples, context_sigmas, max_pixels, threads)
+        return model
+
+    def grow_context(self, rows: np.ndarray, labels: np.ndarray, sigmas, *, threads: int | None = None) -> None:
+        """Add the auto-context forest, learnt from (N, filter features + `context_at` features)
+        rows of reviewed pixels, balanced between classes as the first forest was."""
+        sigmas = tuple(float(s) for s in sigmas)
+        if rows.shape[1] != self.num_features + context_count(self.num_classes, sigmas):
+            raise ModelError(f"auto-context rows have {rows.shape[1]} features, expected "
+                             f"{self.num_features + context_count(self.num_classes, sigmas)}")
+        sampler = BalancedSampler(self.num_classes, max(1, len(labels)), self.seed)
+        sampler.add(np.asarray(labels)[:, None], _ignore_of(labels), lambda index: rows[index])
+        training = sampler.rows_for_training()
+        if sorted(set(training.labels.tolist())) != self.present:
+            raise ModelError("the auto-context rows hold other classes than the first forest learnt")
+        self.context_trees = grow_trees(training.features, training.labels, training.weights, self.params,
+                                        self.seed + 1, threads)
+        self.context_sigmas = sigmas
+
+    def _grow_context_on_images(self, samples, sigmas, max_pixels: int, threads: int | None) -> None:
+        sampler = BalancedSampler(self.num_classes, max_pixels, self.seed + 1)
+        for image_or_features, target in samples:
+            features = self._as_features(image_or_features)
+            first = self.first_stage_proba(features, threads=threads)
+            width = features.shape[1]
+
+            def gather(index: np.ndarray, values=features.values, first=first) -> np.ndarray:
+                ys, xs = np.divmod(index, width)
+                return np.concatenate([values[ys, xs], context_at(first, ys, xs, sigmas)], axis=1)
+
+            sampler.add(np.asarray(target), _ignore_of(target), gather)
+        training = sampler.rows_for_training()
+        self.context_trees = grow_trees(training.features, training.labels, training.weights, self.params,
+                                        self.seed + 1, threads)
+        self.context_sigmas = tuple(float(s) for s in sigmas)
 
     def predict_proba(self, image_or_features: np.ndarray | ImageFeatures, *, threads: int | None = None) -> np.ndarray:
         """(num_classes, H, W) float32 class probabilities; raw images go through in tiles."""
-        if isinstance(image_or_features, ImageFeatures):
-            self._check_features(image_or_features)
-            height, width = image_or_features.shape
-            out = np.zeros((self.num_classes, height, width), np.float32)
-            self._fill(out, (0, height, 0, width), image_or_features.values, threads)
-            return _smoothed(out, self.probability_sigma)
-        normalised = normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
-        out = np.zeros((self.num_classes, *normalised.shape[:2]), np.float32)
-        for box, values in feature_tiles(normalised, sigmas=self.sigmas, tile=PREDICT_TILE):
-            self._fill(out, box, values, threads)
-        return _smoothed(out, self.probability_sigma)
+        source = self._source(image_or_features)
+        if self.context_trees is None:
+            proba = self._forest_pass(source, threads)
+        else:
+            proba = self._forest_pass(source, threads, context=self._forest_pass(source, threads, prior=False))
+        return _smoothed(proba, self.probability_sigma)
+
+    def first_stage_proba(self, features: ImageFeatures, *, threads: int | None = None) -> np.ndarray:
+        """The first forest's (num_classes, H, W) class fractions as it learnt them, balanced: no
+        prior, no smoothing. What auto-context reads: the prior's power changes as the tier learns,
+        and context cached under one power would mislead the second forest under another (on
+        spacenet, contexts cached with the building class suppressed made held-out mIoU fall from
+        0.48 to 0.28 once the power moved)."""
+        self._check_features(features)
+        return self._forest_pass(features, threads, prior=False)
 
     def predict(self, image_or_features: np.ndarray | ImageFeatures, *,
                 threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -124,14 +179,56 @@ class InstantModel:
 
         return load_model(cls, Path(folder))
 
-    def _fill(self, out: np.ndarray, box: tuple[int, int, int, int], values: np.ndarray, threads: int | None) -> None:
-        y0, y1, x0, x1 = box
-        fractions = apply_prior(self.fractions(values.reshape(-1, values.shape[-1]), threads),
-                                prior_weights(self.labelled, self.present, self.prior_power))
-        out[self.present, y0:y1, x0:x1] = fractions.T.reshape(len(self.present), y1 - y0, x1 - x0)
+    def _source(self, image_or_features: np.ndarray | ImageFeatures) -> ImageFeatures | np.ndarray:
+        """Features to predict from, or the normalised image when it is filtered tile by tile.
+        A two-stage model reads each tile twice, so an image of one tile is filtered once, whole."""
+        if isinstance(image_or_features, ImageFeatures):
+            self._check_features(image_or_features)
+            return image_or_features
+        normalised = normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
+        height, width = normalised.shape[:2]
+        if self.context_trees is not None and max(height, width) <= PREDICT_TILE:
+            values = box_features(normalised, (0, height, 0, width), sigmas=self.sigmas)
+            return ImageFeatures(values, self.channels, self.sigmas)
+        return normalised
+
+    def _as_features(self, image_or_features: np.ndarray | ImageFeatures) -> ImageFeatures:
+        if isinstance(image_or_features, ImageFeatures):
+            return image_or_features
+        normalised = normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
+        height, width = normalised.shape[:2]
+        values = np.empty((height, width, self.num_features), np.float32)
+        for (y0, y1, x0, x1), tile in feature_tiles(normalised, sigmas=self.sigmas, tile=PREDICT_TILE):
+            values[y0:y1, x0:x1] = tile
+        return ImageFeatures(values, self.channels, self.sigmas)
+
+    def _forest_pass(self, source: ImageFeatures | np.ndarray, threads: int | None,
+                     context: np.ndarray | None = None, prior: bool = True) -> np.ndarray:
+        """(num_classes, H, W) probabilities of the first forest (with the `prior` correction);
+        with `context` (`first_stage_proba`), of the auto-context forest, which reads it smoothed."""
+        if isinstance(source, ImageFeatures):
+            boxes = [((0, source.shape[0], 0, source.shape[1]), source.values)]
+        else:
+            boxes = feature_tiles(source, sigmas=self.sigmas, tile=PREDICT_TILE)
+        height, width = source.shape[:2]
+        out = np.zeros((self.num_classes, height, width), np.float32)
+        weights = prior_weights(self.labelled, self.present, self.prior_power) if prior else None
+        for box, values in boxes:
+            y0, y1, x0, x1 = box
+            rows = values.reshape(-1, values.shape[-1])
+            if context is None:
+                fractions = self.fractions(rows, threads)
+            else:
+                extra = context_box(context, box, self.context_sigmas)
+                rows = np.concatenate([rows, extra.reshape(-1, extra.shape[-1])], axis=1)
+                fractions = predict_fractions(self.context_trees, rows, threads)
+            fractions = apply_prior(fractions, weights)
+            out[self.present, y0:y1, x0:x1] = fractions.T.reshape(len(self.present), y1 - y0, x1 - x0)
+        return out
 
     def fractions(self, rows: np.ndarray, threads: int | None = None) -> np.ndarray:
-        """(N, present classes) mean leaf class fractions of (N, F) feature rows, before the prior."""
+        """(N, present classes) the first forest's mean leaf class fractions of (N, F) feature rows,
+        before the prior (what the prior calibration scores)."""
         return predict_fractions(self.trees, rows, threads)
 
     def _check_features(self, features: ImageFeatures) -> None:
@@ -139,6 +236,10 @@ class InstantModel:
                 or features.values.shape[-1] != self.num_features:
             raise ModelError(f"these features ({features.channels} channels, sigmas {features.sigmas}) are not the "
                              f"ones this model uses ({self.channels} channels, sigmas {self.sigmas})")
+
+
+def _ignore_of(target: np.ndarray) -> int:
+    return 255 if np.asarray(target).dtype == np.uint8 else 65535
 
 
 def _smoothed(probabilities: np.ndarray, sigma: float) -> np.ndarray:
@@ -177,7 +278,7 @@ def collect_rows(samples: Iterable[tuple[np.ndarray | ImageFeatures, np.ndarray]
         target = np.asarray(target)
         _check_target(target, image_or_features)
         gather = _gatherer(image_or_features, rows.channels, rows.sigmas)
-        rows.sampler.add(target, 255 if target.dtype == np.uint8 else 65535, gather)
+        rows.sampler.add(target, _ignore_of(target), gather)
     return rows
 
 

@@ -5,7 +5,8 @@ parameters, pixels it learnt from, when) and carries the SHA-256 and size of the
 Loading refuses anything that is not exactly ours before it builds a single tree: a foreign or
 newer model.json, a checksum or size that does not match, arrays of unexpected names, types or
 shapes, node indices outside their tree, features beyond the feature spec, classes beyond the
-class list. No pickle is read or written anywhere.
+class list. An auto-context forest is stored beside the first, its arrays named "context.*".
+No pickle is read or written anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from segstudio.core.atomic import atomic_write_bytes, atomic_write_text
 from segstudio.core.errors import ModelError
+from segstudio.core.instant.context import MAX_CONTEXT_SIGMA, context_count
 from segstudio.core.instant.features import FILTERS, PERCENTILES, feature_names
 from segstudio.core.instant.forest import ForestParams, trees_from_arrays, trees_to_arrays
 
@@ -31,6 +33,8 @@ MAX_ARRAY_BYTES = 2 << 30
 MAX_CLASSES = 65535
 MAX_CHANNELS = 64
 MAX_SIGMAS = 32
+MAX_CONTEXT_SIGMAS = 8
+CONTEXT_PREFIX = "context."
 
 
 def save_model(model, folder: Path) -> None:
@@ -38,7 +42,10 @@ def save_model(model, folder: Path) -> None:
     from safetensors.numpy import save
 
     folder.mkdir(parents=True, exist_ok=True)
-    data = save(trees_to_arrays(model.trees), metadata={"kind": KIND})
+    arrays = trees_to_arrays(model.trees)
+    if model.context_trees is not None:
+        arrays.update({CONTEXT_PREFIX + name: values for name, values in trees_to_arrays(model.context_trees).items()})
+    data = save(arrays, metadata={"kind": KIND})
     atomic_write_bytes(folder / ARRAYS_FILE, data)
     atomic_write_text(folder / MODEL_JSON, json.dumps(_describe(model, data), indent=2) + "\n")
 
@@ -51,14 +58,23 @@ def load_model(cls, folder: Path):
         prior_power = _prior_power(meta.get("prior_power", 0.0))  # models saved before it had none
         # nor this (they never smoothed); bounded, so a stranger's file cannot ask for an image-wide kernel
         probability_sigma = _number_in("probability_sigma", meta.get("probability_sigma", 0.0), 0.0, 8.0)
+        context_sigmas = _context_sigmas(meta.get("context"))  # models saved before it had one stage
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{folder / MODEL_JSON} is not a valid instant model: {exc!r}") from exc
     arrays = _read_arrays(folder / ARRAYS_FILE, meta["arrays"])
-    trees = trees_from_arrays(arrays, trees=params.trees, features=len(feature_names(channels, sigmas)),
-                              classes=len(present))
+    context_arrays = {name[len(CONTEXT_PREFIX):]: arrays.pop(name) for name in list(arrays)
+                      if name.startswith(CONTEXT_PREFIX)}
+    features = len(feature_names(channels, sigmas))
+    trees = trees_from_arrays(arrays, trees=params.trees, features=features, classes=len(present))
+    context_trees = None
+    if context_sigmas:
+        context_trees = trees_from_arrays(context_arrays, trees=params.trees, classes=len(present),
+                                          features=features + context_count(len(class_names), context_sigmas))
+    elif context_arrays:
+        raise ModelError(f"{folder / ARRAYS_FILE} holds an auto-context forest that model.json does not describe")
     return cls(class_names, trees, channels=channels, sigmas=sigmas, params=params, present=present,
                labelled=labelled, sampled=sampled, seed=seed, created_at=created_at, prior_power=prior_power,
-               probability_sigma=probability_sigma)
+               probability_sigma=probability_sigma, context_trees=context_trees, context_sigmas=context_sigmas)
 
 
 def _describe(model, data: bytes) -> dict:
@@ -79,6 +95,7 @@ def _describe(model, data: bytes) -> dict:
         "train_pixels": {"labelled": dict(zip(names, model.labelled)), "sampled": dict(zip(names, model.sampled))},
         "prior_power": model.prior_power,
         "probability_sigma": model.probability_sigma,
+        "context": {"sigmas": list(model.context_sigmas)} if model.context_trees is not None else None,
         "seed": model.seed,
         "created_at": model.created_at,
         "arrays": {"file": ARRAYS_FILE, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()},
@@ -132,6 +149,17 @@ def _check_meta(meta: dict):
     labelled = [int(pixels["labelled"][n]) for n in names]
     sampled = [int(pixels["sampled"][n]) for n in names]
     return names, channels, sigmas, ForestParams.from_json(meta["params"]), present, labelled, sampled
+
+
+def _context_sigmas(value) -> tuple[float, ...]:
+    """The auto-context smoothing scales (empty: one stage), bounded so that a stranger's file
+    cannot ask for image-wide kernels or thousands of extra features."""
+    if value is None:
+        return ()
+    sigmas = value["sigmas"]
+    if not isinstance(sigmas, list) or not 1 <= len(sigmas) <= MAX_CONTEXT_SIGMAS:
+        raise ValueError(f"auto-context scales {sigmas!r}: expected a list of 1 to {MAX_CONTEXT_SIGMAS}")
+    return tuple(_number_in("auto-context sigma", s, 0.1, MAX_CONTEXT_SIGMA) for s in sigmas)
 
 
 def _prior_power(value) -> float:
