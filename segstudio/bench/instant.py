@@ -126,7 +126,8 @@ def live_refresh(pairs, classes: list[str], big_features: ImageFeatures, big_str
         start, cpu = time.perf_counter(), time.process_time()
         model = tier.fit(list(tier.cache), [strokes])
         fits.append(time.perf_counter() - start)
-        predicts.append(_seconds(lambda m=model: m.predict(big_features, threads=threads)))
+        predicts.append(_seconds(lambda m=model: m.predict_proba(big_features, threads=threads,
+                                                                first_stage=strokes.first_stage).argmax(axis=0)))
         cpus.append(time.process_time() - cpu)
     return {"max_pixels": tier.max_samples, "rows": int(sum(model.sampled)), "stages": 1 + (model.context_trees is not None),
             "trees": model.params.trees, "fit_s": _median(fits), "predict_s": _median(predicts),

@@ -42,6 +42,8 @@ class ImageSamples:
     pixels: tuple[np.ndarray, np.ndarray] | None = None  # (rows, cols) of the samples in their image
     context: np.ndarray | None = None  # (n, S * K) auto-context features, once computed
     image: object = None  # the whole image's ImageFeatures while its context is still to compute
+    first_stage: np.ndarray | None = None  # the first forest's fractions on the whole image, for
+    # the open image's samples in a live refresh: the proposal that follows reuses them
 
 
 def balanced_sample(target: np.ndarray, ignore: int, budget: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,15 +173,17 @@ class InstantTier:
                                 max_pixels=max(1, labels.size), labelled=self.reviewed_pixels(image_ids),
                                 prior_power=self.calibration.best_power())
 
-    def _add_context(self, parts: list[ImageSamples], first_stage) -> None:
+    def _add_context(self, parts: list[ImageSamples], first_stage, keep_first_stage: bool = False) -> None:
         """Context features for samples that still hold their image's features (then let go of
-        them); without a first stage (one-stage tier) they are only let go."""
+        them); without a first stage (one-stage tier) they are only let go. `keep_first_stage`
+        keeps the whole image's first-stage fractions on the samples (the open image's)."""
         for part in parts:
             if part.image is None:
                 continue
             if first_stage is not None:
                 proba = first_stage.first_stage_proba(part.image)
                 part.context = context_at(proba, *part.pixels, self.context_sigmas)
+                part.first_stage = proba if keep_first_stage else None
             part.image = None
 
     def _params(self) -> ForestParams:
@@ -226,7 +230,8 @@ class InstantTier:
                                  max_pixels=max(1, labels.size), labelled=self.reviewed_pixels(ids, extra),
                                  prior_power=self.calibration.best_power(), probability_sigma=self.probability_sigma)
         if self.context_sigmas:
-            self._add_context([p for p in parts if p.context is None], model)
+            self._add_context([p for p in parts[:len(parts) - len(extra)] if p.context is None], model)
+            self._add_context([p for p in extra if p.context is None], model, keep_first_stage=True)
             if all(p.context is not None for p in parts):  # samples cached without one teach one stage
                 model.grow_context(np.concatenate([features, np.concatenate([p.context for p in parts])], axis=1),
                                    labels, self.context_sigmas)

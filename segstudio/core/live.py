@@ -92,6 +92,6 @@ class LiveSession:
         if model is None or (stop is not None and stop.is_set()):
             return None
         retrained = time.perf_counter()
-        prediction = prediction_from_probabilities(model.predict_proba(features))
+        prediction = prediction_from_probabilities(model.predict_proba(features, first_stage=extra.first_stage))
         done = time.perf_counter()
         return LiveResult(self.image_id, prediction, int(extra.labels.size), retrained - started, done - retrained)

@@ -54,7 +54,11 @@ def test_the_second_forest_reads_the_context_and_tiles_predict_like_the_whole_im
     splits = np.concatenate([tree.feature[tree.feature >= 0] for tree in two_stage.context_trees])
     assert (splits >= two_stage.num_features).any()  # some split asks where the classes are nearby
     whole = two_stage.predict_proba(image)
-    np.testing.assert_array_equal(two_stage.predict_proba(image_features(image)), whole)
+    features = image_features(image)
+    np.testing.assert_array_equal(two_stage.predict_proba(features), whole)
+    # the live refresh hands over the first stage it took the open image's context from
+    np.testing.assert_array_equal(two_stage.predict_proba(features, first_stage=two_stage.first_stage_proba(features)),
+                                  whole)
     monkeypatch.setattr(classifier, "PREDICT_TILE", 64)  # 3 x 3 tiles, each filtered twice
     np.testing.assert_allclose(two_stage.predict_proba(image), whole, atol=1e-6)
 

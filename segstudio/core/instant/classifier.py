@@ -143,13 +143,18 @@ class InstantModel:
                                         self.seed + 1, threads)
         self.context_sigmas = tuple(float(s) for s in sigmas)
 
-    def predict_proba(self, image_or_features: np.ndarray | ImageFeatures, *, threads: int | None = None) -> np.ndarray:
-        """(num_classes, H, W) float32 class probabilities; raw images go through in tiles."""
+    def predict_proba(self, image_or_features: np.ndarray | ImageFeatures, *, threads: int | None = None,
+                      first_stage: np.ndarray | None = None) -> np.ndarray:
+        """(num_classes, H, W) float32 class probabilities; raw images go through in tiles.
+        `first_stage`: this model's `first_stage_proba` of these very features, when the caller
+        has it already (the live refresh took the open image's context from it)."""
         source = self._source(image_or_features)
         if self.context_trees is None:
             proba = self._forest_pass(source, threads)
         else:
-            proba = self._forest_pass(source, threads, context=self._forest_pass(source, threads, prior=False))
+            if first_stage is None:
+                first_stage = self._forest_pass(source, threads, prior=False)
+            proba = self._forest_pass(source, threads, context=first_stage)
         return _smoothed(proba, self.probability_sigma)
 
     def first_stage_proba(self, features: ImageFeatures, *, threads: int | None = None) -> np.ndarray:
