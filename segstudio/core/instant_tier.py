@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from segstudio.core.instant.classifier import DEFAULT_MAX_PIXELS, PROBABILITY_SIGMA
-from segstudio.core.instant.context import CONTEXT_SIGMAS, context_at
+from segstudio.core.instant.context import CONTEXT_SIGMAS, MAX_CONTEXT_CLASSES, context_at
 from segstudio.core.instant.forest import ForestParams
 from segstudio.core.instant.prior import PriorCalibration
 from segstudio.core.progress import Progress, StopFlag
@@ -91,6 +91,8 @@ class InstantTier:
     base_ids: set = field(default_factory=set)  # the images it learnt from
 
     def __post_init__(self):
+        if len(self.class_names) > MAX_CONTEXT_CLASSES:
+            self.context_sigmas = ()
         if self.calibration is None:
             self.calibration = PriorCalibration(len(self.class_names))
 

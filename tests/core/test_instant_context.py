@@ -16,7 +16,7 @@ from segstudio.core.errors import ModelError
 from segstudio.core.imageio import read_image
 from segstudio.core.instant import classifier
 from segstudio.core.instant.classifier import InstantModel
-from segstudio.core.instant.context import CONTEXT_SIGMAS, context_at, context_box
+from segstudio.core.instant.context import CONTEXT_SIGMAS, MAX_CONTEXT_CLASSES, context_at, context_box
 from segstudio.core.instant.features import image_features
 from segstudio.core.instant.forest import ForestParams
 from segstudio.core.instant_tier import InstantTier
@@ -59,8 +59,15 @@ def test_the_second_forest_reads_the_context_and_tiles_predict_like_the_whole_im
     # the live refresh hands over the first stage it took the open image's context from
     np.testing.assert_array_equal(two_stage.predict_proba(features, first_stage=two_stage.first_stage_proba(features)),
                                   whole)
-    monkeypatch.setattr(classifier, "PREDICT_TILE", 64)  # 3 x 3 tiles, each filtered twice
+    monkeypatch.setattr(classifier, "CONTEXT_BAND_BYTES", 200 * 58 * 4 * 7)  # bands of 7 rows
+    np.testing.assert_allclose(two_stage.predict_proba(features), whole, atol=1e-6)
+    monkeypatch.setattr(classifier, "PREDICT_TILE", 64)  # 4 x 4 tiles, each filtered twice
     np.testing.assert_allclose(two_stage.predict_proba(image), whole, atol=1e-6)
+
+
+def test_a_tier_of_many_classes_keeps_one_forest():
+    assert InstantTier([f"c{i}" for i in range(MAX_CONTEXT_CLASSES)]).context_sigmas == CONTEXT_SIGMAS
+    assert InstantTier([f"c{i}" for i in range(MAX_CONTEXT_CLASSES + 1)]).context_sigmas == ()
 
 
 def test_a_two_stage_model_reloads_to_identical_proposals_and_refuses_tampering(nuclei, two_stage, tmp_path):

@@ -32,6 +32,7 @@ from segstudio.core.instant.sampling import BalancedSampler
 
 DEFAULT_MAX_PIXELS = 20_000  # rows a fit learns from: bounds the live refresh's retrain
 PREDICT_TILE = 1024
+CONTEXT_BAND_BYTES = 1 << 27  # rows the auto-context forest reads at once
 # Each pixel's trees vote alone, so the proposals come speckled: single wrong pixels and ragged
 # edges that a person erases stroke by stroke. Smoothing the class probabilities a little before
 # the vote lets neighbours settle them. `bench hitl --model instant`, effort 11-20 without -> with:
@@ -219,16 +220,17 @@ class InstantModel:
         out = np.zeros((self.num_classes, height, width), np.float32)
         weights = prior_weights(self.labelled, self.present, self.prior_power) if prior else None
         for box, values in boxes:
-            y0, y1, x0, x1 = box
-            rows = values.reshape(-1, values.shape[-1])
-            if context is None:
-                fractions = self.fractions(rows, threads)
-            else:
-                extra = context_box(context, box, self.context_sigmas)
-                rows = np.concatenate([rows, extra.reshape(-1, extra.shape[-1])], axis=1)
-                fractions = predict_fractions(self.context_trees, rows, threads)
-            fractions = apply_prior(fractions, weights)
-            out[self.present, y0:y1, x0:x1] = fractions.T.reshape(len(self.present), y1 - y0, x1 - x0)
+            for band in ([box] if context is None else _bands(box, values.shape[-1] + self.num_context_features)):
+                y0, y1, x0, x1 = band
+                rows = values[y0 - box[0]:y1 - box[0]].reshape(-1, values.shape[-1])
+                if context is None:
+                    fractions = self.fractions(rows, threads)
+                else:
+                    extra = context_box(context, band, self.context_sigmas)
+                    rows = np.concatenate([rows, extra.reshape(-1, extra.shape[-1])], axis=1)
+                    fractions = predict_fractions(self.context_trees, rows, threads)
+                fractions = apply_prior(fractions, weights)
+                out[self.present, y0:y1, x0:x1] = fractions.T.reshape(len(self.present), y1 - y0, x1 - x0)
         return out
 
     def fractions(self, rows: np.ndarray, threads: int | None = None) -> np.ndarray:
@@ -241,6 +243,14 @@ class InstantModel:
                 or features.values.shape[-1] != self.num_features:
             raise ModelError(f"these features ({features.channels} channels, sigmas {features.sigmas}) are not the "
                              f"ones this model uses ({self.channels} channels, sigmas {self.sigmas})")
+
+
+def _bands(box: tuple[int, int, int, int], features: int) -> list[tuple[int, int, int, int]]:
+    """The box cut into full-width bands whose rows of `features` float32 fit CONTEXT_BAND_BYTES:
+    the auto-context forest's rows are copied together, and a 2k x 2k open image would need 1 GB."""
+    y0, y1, x0, x1 = box
+    height = max(1, CONTEXT_BAND_BYTES // max(1, (x1 - x0) * features * 4))
+    return [(top, min(top + height, y1), x0, x1) for top in range(y0, y1, height)]
 
 
 def _ignore_of(target: np.ndarray) -> int:

@@ -23,6 +23,9 @@ import numpy as np
 
 CONTEXT_SIGMAS = (1.0, 3.0, 6.0)
 MAX_CONTEXT_SIGMA = 16.0  # bounds a saved model's request: its halo is 4 sigma
+# Context costs 3 features per class: beyond this many classes the tier keeps one forest, whose
+# rows stay small enough for the live refresh (at 300 classes the context alone is 900 features).
+MAX_CONTEXT_CLASSES = 32
 BORDER = cv2.BORDER_REFLECT_101
 
 
