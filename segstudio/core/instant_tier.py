@@ -23,6 +23,7 @@ from segstudio.core.instant.classifier import DEFAULT_MAX_PIXELS, PROBABILITY_SI
 from segstudio.core.instant.context import CONTEXT_SIGMAS, MAX_CONTEXT_CLASSES, context_at
 from segstudio.core.instant.forest import ForestParams
 from segstudio.core.instant.prior import PriorCalibration
+from segstudio.core.labels import unlabelled_value
 from segstudio.core.progress import Progress, StopFlag
 
 SAMPLES_PER_IMAGE = 6000  # class-balanced: each class present in the image gets an equal share
@@ -149,8 +150,8 @@ class InstantTier:
     def cache_image(self, image_id: int, features, target: np.ndarray, key: tuple = ()) -> ImageSamples:
         """Cache a class-balanced sample of an image's reviewed pixels (`target`: ignore value
         elsewhere). It holds the image's features until `settle_context` takes its context."""
-        ignore = 255 if target.dtype == np.uint8 else 65535
-        samples = sample_features(features, target, ignore, self.samples_per_image, self.seed + image_id)
+        samples = sample_features(features, target, unlabelled_value(target.dtype), self.samples_per_image,
+                                  self.seed + image_id)
         samples.key = key
         self.cache[image_id] = samples
         return samples
@@ -166,14 +167,18 @@ class InstantTier:
 
     def _first_stage(self, image_ids: list[int]):
         """A one-stage model of the cached images (the first forest of `fit` without strokes)."""
+        features, labels = self.training_set(image_ids)
+        return self._one_stage(features, labels, self.reviewed_pixels(image_ids))
+
+    def _one_stage(self, features: np.ndarray, labels: np.ndarray, labelled: np.ndarray):
+        """The first forest on these rows, every row in (the caller has thinned them already)."""
         from segstudio.core.instant.classifier import InstantModel
         from segstudio.core.instant.features import FEATURE_SIGMAS, ImageFeatures
 
-        features, labels = self.training_set(image_ids)
         rows = ImageFeatures(features[:, None, :], self.channels, tuple(float(s) for s in FEATURE_SIGMAS))
         return InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed, params=self._params(),
-                                max_pixels=max(1, labels.size), labelled=self.reviewed_pixels(image_ids),
-                                prior_power=self.calibration.best_power())
+                                max_pixels=max(1, labels.size), labelled=labelled,
+                                prior_power=self.calibration.best_power(), probability_sigma=self.probability_sigma)
 
     def _add_context(self, parts: list[ImageSamples], first_stage, keep_first_stage: bool = False) -> None:
         """Context features for samples that still hold their image's features (then let go of
@@ -216,21 +221,15 @@ class InstantTier:
 
     def fit(self, image_ids: Iterable[int] | None = None, extra: list[ImageSamples] = ()):
         """A new InstantModel on the cached samples (+ extra); None when there is nothing to learn."""
-        from segstudio.core.instant.classifier import InstantModel
-        from segstudio.core.instant.features import FEATURE_SIGMAS, ImageFeatures
-
         ids = self._chosen_ids(image_ids)  # once: image_ids may be a one-pass iterable
         parts = self.training_parts(ids, extra)
         if not parts or self.channels is None:
             return None
         features, labels = np.concatenate([p.features for p in parts]), np.concatenate([p.labels for p in parts])
-        rows = ImageFeatures(features[:, None, :], self.channels, tuple(float(s) for s in FEATURE_SIGMAS))
         if not extra:
             self._score_unseen(ids)
-        # max_pixels: every row goes in; the thinning above already kept the open image's strokes whole
-        model = InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed, params=self._params(),
-                                 max_pixels=max(1, labels.size), labelled=self.reviewed_pixels(ids, extra),
-                                 prior_power=self.calibration.best_power(), probability_sigma=self.probability_sigma)
+        # every row goes in: the thinning above already kept the open image's strokes whole
+        model = self._one_stage(features, labels, self.reviewed_pixels(ids, extra))
         if self.context_sigmas:
             self._add_context([p for p in parts[:len(parts) - len(extra)] if p.context is None], model)
             self._add_context([p for p in extra if p.context is None], model, keep_first_stage=True)

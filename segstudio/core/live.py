@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from segstudio.core.instant_tier import InstantTier, sample_features
+from segstudio.core.labels import unlabelled_value
 from segstudio.core.progress import Progress, StopFlag
 
 LIVE_FEATURE_BYTES = 1 << 30  # the open image's cached feature stack; bigger images get no live refresh
@@ -84,7 +85,7 @@ class LiveSession:
         features = self.features()
         if stop is not None and stop.is_set():
             return None
-        ignore = 255 if label.dtype == np.uint8 else 65535
+        ignore = unlabelled_value(label.dtype)
         target = reviewed_target(label, source, ignore)
         extra = sample_features(features, target, ignore, self.tier.samples_per_image, self.tier.seed + self.image_id)
         yield Progress(1, 2, "live refresh: training")

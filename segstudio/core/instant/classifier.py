@@ -23,12 +23,13 @@ from segstudio.core.errors import ModelError
 from segstudio.core.imageio.channels import match_channels
 from segstudio.core.instant.context import context_at, context_box, context_count
 from segstudio.core.instant.features import (
-    FEATURE_SIGMAS, ImageFeatures, as_hwc, box_features, feature_names, feature_tiles, normalise_by_data,
-    tile_boxes,
+    FEATURE_SIGMAS, ImageFeatures, as_hwc, box_features, feature_names, feature_tiles, image_features,
+    normalise_by_data, tile_boxes,
 )
 from segstudio.core.instant.forest import ForestParams, grow_trees, predict_fractions
 from segstudio.core.instant.prior import apply_prior, prior_weights
 from segstudio.core.instant.sampling import BalancedSampler
+from segstudio.core.labels import unlabelled_value
 
 DEFAULT_MAX_PIXELS = 20_000  # rows a fit learns from: bounds the live refresh's retrain
 PREDICT_TILE = 1024
@@ -119,13 +120,8 @@ class InstantModel:
             raise ModelError(f"auto-context rows have {rows.shape[1]} features, expected "
                              f"{self.num_features + context_count(self.num_classes, sigmas)}")
         sampler = BalancedSampler(self.num_classes, max(1, len(labels)), self.seed)
-        sampler.add(np.asarray(labels)[:, None], _ignore_of(labels), lambda index: rows[index])
-        training = sampler.rows_for_training()
-        if sorted(set(training.labels.tolist())) != self.present:
-            raise ModelError("the auto-context rows hold other classes than the first forest learnt")
-        self.context_trees = grow_trees(training.features, training.labels, training.weights, self.params,
-                                        self.seed + 1, threads)
-        self.context_sigmas = sigmas
+        sampler.add(np.asarray(labels)[:, None], unlabelled_value(np.asarray(labels).dtype), lambda index: rows[index])
+        self._grow_context_from(sampler, sigmas, threads)
 
     def _grow_context_on_images(self, samples, sigmas, max_pixels: int, threads: int | None) -> None:
         sampler = BalancedSampler(self.num_classes, max_pixels, self.seed + 1)
@@ -138,8 +134,13 @@ class InstantModel:
                 ys, xs = np.divmod(index, width)
                 return np.concatenate([values[ys, xs], context_at(first, ys, xs, sigmas)], axis=1)
 
-            sampler.add(np.asarray(target), _ignore_of(target), gather)
+            sampler.add(np.asarray(target), unlabelled_value(np.asarray(target).dtype), gather)
+        self._grow_context_from(sampler, sigmas, threads)
+
+    def _grow_context_from(self, sampler: BalancedSampler, sigmas, threads: int | None) -> None:
         training = sampler.rows_for_training()
+        if sorted(set(training.labels.tolist())) != self.present:
+            raise ModelError("the auto-context rows hold other classes than the first forest learnt")
         self.context_trees = grow_trees(training.features, training.labels, training.weights, self.params,
                                         self.seed + 1, threads)
         self.context_sigmas = tuple(float(s) for s in sigmas)
@@ -191,22 +192,14 @@ class InstantModel:
         if isinstance(image_or_features, ImageFeatures):
             self._check_features(image_or_features)
             return image_or_features
-        normalised = normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
-        height, width = normalised.shape[:2]
-        if self.context_trees is not None and max(height, width) <= PREDICT_TILE:
-            values = box_features(normalised, (0, height, 0, width), sigmas=self.sigmas)
-            return ImageFeatures(values, self.channels, self.sigmas)
-        return normalised
+        if self.context_trees is not None and max(as_hwc(image_or_features).shape[:2]) <= PREDICT_TILE:
+            return self._as_features(image_or_features)
+        return normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
 
     def _as_features(self, image_or_features: np.ndarray | ImageFeatures) -> ImageFeatures:
         if isinstance(image_or_features, ImageFeatures):
             return image_or_features
-        normalised = normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
-        height, width = normalised.shape[:2]
-        values = np.empty((height, width, self.num_features), np.float32)
-        for (y0, y1, x0, x1), tile in feature_tiles(normalised, sigmas=self.sigmas, tile=PREDICT_TILE):
-            values[y0:y1, x0:x1] = tile
-        return ImageFeatures(values, self.channels, self.sigmas)
+        return image_features(image_or_features, channels=self.channels, sigmas=self.sigmas, tile=PREDICT_TILE)
 
     def _forest_pass(self, source: ImageFeatures | np.ndarray, threads: int | None,
                      context: np.ndarray | None = None, prior: bool = True) -> np.ndarray:
@@ -253,10 +246,6 @@ def _bands(box: tuple[int, int, int, int], features: int) -> list[tuple[int, int
     return [(top, min(top + height, y1), x0, x1) for top in range(y0, y1, height)]
 
 
-def _ignore_of(target: np.ndarray) -> int:
-    return 255 if np.asarray(target).dtype == np.uint8 else 65535
-
-
 def _smoothed(probabilities: np.ndarray, sigma: float) -> np.ndarray:
     """Each class plane blurred by `sigma`, in place (whole planes: no tile seams)."""
     if sigma > 0:
@@ -293,7 +282,7 @@ def collect_rows(samples: Iterable[tuple[np.ndarray | ImageFeatures, np.ndarray]
         target = np.asarray(target)
         _check_target(target, image_or_features)
         gather = _gatherer(image_or_features, rows.channels, rows.sigmas)
-        rows.sampler.add(target, _ignore_of(target), gather)
+        rows.sampler.add(target, unlabelled_value(target.dtype), gather)
     return rows
 
 
