@@ -6,7 +6,8 @@ predict` and the app run it (normalise, tiling chosen per architecture, network,
 map, confidence, entropy: `segstudio.core.inference.predict`), and in the same run ONNX
 Runtime (CPU) on the same model exported by `segstudio model export` (ratio app / ONNX
 Runtime per architecture), run in turns so that the machine's load falls on both alike;
-medians of --runs runs after one warm-up; then the images per second of one forward pass over
+medians of --runs runs after the app's warm-up (on a CPU its first passes race torch against
+ONNX Runtime, core/models/onnx_runtime.py: the runtime it chose is reported); then the images per second of one forward pass over
 a batch of --batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
 the peak resident memory beyond the image itself: the tiled inference must stay far below
 the K x N x N float logits a whole-image pass would hold.
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         figures.update(time_architecture(arch, args.size, args.runs, args.batch, device, not args.fp32))
         if not args.json:
             ort = figures.get(f"{arch}_{args.size}_onnxruntime_ms")
-            print(f"{arch:30s} {figures[f'{arch}_{args.size}_ms']:9.1f} ms median (tile {figures[f'{arch}_tile']})"
+            print(f"{arch:30s} {figures[f'{arch}_{args.size}_ms']:9.1f} ms median (tile {figures[f'{arch}_tile']}, "
+                  f"{figures[f'{arch}_runtime']})"
                   + (f", ONNX Runtime {ort:.1f} ms, ratio {figures[f'{arch}_{args.size}_vs_onnxruntime']:.2f}"
                      if ort is not None else "")
                   + (f"   {figures[f'{arch}_batch_images_per_s']:.2f} images/s (batch {args.batch})"
@@ -94,8 +96,10 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
     import numpy as np
     import torch
 
-    from segstudio.core.inference import default_tiling, predict
+    from segstudio.core.device import cpu_has_native_bf16
+    from segstudio.core.inference import default_tiling, predict, runtime_kind
     from segstudio.core.models import ModelBundle
+    from segstudio.core.models.onnx_runtime import ORT_PASSES, TORCH_PASSES, chosen_runtime
     from segstudio.core.models.optimise import inference_copy
     from segstudio.core.progress import drive
 
@@ -107,12 +111,18 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
     def app() -> None:
         drive(predict(bundle, image, device=device, mixed_precision=mixed_precision))
 
+    for _ in range(TORCH_PASSES + ORT_PASSES if device.type == "cpu" else 0):
+        app()  # the race of torch against ONNX Runtime ends before the timing starts
+    tile_shape = (1, bundle.in_channels, min(tile, size), min(tile, size))
+    used_mixed = mixed and (device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()))
+    runtime = chosen_runtime(runtime_kind(bundle, used_mixed), tile_shape) if device.type == "cpu" else None
     actions = {"app": app, "onnxruntime": _onnx_runtime(bundle, image) if device.type == "cpu" else None}
     if tile != bundle.tile_size:  # the default before issue 15: the bundle's tile, for the record
         actions["bundle_tile"] = lambda: drive(predict(bundle, image, device=device, tile=bundle.tile_size,
                                                        mixed_precision=mixed_precision))
     medians = _interleaved_medians_ms({k: v for k, v in actions.items() if v is not None}, runs, device)
-    result = {f"{arch}_{size}_ms": medians["app"], f"{arch}_tile": tile, f"{arch}_overlap": overlap}
+    result = {f"{arch}_{size}_ms": medians["app"], f"{arch}_tile": tile, f"{arch}_overlap": overlap,
+              f"{arch}_runtime": runtime or "torch"}
     if "bundle_tile" in medians:
         result[f"{arch}_{size}_bundle_tile_ms"] = medians["bundle_tile"]
     if "onnxruntime" in medians:

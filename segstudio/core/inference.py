@@ -6,7 +6,9 @@ models/tiling.py), so memory stays bounded by the image width, not its area. Whe
 region is given it is predicted first and yielded as a `RegionPrediction`, so the canvas can
 show it while the rest runs. The network runs from a tuned copy (batch norm folded, channels-last weights; models/optimise.py;
 the input NCHW on CPUs), in mixed precision on a GPU (float16) and on CPUs with native bfloat16;
-on CPUs freed memory stays in the process for the next layer (models/allocator.py).
+on CPUs freed memory stays in the process for the next layer (models/allocator.py), and each
+input shape races torch against ONNX Runtime on its first passes and keeps the faster
+(models/onnx_runtime.py).
 
 The result is a `core.prediction.Prediction`; `core.prediction.apply_prediction` stores it (the
 uncertainty, and the class map as one undoable edit of the pixels nobody has reviewed).
@@ -27,6 +29,7 @@ from segstudio.core.geometry import BBox
 from segstudio.core.imageio.channels import match_channels
 from segstudio.core.models.allocator import keep_freed_memory
 from segstudio.core.models.bundle import ModelBundle
+from segstudio.core.models.onnx_runtime import race_for
 from segstudio.core.models.optimise import inference_copy
 from segstudio.core.models.tiling import BandAccumulator, TiledOutputs, tile_starts, window_1d
 from segstudio.core.progress import Progress, StopFlag
@@ -185,6 +188,8 @@ class _Runner:
             mixed_precision = self.gpu or (device.type == "cpu" and cpu_has_native_bf16())
         self.autocast = (torch.autocast(device.type, dtype=torch.float16 if self.gpu else torch.bfloat16)
                          if mixed_precision and device.type in ("cpu", "cuda") else nullcontext())
+        self.kind = runtime_kind(bundle, mixed_precision)
+        self.race = race_for(self.model, self.kind) if device.type == "cpu" else None
 
     def __call__(self, tiles: list[np.ndarray]) -> np.ndarray:
         raw = np.stack(tiles)
@@ -197,9 +202,20 @@ class _Runner:
         else:  # one pass converts and reorders into plain NCHW floats
             batch = torch.empty(source.shape, dtype=torch.float32, device=self.device).copy_(source)
         batch = batch.mul_(self.factor).sub_(self.offset)
+        if self.race is not None:
+            return self.race.run(batch, self._forward)
+        return self._forward(batch).float().cpu().numpy()
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), self.autocast:
-            logits = self.model(batch)
-        return logits.float().cpu().numpy()
+            return self.model(batch)
+
+
+def runtime_kind(bundle: ModelBundle, mixed_precision: bool) -> tuple:
+    """What the speed of a forward pass depends on, for models/onnx_runtime.py's race (the number
+    of weights stands for the architecture's options, such as a U-Net's width and depth)."""
+    weights = sum(p.numel() for p in bundle.model.parameters())
+    return bundle.arch, bundle.in_channels, bundle.num_classes, weights, bool(mixed_precision)
 
 
 def _lookup_table(mapping: dict[int, int] | None, num_classes: int) -> np.ndarray | None:

@@ -1,0 +1,202 @@
+"""The forward pass in ONNX Runtime on a CPU, where it measures faster than torch.
+
+ONNX Runtime is the runtime a person would pick instead of the app to run our exported model,
+and on many CPUs it is faster than torch for some architectures (LR-ASPP MobileNetV3 at 1024 x
+1024 without native bfloat16: 104 ms against 175-207 ms; issue 15). So on a CPU the app races the
+two per model version and input shape, on the very tiles it has to predict anyway, and keeps the
+faster:
+
+- the first two passes of a shape run in torch (timed);
+- when the shape comes a third time the model is exported at exactly that shape with torch's
+  TorchScript-based exporter (0.2-0.9 s; the dynamo exporter of core/model_export.py takes 5-16 s,
+  too slow for every kept version). A static shape is what makes that exporter correct: it bakes
+  the sizes it traced, so a graph exported at one size gives wrong results at another;
+- that pass runs both runtimes, in float32, on the same batch: ONNX Runtime must agree with torch
+  (the same class at 99.9 % of pixels, logits within a small tolerance) or the shape stays on
+  torch for good. A faulty export can cost time, never a wrong proposal;
+- the fourth pass times ONNX Runtime again, and the faster runtime (best of two each) serves
+  every later pass of that shape.
+
+Without onnxruntime installed, for TorchScript imports and when export fails, torch runs alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import threading
+import time
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+TORCH_PASSES = 2  # timed torch passes of a shape before ONNX Runtime is tried
+ORT_PASSES = 2  # timed ONNX Runtime passes (the first also checks it against torch)
+SHAPES_PER_MODEL = 4  # sessions kept per model version (least recently used goes)
+MIN_AGREEMENT = 0.999  # share of pixels whose class must match torch's
+LOGIT_TOLERANCE = 1e-3  # relative to the largest logit
+
+
+@dataclass
+class _ShapeRace:
+    torch_s: list[float] = field(default_factory=list)
+    ort_s: list[float] = field(default_factory=list)
+    session: object | None = None
+    winner: str | None = None  # "torch" or "onnxruntime" once decided
+
+
+class RuntimeRace:
+    """One model version's race between torch and ONNX Runtime, per input shape."""
+
+    def __init__(self, model: nn.Module, kind: Hashable):
+        self._model = model
+        self.kind = kind
+        self._shapes: OrderedDict[tuple[int, ...], _ShapeRace] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def run(self, batch: torch.Tensor, torch_forward: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
+        """Float32 logits of `batch` (N x C x H x W, float32 on the CPU) from the runtime the race picks."""
+        shape = tuple(batch.shape)
+        race = self._race_of(shape)
+        if race.winner is None:  # a shape an earlier version of this kind of model already raced
+            race.winner = "torch" if _WINNERS.get((self.kind, shape)) == "torch" else None
+            if _WINNERS.get((self.kind, shape)) == "onnxruntime" and race.session is None:
+                return self._try_onnxruntime(race, batch, torch_forward, known_faster=True)
+        if race.winner == "onnxruntime":
+            return _run_session(race.session, batch)
+        if race.winner == "torch" or len(race.torch_s) < TORCH_PASSES:
+            return _timed(race.torch_s, torch_forward, batch)
+        if race.session is None:
+            return self._try_onnxruntime(race, batch, torch_forward)
+        logits = _timed(race.ort_s, lambda b: _run_session(race.session, b), batch)
+        if len(race.ort_s) >= ORT_PASSES:
+            self._decide(race, shape, "onnxruntime" if min(race.ort_s) < min(race.torch_s) else "torch")
+            log.info("%s at %s: torch %.0f ms, ONNX Runtime %.0f ms", self.kind, shape,
+                     min(race.torch_s) * 1000, min(race.ort_s) * 1000)
+        return logits
+
+    def runtime(self, shape: tuple[int, ...]) -> str | None:
+        """The runtime this model uses at `shape`, once decided."""
+        race = self._shapes.get(tuple(shape))
+        return None if race is None else race.winner
+
+    def _race_of(self, shape: tuple[int, ...]) -> _ShapeRace:
+        with self._lock:
+            race = self._shapes.pop(shape, None) or _ShapeRace()
+            self._shapes[shape] = race
+            while len(self._shapes) > SHAPES_PER_MODEL:
+                self._shapes.popitem(last=False)
+            return race
+
+    def _decide(self, race: _ShapeRace, shape: tuple[int, ...], winner: str) -> None:
+        race.winner = _WINNERS[(self.kind, shape)] = winner
+        if winner == "torch":
+            race.session = None
+
+    def _try_onnxruntime(self, race: _ShapeRace, batch: torch.Tensor, torch_forward, *,
+                         known_faster: bool = False) -> np.ndarray:
+        shape = tuple(batch.shape)
+        session = _static_session(self._model, shape)
+        if session is None:
+            self._decide(race, shape, "torch")
+            return _timed(race.torch_s, torch_forward, batch)
+        logits = _timed(race.ort_s, lambda b: _run_session(session, b), batch)
+        with torch.inference_mode():
+            reference = self._model(batch).float().numpy()
+        if not agrees(logits, reference):
+            log.warning("ONNX Runtime disagrees with torch on %s at %s: torch keeps it", self.kind, shape)
+            self._decide(race, shape, "torch")
+            return reference
+        race.session = session
+        if known_faster:
+            self._decide(race, shape, "onnxruntime")
+        return logits
+
+
+def agrees(logits: np.ndarray, reference: np.ndarray) -> bool:
+    """Whether ONNX Runtime's logits may stand in for torch's (N x K x H x W each)."""
+    if logits.shape != reference.shape or not np.isfinite(logits).all():
+        return False
+    scale = float(np.abs(reference).max()) or 1.0
+    if float(np.abs(logits - reference).max()) > LOGIT_TOLERANCE * scale:
+        return False
+    return float((logits.argmax(axis=1) == reference.argmax(axis=1)).mean()) >= MIN_AGREEMENT
+
+
+_RACES: weakref.WeakKeyDictionary[nn.Module, RuntimeRace] = weakref.WeakKeyDictionary()
+_RACES_LOCK = threading.Lock()
+# (kind, shape) -> the runtime that won: speed depends on the architecture, not on the weights, so
+# later versions of the same kind of model skip the timing (and torch's winners skip the export).
+_WINNERS: dict[tuple[Hashable, tuple[int, ...]], str] = {}
+
+
+def race_for(model: nn.Module, kind: Hashable) -> RuntimeRace | None:
+    """The race for `model`, an inference copy on the CPU (models/optimise.py: a new copy, so a new
+    race, whenever the weights change); `kind` names what its speed depends on (architecture,
+    channels, classes, precision). None when ONNX Runtime is not installed or the model cannot be
+    exported (TorchScript imports)."""
+    if _has_script(model) or not onnxruntime_available():
+        return None
+    with _RACES_LOCK:
+        race = _RACES.get(model)
+        if race is None:
+            race = _RACES[model] = RuntimeRace(model, kind)
+        return race
+
+
+def chosen_runtime(kind: Hashable, shape: tuple[int, ...]) -> str | None:
+    """"torch" or "onnxruntime" once a race of this kind and input shape has ended, else None."""
+    return _WINNERS.get((kind, tuple(shape)))
+
+
+def _has_script(model: nn.Module) -> bool:
+    return any(isinstance(m, torch.jit.ScriptModule) for m in model.modules())
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnx  # noqa: F401 - torch's exporter writes through it
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _static_session(model: nn.Module, shape: tuple[int, ...]):
+    """An ONNX Runtime session of `model` exported at exactly `shape`, or None when it fails."""
+    import onnxruntime
+
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.inference_mode(False):
+            warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated upstream
+            torch.onnx.export(model, (torch.zeros(shape),), buffer, input_names=["input"], output_names=["logits"],
+                              opset_version=18, dynamo=False)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.log_severity_level = 3
+        return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - many kinds; torch simply keeps the shape
+        log.info("no ONNX Runtime for %s at %s: %s", type(model).__name__, shape, exc)
+        return None
+
+
+def _run_session(session, batch: torch.Tensor) -> np.ndarray:
+    return session.run(None, {"input": np.ascontiguousarray(batch.numpy())})[0]
+
+
+def _timed(times: list[float], forward: Callable[[torch.Tensor], object], batch: torch.Tensor) -> np.ndarray:
+    start = time.perf_counter()
+    out = forward(batch)
+    logits = out if isinstance(out, np.ndarray) else out.float().numpy()
+    times.append(time.perf_counter() - start)
+    return logits
