@@ -95,6 +95,17 @@ def test_a_later_version_of_the_same_kind_skips_the_timing():
     assert race.runtime((1, 3, 40, 40)) == winner  # decided at its first pass
 
 
+def test_a_race_lives_no_longer_than_its_model():
+    import gc
+    import weakref
+
+    model = nn.Conv2d(3, 2, 3, padding=1).eval()
+    race = weakref.ref(race_for(model, ("conv", 2)))
+    del model
+    gc.collect()
+    assert race() is None
+
+
 def test_without_onnxruntime_torch_runs_alone(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)  # import onnxruntime now fails
     assert race_for(nn.Conv2d(3, 2, 1), ("conv", 1)) is None

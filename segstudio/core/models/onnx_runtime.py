@@ -58,7 +58,7 @@ class RuntimeRace:
     """One model version's race between torch and ONNX Runtime, per input shape."""
 
     def __init__(self, model: nn.Module, kind: Hashable):
-        self._model = model
+        self._model = weakref.ref(model)  # the race lives as long as the model, not the other way round
         self.kind = kind
         self._shapes: OrderedDict[tuple[int, ...], _ShapeRace] = OrderedDict()
         self._lock = threading.Lock()
@@ -105,13 +105,14 @@ class RuntimeRace:
     def _try_onnxruntime(self, race: _ShapeRace, batch: torch.Tensor, torch_forward, *,
                          known_faster: bool = False) -> np.ndarray:
         shape = tuple(batch.shape)
-        session = _static_session(self._model, shape)
+        model = self._model()
+        session = None if model is None else _static_session(model, shape)
         if session is None:
             self._decide(race, shape, "torch")
             return _timed(race.torch_s, torch_forward, batch)
         logits = _timed(race.ort_s, lambda b: _run_session(session, b), batch)
         with torch.inference_mode():
-            reference = self._model(batch).float().numpy()
+            reference = model(batch).float().numpy()
         if not agrees(logits, reference):
             log.warning("ONNX Runtime disagrees with torch on %s at %s: torch keeps it", self.kind, shape)
             self._decide(race, shape, "torch")
