@@ -81,7 +81,7 @@ def test_a_model_that_cannot_be_exported_stays_on_torch():
     assert chosen_runtime(runtime_kind(bundle, False), (1, 3, 32, 48)) == "torch"
 
 
-def test_a_later_version_of_the_same_kind_skips_the_timing():
+def test_a_later_version_of_the_same_kind_does_not_race_again():
     first, second = decisive_unet(1), decisive_unet(2)
     image = np.random.default_rng(2).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     for _ in range(RACE_PASSES):
@@ -90,9 +90,14 @@ def test_a_later_version_of_the_same_kind_skips_the_timing():
     assert runtime_kind(second, False) == kind
     winner = chosen_runtime(kind, (1, 3, 40, 40))
     assert winner in ("torch", "onnxruntime")
-    drive(predict(second, image, device="cpu", mixed_precision=False))
     race = race_for(inference_copy(second.model, torch.device("cpu")), kind)
-    assert race.runtime((1, 3, 40, 40)) == winner  # decided at its first pass
+    expected = drive(predict(second, image, device="cpu", mixed_precision=False))
+    if winner == "torch":  # decided at its first pass: no timing, no export
+        assert race.runtime((1, 3, 40, 40)) == "torch"
+    for _ in range(30):  # where ONNX Runtime won: torch until the lost time pays for the switch
+        again = drive(predict(second, image, device="cpu", mixed_precision=False))
+        assert (again.class_map == expected.class_map).mean() >= 0.999
+        assert race.runtime((1, 3, 40, 40)) in (None, winner)
 
 
 def test_a_race_lives_no_longer_than_its_model():

@@ -15,7 +15,11 @@ faster:
   (the same class at 99.9 % of pixels, logits within a small tolerance) or the shape stays on
   torch for good. A faulty export can cost time, never a wrong proposal;
 - the fourth pass times ONNX Runtime again, and the faster runtime (best of two each) serves
-  every later pass of that shape.
+  every later pass of that shape;
+- later versions of the same kind of model (a new version after each training round) do not race
+  again: they run torch, and where ONNX Runtime won they switch once the time torch lost adds up
+  to what the switch cost the first time (ski rental), so a version that predicts a shape only a
+  few times never pays an export for it.
 
 Without onnxruntime installed, for TorchScript imports and when export fails, torch runs alone.
 """
@@ -50,8 +54,18 @@ LOGIT_TOLERANCE = 1e-3  # relative to the largest logit
 class _ShapeRace:
     torch_s: list[float] = field(default_factory=list)
     ort_s: list[float] = field(default_factory=list)
+    switch_s: float = 0.0  # export, session and the checked pass, less ONNX Runtime's own time
     session: object | None = None
     winner: str | None = None  # "torch" or "onnxruntime" once decided
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How a race of one kind of model at one shape ended, for the later versions."""
+
+    winner: str
+    gain_s: float = 0.0  # torch's time less ONNX Runtime's, per pass
+    switch_s: float = 0.0  # what switching to ONNX Runtime cost
 
 
 class RuntimeRace:
@@ -67,21 +81,29 @@ class RuntimeRace:
         """Float32 logits of `batch` (N x C x H x W, float32 on the CPU) from the runtime the race picks."""
         shape = tuple(batch.shape)
         race = self._race_of(shape)
-        if race.winner is None:  # a shape an earlier version of this kind of model already raced
-            race.winner = "torch" if _WINNERS.get((self.kind, shape)) == "torch" else None
-            if _WINNERS.get((self.kind, shape)) == "onnxruntime" and race.session is None:
-                return self._try_onnxruntime(race, batch, torch_forward, known_faster=True)
         if race.winner == "onnxruntime":
             return _run_session(race.session, batch)
-        if race.winner == "torch" or len(race.torch_s) < TORCH_PASSES:
+        if race.winner == "torch":
+            return _timed(race.torch_s, torch_forward, batch)
+        known = _OUTCOMES.get((self.kind, shape))
+        if known is not None:  # an earlier version of this kind of model raced this shape
+            if known.winner == "torch":
+                race.winner = "torch"
+            # Ski rental: torch until the time it lost adds up to what switching costs, then switch
+            # (never more than twice the best choice in hindsight, however many passes follow).
+            if race.winner == "torch" or len(race.torch_s) * known.gain_s < known.switch_s:
+                return _timed(race.torch_s, torch_forward, batch)
+            return self._switch(race, batch, torch_forward, known_faster=True)
+        if len(race.torch_s) < TORCH_PASSES:
             return _timed(race.torch_s, torch_forward, batch)
         if race.session is None:
-            return self._try_onnxruntime(race, batch, torch_forward)
+            return self._switch(race, batch, torch_forward)
         logits = _timed(race.ort_s, lambda b: _run_session(race.session, b), batch)
         if len(race.ort_s) >= ORT_PASSES:
-            self._decide(race, shape, "onnxruntime" if min(race.ort_s) < min(race.torch_s) else "torch")
-            log.info("%s at %s: torch %.0f ms, ONNX Runtime %.0f ms", self.kind, shape,
-                     min(race.torch_s) * 1000, min(race.ort_s) * 1000)
+            gain = min(race.torch_s) - min(race.ort_s)
+            self._decide(race, shape, _Outcome("onnxruntime" if gain > 0 else "torch", gain, race.switch_s))
+            log.info("%s at %s: torch %.0f ms, ONNX Runtime %.0f ms, switch %.2f s", self.kind, shape,
+                     min(race.torch_s) * 1000, min(race.ort_s) * 1000, race.switch_s)
         return logits
 
     def runtime(self, shape: tuple[int, ...]) -> str | None:
@@ -97,29 +119,33 @@ class RuntimeRace:
                 self._shapes.popitem(last=False)
             return race
 
-    def _decide(self, race: _ShapeRace, shape: tuple[int, ...], winner: str) -> None:
-        race.winner = _WINNERS[(self.kind, shape)] = winner
-        if winner == "torch":
+    def _decide(self, race: _ShapeRace, shape: tuple[int, ...], outcome: _Outcome) -> None:
+        race.winner = outcome.winner
+        _OUTCOMES[(self.kind, shape)] = outcome
+        if outcome.winner == "torch":
             race.session = None
 
-    def _try_onnxruntime(self, race: _ShapeRace, batch: torch.Tensor, torch_forward, *,
-                         known_faster: bool = False) -> np.ndarray:
+    def _switch(self, race: _ShapeRace, batch: torch.Tensor, torch_forward, *,
+                known_faster: bool = False) -> np.ndarray:
+        """Export at this shape and run ONNX Runtime once, checked against torch on the same batch."""
         shape = tuple(batch.shape)
+        start = time.perf_counter()
         model = self._model()
         session = None if model is None else _static_session(model, shape)
         if session is None:
-            self._decide(race, shape, "torch")
+            self._decide(race, shape, _Outcome("torch"))
             return _timed(race.torch_s, torch_forward, batch)
         logits = _timed(race.ort_s, lambda b: _run_session(session, b), batch)
         with torch.inference_mode():
             reference = model(batch).float().numpy()
+        race.switch_s = time.perf_counter() - start - race.ort_s[-1]
         if not agrees(logits, reference):
             log.warning("ONNX Runtime disagrees with torch on %s at %s: torch keeps it", self.kind, shape)
-            self._decide(race, shape, "torch")
+            self._decide(race, shape, _Outcome("torch"))
             return reference
         race.session = session
         if known_faster:
-            self._decide(race, shape, "onnxruntime")
+            race.winner = "onnxruntime"
         return logits
 
 
@@ -135,9 +161,9 @@ def agrees(logits: np.ndarray, reference: np.ndarray) -> bool:
 
 _RACES: weakref.WeakKeyDictionary[nn.Module, RuntimeRace] = weakref.WeakKeyDictionary()
 _RACES_LOCK = threading.Lock()
-# (kind, shape) -> the runtime that won: speed depends on the architecture, not on the weights, so
-# later versions of the same kind of model skip the timing (and torch's winners skip the export).
-_WINNERS: dict[tuple[Hashable, tuple[int, ...]], str] = {}
+# (kind, shape) -> how its first race ended: speed depends on the architecture, not on the weights,
+# so later versions of the same kind of model skip the timing (and torch's winners the export).
+_OUTCOMES: dict[tuple[Hashable, tuple[int, ...]], _Outcome] = {}
 
 
 def race_for(model: nn.Module, kind: Hashable) -> RuntimeRace | None:
@@ -156,7 +182,8 @@ def race_for(model: nn.Module, kind: Hashable) -> RuntimeRace | None:
 
 def chosen_runtime(kind: Hashable, shape: tuple[int, ...]) -> str | None:
     """"torch" or "onnxruntime" once a race of this kind and input shape has ended, else None."""
-    return _WINNERS.get((kind, tuple(shape)))
+    outcome = _OUTCOMES.get((kind, tuple(shape)))
+    return None if outcome is None else outcome.winner
 
 
 def _has_script(model: nn.Module) -> bool:
