@@ -90,6 +90,7 @@ class InstantTier:
     calibration: PriorCalibration = None  # chooses how much class prior the proposals keep
     base_model: object = None  # the last model trained on whole reviewed images only (no live strokes)
     base_ids: set = field(default_factory=set)  # the images it learnt from
+    settled: tuple = ()  # (the samples, the first forest) of the last settle_context, for fit to reuse
 
     def __post_init__(self):
         if len(self.class_names) > MAX_CONTEXT_CLASSES:
@@ -166,9 +167,24 @@ class InstantTier:
         self._add_context(waiting, first_stage)
 
     def _first_stage(self, image_ids: list[int]):
-        """A one-stage model of the cached images (the first forest of `fit` without strokes)."""
+        """A one-stage model of the cached images (the first forest of `fit` without strokes),
+        kept with the samples it learnt from: `fit` on the same samples reuses it."""
         features, labels = self.training_set(image_ids)
-        return self._one_stage(features, labels, self.reviewed_pixels(image_ids))
+        model = self._one_stage(features, labels, self.reviewed_pixels(image_ids))
+        self.settled = (tuple(self.cache[i] for i in self._chosen_ids(image_ids)), model)
+        return model
+
+    def _settled_first_stage(self, ids: list[int]):
+        """The first forest `settle_context` grew from exactly these cached samples, else None
+        (the same rows, seed and parameters grow the same trees: one fit saved per done image)."""
+        if not self.settled:
+            return None
+        samples, model = self.settled
+        self.settled = ()
+        if len(samples) != len(ids) or any(s is not self.cache.get(i) for s, i in zip(samples, ids)):
+            return None
+        model.prior_power = self.calibration.best_power()  # _score_unseen may have moved it since
+        return model
 
     def _one_stage(self, features: np.ndarray, labels: np.ndarray, labelled: np.ndarray):
         """The first forest on these rows, every row in (the caller has thinned them already)."""
@@ -229,7 +245,8 @@ class InstantTier:
         if not extra:
             self._score_unseen(ids)
         # every row goes in: the thinning above already kept the open image's strokes whole
-        model = self._one_stage(features, labels, self.reviewed_pixels(ids, extra))
+        model = (None if extra else self._settled_first_stage(ids)) or self._one_stage(
+            features, labels, self.reviewed_pixels(ids, extra))
         if self.context_sigmas:
             self._add_context([p for p in parts[:len(parts) - len(extra)] if p.context is None], model)
             self._add_context([p for p in extra if p.context is None], model, keep_first_stage=True)

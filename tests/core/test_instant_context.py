@@ -132,3 +132,28 @@ def test_the_tier_keeps_each_reviewed_images_context_and_the_live_refresh_learns
     assert result is not None and result.train_pixels == 400
     document.apply_proposal(result.prediction.class_map)
     assert np.array_equal(document.label[30:50, 30:50], truth[30:50, 30:50])  # reviewed pixels stay
+
+
+def test_fit_reuses_the_first_forest_that_settling_grew_and_predicts_as_a_fresh_fit(project):
+    records = project.images(order="name")
+    rng = np.random.default_rng(3)
+    for record in records[:3]:
+        truth = make_sample(rng, 80)[1]
+        project.write_masks(record.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))
+        project.mark_done(record.id)
+    tier = InstantTier(project.class_names())
+    ids = [r.id for r in records[:3]]
+    drive(tier.refresh_samples(project, ids))
+    settled = tier.settled[1]
+    reused = tier.fit(ids)
+    assert reused is settled  # one forest fewer per done image
+    fresh = tier.fit(ids)  # nothing settled now: grown again from the same samples
+    assert fresh is not reused
+    raw = read_image(records[3].path).raw
+    np.testing.assert_array_equal(reused.predict(raw)[0], fresh.predict(raw)[0])
+
+    other = InstantTier(project.class_names())
+    drive(other.refresh_samples(project, ids))
+    settled = other.settled[1]
+    del other.cache[ids[0]]  # the samples changed after settling: that forest is not theirs
+    assert other.fit(ids) is not settled
