@@ -212,10 +212,10 @@ class _Runner:
 
 
 def runtime_kind(bundle: ModelBundle, mixed_precision: bool) -> tuple:
-    """What the speed of a forward pass depends on, for models/onnx_runtime.py's race (the number
-    of weights stands for the architecture's options, such as a U-Net's width and depth)."""
-    weights = sum(p.numel() for p in bundle.model.parameters())
-    return bundle.arch, bundle.in_channels, bundle.num_classes, weights, bool(mixed_precision)
+    """What the speed of a forward pass depends on, for models/onnx_runtime.py's race (options
+    such as a U-Net's width and depth included)."""
+    options = tuple(sorted((k, repr(v)) for k, v in bundle.options.items()))
+    return bundle.arch, options, bundle.in_channels, bundle.num_classes, bool(mixed_precision)
 
 
 def _lookup_table(mapping: dict[int, int] | None, num_classes: int) -> np.ndarray | None:
