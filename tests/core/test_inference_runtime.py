@@ -125,3 +125,35 @@ def test_agreement_needs_the_same_classes_and_close_logits():
     nan = reference.copy()
     nan[0, 0, 0, 0] = np.nan
     assert not agrees(nan, reference)
+
+
+def test_two_models_switching_at_once_both_export(caplog):
+    """Torch's exporter keeps global state: two exports at once must wait for each other, not fail."""
+    import logging
+    import threading
+
+    caplog.set_level(logging.INFO, logger="segstudio.core.models.onnx_runtime")
+    torch.manual_seed(0)
+    models = [nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 1)).eval() for _ in range(2)]
+    batch = torch.rand(1, 3, 64, 64)
+    barrier = threading.Barrier(2)
+
+    def race(index: int) -> None:
+        model = models[index]
+        runner = RuntimeRace(model, kind=("two-at-once", index))
+
+        def forward(b):
+            with torch.inference_mode():
+                return model(b)
+
+        for _ in range(TORCH_PASSES):
+            runner.run(batch, forward)
+        barrier.wait()
+        runner.run(batch, forward)  # both export now
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "no ONNX Runtime" not in caplog.text

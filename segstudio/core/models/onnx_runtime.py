@@ -26,7 +26,6 @@ Without onnxruntime installed, for TorchScript imports and when export fails, to
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import threading
@@ -161,6 +160,7 @@ def agrees(logits: np.ndarray, reference: np.ndarray) -> bool:
 
 _RACES: weakref.WeakKeyDictionary[nn.Module, RuntimeRace] = weakref.WeakKeyDictionary()
 _RACES_LOCK = threading.Lock()
+_EXPORT_LOCK = threading.Lock()  # torch's exporter keeps global state: a second export at once fails
 # (kind, shape) -> how its first race ended: speed depends on the architecture, not on the weights,
 # so later versions of the same kind of model skip the timing (and torch's winners the export).
 _OUTCOMES: dict[tuple[Hashable, tuple[int, ...]], _Outcome] = {}
@@ -205,7 +205,7 @@ def _static_session(model: nn.Module, shape: tuple[int, ...]):
 
     buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.inference_mode(False):
+        with _EXPORT_LOCK, warnings.catch_warnings(), torch.inference_mode(False):  # it prints nothing
             warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated upstream
             torch.onnx.export(model, (torch.zeros(shape),), buffer, input_names=["input"], output_names=["logits"],
                               opset_version=18, dynamo=False)
