@@ -7,8 +7,8 @@ map, confidence, entropy: `segstudio.core.inference.predict`), and in the same r
 Runtime (CPU) on the same model exported by `segstudio model export` (ratio app / ONNX
 Runtime per architecture), run in turns so that the machine's load falls on both alike;
 medians of --runs runs after the app's warm-up (on a CPU its first passes race torch against
-ONNX Runtime, core/models/onnx_runtime.py: the runtime it chose is reported); then the images per second of one forward pass over
-a batch of --batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
+ONNX Runtime, core/models/onnx_runtime.py: the runtime it chose is reported); then the images
+per second of one forward pass over a batch of --batch images. With --memory N it predicts an N x N image with a minimal U-Net and reports
 the peak resident memory beyond the image itself: the tiled inference must stay far below
 the K x N x N float logits a whole-image pass would hold.
 """
@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     unknown = [a for a in archs if a not in ARCHITECTURES]
     if unknown:
         raise SegStudioError(f"unknown architecture {', '.join(unknown)}; known: {', '.join(ARCHITECTURES)}")
-    from segstudio.core.device import cpu_has_native_bf16
+    from segstudio.core.inference import mixed_precision_for
 
-    precision = "fp32" if args.fp32 else ("fp16" if device.type == "cuda" else
-                                          "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32")
+    mixed = mixed_precision_for(device, False if args.fp32 else None)
+    precision = ("fp16" if device.type == "cuda" else "bf16") if mixed else "fp32"
     figures: dict[str, object] = {"device": str(device), "threads": torch.get_num_threads(), "size": args.size,
                                   "runs": args.runs, "precision": precision,
                                   "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
@@ -96,8 +96,7 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
     import numpy as np
     import torch
 
-    from segstudio.core.device import cpu_has_native_bf16
-    from segstudio.core.inference import default_tiling, predict, runtime_kind
+    from segstudio.core.inference import default_tiling, mixed_precision_for, predict, runtime_kind
     from segstudio.core.models import ModelBundle
     from segstudio.core.models.onnx_runtime import ORT_PASSES, TORCH_PASSES, chosen_runtime
     from segstudio.core.models.optimise import inference_copy
@@ -114,7 +113,7 @@ def time_architecture(arch: str, size: int, runs: int, batch: int, device, mixed
     for _ in range(TORCH_PASSES + ORT_PASSES if device.type == "cpu" else 0):
         app()  # the race of torch against ONNX Runtime ends before the timing starts
     tile_shape = (1, bundle.in_channels, min(tile, size), min(tile, size))
-    used_mixed = mixed and (device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()))
+    used_mixed = mixed_precision_for(device, mixed_precision)
     runtime = chosen_runtime(runtime_kind(bundle, used_mixed), tile_shape) if device.type == "cpu" else None
     actions = {"app": app, "onnxruntime": _onnx_runtime(bundle, image) if device.type == "cpu" else None}
     if tile != bundle.tile_size:  # the default before issue 15: the bundle's tile, for the record

@@ -184,12 +184,10 @@ class _Runner:
         if device.type == "cpu":
             keep_freed_memory(WHOLE_IMAGE_BUDGET)
         self.batch_size = int(batch_size or (4 if self.gpu else 1))
-        if mixed_precision is None:
-            mixed_precision = self.gpu or (device.type == "cpu" and cpu_has_native_bf16())
+        mixed = mixed_precision_for(device, mixed_precision)
         self.autocast = (torch.autocast(device.type, dtype=torch.float16 if self.gpu else torch.bfloat16)
-                         if mixed_precision and device.type in ("cpu", "cuda") else nullcontext())
-        self.kind = runtime_kind(bundle, mixed_precision)
-        self.race = race_for(self.model, self.kind) if device.type == "cpu" else None
+                         if mixed else nullcontext())
+        self.race = race_for(self.model, runtime_kind(bundle, mixed)) if device.type == "cpu" else None
 
     def __call__(self, tiles: list[np.ndarray]) -> np.ndarray:
         raw = np.stack(tiles)
@@ -209,6 +207,16 @@ class _Runner:
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), self.autocast:
             return self.model(batch)
+
+
+def mixed_precision_for(device: torch.device, requested: bool | None) -> bool:
+    """Whether proposals on `device` run in mixed precision: as requested (None: float16 on CUDA,
+    bfloat16 on CPUs that compute it natively); never on other devices."""
+    if device.type not in ("cpu", "cuda"):
+        return False
+    if requested is not None:
+        return bool(requested)
+    return device.type == "cuda" or cpu_has_native_bf16()
 
 
 def runtime_kind(bundle: ModelBundle, mixed_precision: bool) -> tuple:

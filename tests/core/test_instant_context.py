@@ -107,13 +107,19 @@ def project(tmp_path):
     project.close()
 
 
-def test_the_tier_keeps_each_reviewed_images_context_and_the_live_refresh_learns_two_stages(project):
+def review_first(project, count: int, rng) -> list:
+    """Paint the whole truth on the first `count` images and mark them done; all records back."""
     records = project.images(order="name")
-    rng = np.random.default_rng(0)
-    for record in records[:2]:
+    for record in records[:count]:
         truth = make_sample(rng, 80)[1]
         project.write_masks(record.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))
         project.mark_done(record.id)
+    return records
+
+
+def test_the_tier_keeps_each_reviewed_images_context_and_the_live_refresh_learns_two_stages(project):
+    rng = np.random.default_rng(0)
+    records = review_first(project, 2, rng)
     tier = InstantTier(project.class_names())
     drive(tier.refresh_samples(project, [r.id for r in records[:2]]))
     for record in records[:2]:
@@ -135,12 +141,7 @@ def test_the_tier_keeps_each_reviewed_images_context_and_the_live_refresh_learns
 
 
 def test_fit_reuses_the_first_forest_that_settling_grew_and_predicts_as_a_fresh_fit(project):
-    records = project.images(order="name")
-    rng = np.random.default_rng(3)
-    for record in records[:3]:
-        truth = make_sample(rng, 80)[1]
-        project.write_masks(record.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))
-        project.mark_done(record.id)
+    records = review_first(project, 3, np.random.default_rng(3))
     tier = InstantTier(project.class_names())
     ids = [r.id for r in records[:3]]
     drive(tier.refresh_samples(project, ids))

@@ -2,9 +2,9 @@
 
 ONNX Runtime is the runtime a person would pick instead of the app to run our exported model,
 and on many CPUs it is faster than torch for some architectures (LR-ASPP MobileNetV3's forward
-pass at 1024 x 1024 in float32 on a 2-core Xeon: about 105 ms against torch's 125-175 ms; issue 15). So on a CPU the app races the
-two per model version and input shape, on the very tiles it has to predict anyway, and keeps the
-faster:
+pass at 1024 x 1024 in float32 on a 2-core Xeon: about 105 ms against torch's 125-175 ms;
+issue 15). So on a CPU the app races the two per model version and input shape, on the very
+tiles it has to predict anyway, and keeps the faster:
 
 - the first two passes of a shape run in torch (timed);
 - when the shape comes a third time the model is exported at exactly that shape with torch's
