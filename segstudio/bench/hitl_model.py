@@ -6,7 +6,8 @@ after each image, and refreshes the open image's unreviewed pixels while the ann
 (every `refresh_every` strokes, as the app does after a stroke). `--model ladder` (what the app
 does): both learn; the ladder (core/ladder.py) scores them test-then-train on every reviewed image
 and the better one proposes; the live refresh runs while the instant tier is the one proposing,
-and on an image the network proposed from its fifth stroke (core/live.refreshes_open_image).
+and on an image the network proposed from its fifth stroke, where the refreshed instant tier and
+the network vote together (core/live.py).
 `--model ilastik` is the anchor a user would pick instead: the instant arm with ilastik's own
 classifier (a random forest of 100 fully grown trees) on the same features, samples and refresh,
 voting pixel by pixel as ilastik does (no smoothing before the vote; the tier's class-prior
@@ -128,8 +129,9 @@ class Learner:
             return None
         from segstudio.core.live import LiveSession, refreshes_open_image
 
-        session = LiveSession(self.tier, image_id, self._raw(path))
         kind = self.proposing_kind()
+        session = LiveSession(self.tier, image_id, self._raw(path),
+                              network=self.network() if kind == "network" else None)
         calls = 0
 
         def refresh(label: np.ndarray, painted: np.ndarray) -> np.ndarray:

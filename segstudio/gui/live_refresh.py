@@ -5,7 +5,8 @@
   open image; the result is applied on the GUI thread, only to unreviewed pixels, as one undoable
   "live refresh" step, never while a stroke is in progress. It runs while the instant tier is the
   one proposing (or no model exists yet); on an image the network proposed, from the fifth stroke
-  there (core/live.refreshes_open_image), unless a person pinned that network.
+  there (core/live.refreshes_open_image), unless a person pinned that network, and the network
+  votes in those refreshes with the instant tier.
 - Ladder round: when images were marked done (or a project opens with reviewed images the instant
   tier has not learnt), the candidates are scored on them, the instant tier retrains and is saved
   as a version (segstudio.core.ladder_round), and, when it is the one proposing, the images nobody
@@ -172,21 +173,25 @@ class InstantJobs(QObject):
             return False
         label, source = document.label.copy(), document.source.copy()
         image_id = document.image_id
-        self._start(lambda stop: self._live_job(project, image_id, label, source, stop), "live refresh",
-                    self._apply_live)
+        self._start(lambda stop: self._live_job(project, image_id, label, source, kind == "network", stop),
+                    "live refresh", self._apply_live)
         return True
 
-    def _live_job(self, project, image_id, label, source, stop):
+    def _live_job(self, project, image_id, label, source, network_proposes, stop):
         from segstudio.core.imageio import read_image
+        from segstudio.core.ladder import load_proposing, proposing_record
         from segstudio.core.live import LiveSession
 
         live = self.live
-        if live is None or live.image_id != image_id:
+        network_version = proposing_record(project).version if network_proposes else None
+        if live is None or live.image_id != image_id or _version(live.network) != network_version:
             raw = read_image(project.image(image_id).path).raw
             if not LiveSession.supports(raw.shape, 1 if raw.ndim == 2 else raw.shape[2]):
                 self._too_big.add(image_id)
                 return None
-            live = self.live = LiveSession(self.tier, image_id, raw)
+            # on an image the network proposed, its vote joins the refresh (core/live.py)
+            network = load_proposing(project) if network_proposes else None
+            live = self.live = LiveSession(self.tier, image_id, raw, network=network)
         result = yield from live.refresh(project, label, source, stop=stop)
         if result is not None:
             project.set_uncertainty(image_id, result.prediction.uncertainty)
@@ -205,8 +210,9 @@ class InstantJobs(QObject):
                 document.apply_proposal(result.prediction.class_map.astype(document.label.dtype))
         finally:
             self._applying = False
+        helpers = "instant classifier with the network" if result.network_voted else "instant classifier"
         self.state.message.emit(f"Proposal refreshed in {result.retrain_s + result.propose_s:.1f} s "
-                                f"(instant classifier, {result.train_pixels:,} reviewed pixels of this image)")
+                                f"({helpers}, {result.train_pixels:,} reviewed pixels of this image)")
         self.refreshed.emit(result)
 
     # ------------------------------------------------------------------ ladder round
@@ -236,3 +242,7 @@ class InstantJobs(QObject):
             self.state.images_changed.emit()
         if record is not None and self._document is not None:
             self._want_live = True  # the open image gets the new model's proposal too
+
+
+def _version(network) -> str | None:
+    return None if network is None else network.version

@@ -77,6 +77,61 @@ def test_the_live_refresh_takes_over_a_network_proposal_only_after_strokes_and_n
     assert refreshes_open_image("network", HANDOVER_STROKES)  # one that needed work is handed over
     assert not refreshes_open_image("network", 10 * HANDOVER_STROKES, pinned=True)  # a person chose it
 
+def _sure_network(class_names: list[str], always: int):
+    """A real network whose head is biased so hard towards class `always` that it is sure of it."""
+    import torch
+
+    from segstudio.core.models.bundle import ModelBundle
+    from segstudio.core.proposers import NetworkProposer
+
+    torch.manual_seed(0)
+    bundle = ModelBundle.create("unet", list(class_names), depth=2, width=4)
+    head = [m for m in bundle.model.modules() if isinstance(m, torch.nn.Conv2d) and m.out_channels == len(class_names)][-1]
+    with torch.no_grad():
+        head.bias.zero_()
+        head.bias[always] = 50.0
+    bundle.version = "v0001"
+    return NetworkProposer(bundle)
+
+
+def test_on_a_network_proposed_image_the_network_votes_in_the_live_refresh(project):
+    record, truth = project.images(order="name")[0], _truths(1)[0]
+    scribbled = _scribbles(truth)
+    source = np.where(scribbled != 255, Source.HUMAN, Source.NONE).astype(np.uint8)
+    raw = read_image(record.path).raw
+    names = project.class_names()
+    alone = drive(LiveSession(InstantTier(names), record.id, raw).refresh(project, scribbled.copy(), source.copy()))
+    assert len(np.unique(alone.prediction.class_map)) > 1 and not alone.network_voted
+
+    network = _sure_network(names, always=1)
+    voted = drive(LiveSession(InstantTier(names), record.id, raw, network=network)
+                  .refresh(project, scribbled.copy(), source.copy()))
+
+    # a sure network outvotes the instant tier wherever nobody painted; what was painted stays
+    assert voted.network_voted and (voted.prediction.class_map == 1).all()
+    document = MaskDocument(record.id, scribbled.copy(), source.copy())
+    document.apply_proposal(voted.prediction.class_map)
+    reviewed = source == Source.HUMAN
+    assert np.array_equal(document.label[reviewed], scribbled[reviewed])
+    # a network with other classes than the project's never votes
+    other = _sure_network(names[::-1], always=1)
+    assert LiveSession(InstantTier(names), record.id, raw, network=other).network is None
+
+
+def test_a_proposal_as_probabilities_keeps_its_class_and_confidence():
+    from segstudio.core.live import proposal_probabilities
+    from segstudio.core.prediction import Prediction
+
+    class_map = np.array([[0, 1], [2, 1]], np.uint8)
+    confidence = np.array([[255, 204], [153, 128]], np.uint8)
+    proposal = Prediction(class_map, confidence, np.zeros_like(confidence), 0.0)
+    three = proposal_probabilities(proposal, 3)
+    assert np.allclose(three.sum(0), 1.0) and np.allclose(three.max(0), confidence / 255.0)
+    assert np.allclose(three[:, 1, 0], [0.2, 0.2, 0.6])  # the others share what the chosen class leaves
+    two = proposal_probabilities(Prediction(class_map.clip(0, 1), confidence, confidence, 0.0), 2)
+    assert np.allclose(two[1], np.where(class_map.clip(0, 1) == 1, confidence / 255.0, 1 - confidence / 255.0))
+
+
 def _review(project, record, truth) -> None:
     project.write_masks(record.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))
     project.mark_done(record.id)

@@ -102,3 +102,5 @@ def test_on_a_network_proposal_the_live_refresh_starts_at_the_fifth_stroke(windo
         stroke(qtbot, window, [(10, 10), (20, 40)])  # the fifth: this proposal needed work
     doc = window.state.document
     assert (doc.label[doc.source == Source.HUMAN] != 255).all() and "live refresh" in doc.history_names[0]
+    # the network that proposed this image votes in its refresh, and the status bar says so
+    assert refreshed[-1].network_voted and "with the network" in window.statusBar().currentMessage()
