@@ -36,6 +36,7 @@ class InstantJobs(QObject):
         self.state, self.session = state, session
         self.tier = None  # InstantTier of the open project (its sample cache outlives images)
         self.live = None  # LiveSession of the open image
+        self._live_key = None  # (image id, version of the network voting in it or None) of `live`
         self.worker: GeneratorWorker | None = None
         self._document = None
         self._applying = False
@@ -95,7 +96,7 @@ class InstantJobs(QObject):
     # ------------------------------------------------------------------ events
     def _forget_project(self) -> None:
         self.stop()
-        self.tier = self.live = None
+        self.tier = self.live = self._live_key = None
         self._too_big.clear()
         self.badge.setText("")
 
@@ -179,19 +180,24 @@ class InstantJobs(QObject):
 
     def _live_job(self, project, image_id, label, source, network_proposes, stop):
         from segstudio.core.imageio import read_image
-        from segstudio.core.ladder import load_proposing, proposing_record
+        from segstudio.core.ladder import proposing_record
         from segstudio.core.live import LiveSession
+        from segstudio.core.proposers import kind_of, load_proposer
 
+        record = proposing_record(project) if network_proposes else None
+        network_record = record if record is not None and kind_of(record.arch) == "network" else None
+        key = (image_id, network_record.version if network_record is not None else None)
         live = self.live
-        network_version = proposing_record(project).version if network_proposes else None
-        if live is None or live.image_id != image_id or _version(live.network) != network_version:
+        if live is None or self._live_key != key:
             raw = read_image(project.image(image_id).path).raw
             if not LiveSession.supports(raw.shape, 1 if raw.ndim == 2 else raw.shape[2]):
                 self._too_big.add(image_id)
                 return None
             # on an image the network proposed, its vote joins the refresh (core/live.py)
-            network = load_proposing(project) if network_proposes else None
+            network = None if network_record is None else \
+                load_proposer(network_record.path, network_record.arch, version=network_record.version)
             live = self.live = LiveSession(self.tier, image_id, raw, network=network)
+            self._live_key = key
         result = yield from live.refresh(project, label, source, stop=stop)
         if result is not None:
             project.set_uncertainty(image_id, result.prediction.uncertainty)
@@ -242,7 +248,3 @@ class InstantJobs(QObject):
             self.state.images_changed.emit()
         if record is not None and self._document is not None:
             self._want_live = True  # the open image gets the new model's proposal too
-
-
-def _version(network) -> str | None:
-    return None if network is None else network.version

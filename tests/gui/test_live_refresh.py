@@ -104,3 +104,7 @@ def test_on_a_network_proposal_the_live_refresh_starts_at_the_fifth_stroke(windo
     assert (doc.label[doc.source == Source.HUMAN] != 255).all() and "live refresh" in doc.history_names[0]
     # the network that proposed this image votes in its refresh, and the status bar says so
     assert refreshed[-1].network_voted and "with the network" in window.statusBar().currentMessage()
+    session = jobs.live  # the next refresh reuses the image's features and the network's vote
+    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
+        stroke(qtbot, window, [(12, 60), (22, 80)])
+    assert jobs.live is session and refreshed[-1].network_voted
