@@ -121,19 +121,11 @@ class LiveSession:
 
     def _network_probabilities(self, stop: StopFlag | None):
         """The network's class probabilities on the open image, predicted once per session."""
+        from segstudio.core.proposers import proposal_probabilities
+
         if self._network_votes is None:
             prediction = yield from self.network.predict(self.raw, stop=stop)
             if prediction is None:
                 return None
             self._network_votes = proposal_probabilities(prediction, len(self.tier.class_names))
         return self._network_votes
-
-
-def proposal_probabilities(prediction, num_classes: int) -> np.ndarray:
-    """(K, H, W) class probabilities of a proposal from its class map and confidence: the chosen
-    class has its confidence, the others share the rest evenly (exact for two classes, up to the
-    confidence's 1/255 steps; proposals keep no more than that)."""
-    confidence = prediction.confidence.astype(np.float32) / 255.0
-    rest = (1.0 - confidence) / max(1, num_classes - 1)
-    chosen = prediction.class_map[None] == np.arange(num_classes, dtype=prediction.class_map.dtype)[:, None, None]
-    return np.where(chosen, confidence[None], rest[None]).astype(np.float32)

@@ -94,6 +94,16 @@ def prediction_from_probabilities(probabilities: np.ndarray, factory=None):
                    float(entropy.mean()) if entropy.size else 0.0)
 
 
+def proposal_probabilities(prediction, num_classes: int) -> np.ndarray:
+    """(K, H, W) class probabilities of a proposal, back from its class map and confidence (what
+    `prediction_from_probabilities` kept): the chosen class has its confidence, the others share
+    the rest evenly (exact for two classes, up to the confidence's 1/255 steps)."""
+    confidence = prediction.confidence.astype(np.float32) / 255.0
+    rest = (1.0 - confidence) / max(1, num_classes - 1)
+    chosen = prediction.class_map[None] == np.arange(num_classes, dtype=prediction.class_map.dtype)[:, None, None]
+    return np.where(chosen, confidence[None], rest[None]).astype(np.float32)
+
+
 def load_proposer(path: Path, arch: str, *, version: str = "", device=None) -> Proposer:
     """The proposer stored in a model version folder (a network bundle or an instant classifier)."""
     if kind_of(arch) == "instant":

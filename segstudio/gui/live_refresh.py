@@ -70,10 +70,8 @@ class InstantJobs(QObject):
     def _proposing(self, project) -> tuple[str | None, bool]:
         """(kind of the proposing model or None, whether a person pinned it)."""
         from segstudio.core.ladder import proposing_record
-        from segstudio.core.proposers import kind_of
 
-        record = proposing_record(project)
-        return (None, False) if record is None else (kind_of(record.arch), record.pinned)
+        return _kind_and_pin(proposing_record(project))
 
     def _instant_proposes(self, project) -> bool:
         return self._proposing(project)[0] in (None, "instant")
@@ -164,28 +162,29 @@ class InstantJobs(QObject):
 
     # ------------------------------------------------------------------ live refresh
     def _start_live(self, project) -> bool:
+        from segstudio.core.ladder import proposing_record
         from segstudio.core.live import refreshes_open_image
 
         document = self._document
         if document is None or document.image_id in self._too_big:
             return False
-        kind, pinned = self._proposing(project)
+        record = proposing_record(project)
+        kind, pinned = _kind_and_pin(record)
         if not refreshes_open_image(kind, self._strokes, pinned=pinned):
             return False
         label, source = document.label.copy(), document.source.copy()
         image_id = document.image_id
-        self._start(lambda stop: self._live_job(project, image_id, label, source, kind == "network", stop),
+        network_record = record if kind == "network" else None
+        self._start(lambda stop: self._live_job(project, image_id, label, source, network_record, stop),
                     "live refresh", self._apply_live)
         return True
 
-    def _live_job(self, project, image_id, label, source, network_proposes, stop):
+    def _live_job(self, project, image_id, label, source, network_record, stop):
+        """`network_record`: the network that proposed the open image (it votes), or None."""
         from segstudio.core.imageio import read_image
-        from segstudio.core.ladder import proposing_record
         from segstudio.core.live import LiveSession
-        from segstudio.core.proposers import kind_of, load_proposer
+        from segstudio.core.proposers import load_proposer
 
-        record = proposing_record(project) if network_proposes else None
-        network_record = record if record is not None and kind_of(record.arch) == "network" else None
         key = (image_id, network_record.version if network_record is not None else None)
         live = self.live
         if live is None or self._live_key != key:
@@ -248,3 +247,10 @@ class InstantJobs(QObject):
             self.state.images_changed.emit()
         if record is not None and self._document is not None:
             self._want_live = True  # the open image gets the new model's proposal too
+
+
+def _kind_and_pin(record) -> tuple[str | None, bool]:
+    """(kind of the proposing model's record or None, whether a person pinned it)."""
+    from segstudio.core.proposers import kind_of
+
+    return (None, False) if record is None else (kind_of(record.arch), record.pinned)

@@ -119,7 +119,7 @@ def test_on_a_network_proposed_image_the_network_votes_in_the_live_refresh(proje
 
 
 def test_a_proposal_as_probabilities_keeps_its_class_and_confidence():
-    from segstudio.core.live import proposal_probabilities
+    from segstudio.core.proposers import proposal_probabilities
     from segstudio.core.prediction import Prediction
 
     class_map = np.array([[0, 1], [2, 1]], np.uint8)
