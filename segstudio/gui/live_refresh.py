@@ -216,8 +216,9 @@ class InstantJobs(QObject):
         finally:
             self._applying = False
         helpers = "instant classifier with the network" if result.network_voted else "instant classifier"
-        self.state.message.emit(f"Proposal refreshed in {result.retrain_s + result.propose_s:.1f} s "
-                                f"({helpers}, {result.train_pixels:,} reviewed pixels of this image)")
+        # what matters first comes first: the status bar cuts the end off beside its permanent fields
+        self.state.message.emit(f"Refreshed: {helpers}, {result.retrain_s + result.propose_s:.1f} s, "
+                                f"{result.train_pixels:,} reviewed pixels of this image")
         self.refreshed.emit(result)
 
     # ------------------------------------------------------------------ ladder round
