@@ -136,7 +136,7 @@ def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
             unassisted = annotate(truth, np.full_like(truth, IGNORE), radius=options.radius,
                                   target_iou=options.target_iou, max_strokes=options.max_strokes)
             source = np.where(assisted.painted, 3, np.where(assisted.label != IGNORE, 2, 0)).astype(np.uint8)
-            kind = {"i": "instant", "n": "network"}.get((version or " ")[0])
+            kind = {"i": "instant", "n": "network", "h": "hybrid"}.get((version or " ")[0])
             model.observe(record.id, record.path, assisted.label,
                           (kind, first_proposal[0]) if kind else None)
             project.write_masks(record.id, assisted.label, source)

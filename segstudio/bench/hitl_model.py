@@ -4,10 +4,11 @@
 image. `--model instant`: the instant pixel classifier proposes, retrains on every reviewed pixel
 after each image, and refreshes the open image's unreviewed pixels while the annotator paints
 (every `refresh_every` strokes, as the app does after a stroke). `--model ladder` (what the app
-does): both learn; the ladder (core/ladder.py) scores them test-then-train on every reviewed image
-and the better one proposes; the live refresh runs while the instant tier is the one proposing,
-and on an image the network proposed from its fifth stroke, where the refreshed instant tier and
-the network vote together (core/live.py).
+does): both learn, and once a network exists so does the hybrid (the instant tier reading the best
+network's class probabilities); the ladder (core/ladder.py) scores them test-then-train on every
+reviewed image and the best one proposes; the live refresh runs while an instant classifier (plain
+or hybrid) is the one proposing, and on an image the network proposed from its fifth stroke, where
+the refreshed instant tier and the network vote together (core/live.py).
 `--model ilastik` is the anchor a user would pick instead: the instant arm with ilastik's own
 classifier (a random forest of 100 fully grown trees) on the same features, samples and refresh,
 voting pixel by pixel as ilastik does (no smoothing before the vote; the tier's class-prior
@@ -60,6 +61,8 @@ class Learner:
                                 context_sigmas=() if ilastik else CONTEXT_SIGMAS)
         self.instant = None  # the newest InstantModel (trained on every reviewed image)
         self.instant_version: str | None = None
+        self.hybrid_tier = InstantTier(class_names, seed=options.seed) if self.mode == "ladder" else None
+        self.hybrid = None  # the newest HybridProposer (the instant tier on the best network's planes)
         self._network = None
         self._trainer = None  # the network's training run, continued after every image
         self._raw_cache: dict[Path, np.ndarray] = {}
@@ -95,17 +98,22 @@ class Learner:
         if self.mode == "network":
             return "network" if self.network() is not None else None
         kind = choose_kind(self.project)
-        if kind == "network" and self.network() is None:
+        if (kind == "network" and self.network() is None) or (kind == "hybrid" and self.hybrid is None):
             kind = "instant"
-        return kind if (kind == "network" or self.instant is not None) else None
+        return kind if (kind != "instant" or self.instant is not None) else None
 
-    def _class_map(self, kind: str, path: Path, features: np.ndarray | None = None) -> np.ndarray:
+    def _class_map(self, kind: str, path: Path) -> np.ndarray:
         if kind == "instant":
-            source = features if features is not None else self._raw(path)
-            return self.instant.predict(source)[0]
+            return self.instant.predict(self._raw(path))[0]
+        if kind == "hybrid":
+            return drive(self.hybrid.predict(self._raw(path))).class_map
         from segstudio.core.inference import predict
 
         return drive(predict(self.network().bundle, self._raw(path), device=self.device)).class_map
+
+    def _version(self, kind: str) -> str:
+        return {"instant": self.instant_version, "hybrid": self.hybrid and self.hybrid.version,
+                "network": self.network() and self.network().version}[kind] or ""
 
     def propose(self, path: Path) -> tuple[np.ndarray, str | None]:
         """(class map, 'kind version') or (all-unlabelled map, None) before the first model."""
@@ -116,8 +124,7 @@ class Learner:
             return np.full(raw.shape[:2], 255, np.uint8), None
         class_map = self._class_map(kind, path)
         self.propose_seconds += time.perf_counter() - started
-        version = self.instant_version if kind == "instant" else self.network().version
-        return class_map, f"{kind[0]}{version or ''}"
+        return class_map, f"{kind[0]}{self._version(kind)}"
 
     # ------------------------------------------------------------- live refresh
     def refresher(self, image_id: int, path: Path):
@@ -130,7 +137,7 @@ class Learner:
         from segstudio.core.live import LiveSession, refreshes_open_image
 
         kind = self.proposing_kind()
-        session = LiveSession(self.tier, image_id, self._raw(path),
+        session = LiveSession(self.hybrid_tier if kind == "hybrid" else self.tier, image_id, self._raw(path),
                               network=self.network() if kind == "network" else None)
         calls = 0
 
@@ -152,21 +159,20 @@ class Learner:
 
     # ---------------------------------------------------------------- learning
     def observe(self, image_id: int, path: Path, truth: np.ndarray, proposed: tuple[str, np.ndarray] | None) -> None:
-        """Ladder mode: score both kinds on the reviewed image before either learns from it."""
+        """Ladder mode: score every kind on the reviewed image before any learns from it."""
         from segstudio.core.ladder import observe
 
         if self.mode != "ladder":
             return
+        available = {"instant": self.instant is not None, "network": self.network() is not None,
+                     "hybrid": self.hybrid is not None}
         predictions = {}
-        for kind in ("instant", "network"):
-            if (kind == "instant" and self.instant is None) or (kind == "network" and self.network() is None):
-                continue
+        for kind in (kind for kind, exists in available.items() if exists):
             if proposed is not None and proposed[0] == kind:
                 class_map = proposed[1]
             else:
                 class_map = self._class_map(kind, path)
-            version = self.instant_version if kind == "instant" else self.network().version
-            predictions[kind] = (version or "", class_map)
+            predictions[kind] = (self._version(kind), class_map)
         if predictions:
             observe(self.project, image_id, truth, predictions)
 
@@ -178,9 +184,24 @@ class Learner:
             drive(self.tier.refresh_samples(self.project, ids))
             self.instant = self.tier.fit(ids)
             self.instant_version = f"{len(ids):04d}"
+            self._train_hybrid(ids)
             self.retrain_seconds += time.perf_counter() - started
         if self.mode in ("ladder", "network"):
             yield from self._train_network(seed)
+
+    def _train_hybrid(self, ids: list[int]) -> None:
+        """Ladder mode, once a network exists: the instant tier on the best network's planes
+        (every reviewed image featured again when that network changed), as the app's round does."""
+        from segstudio.core.proposers import HybridProposer
+
+        network = self.network() if self.hybrid_tier is not None else None
+        if network is None:
+            return
+        if self.hybrid_tier.network is None or self.hybrid_tier.network.version != network.version:
+            self.hybrid_tier.use_network(network)
+        drive(self.hybrid_tier.refresh_samples(self.project, ids))
+        model = self.hybrid_tier.fit(ids)
+        self.hybrid = None if model is None else HybridProposer(model, network, version=f"{len(ids):04d}")
 
     def _train_network(self, seed: int):
         """`budget` more steps of one continuous training run, as the app trains in the background.

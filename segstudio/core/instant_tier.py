@@ -10,6 +10,10 @@ Models have two stages (auto-context, core/instant/context.py). Each cached imag
 context features of its samples, taken from a first forest that learnt from it and the images
 cached before it, so a retrain never has to filter the reviewed images again; the open image's
 context comes from the retrained first forest itself.
+
+A tier with a `network` is the ladder's third kind (hybrid): every image's features end with that
+network's class probabilities, so the forest learns where to trust the network and where the
+strokes say otherwise. Samples are cached with one network's planes; a new network drops them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from segstudio.core.instant.context import CONTEXT_SIGMAS, MAX_CONTEXT_CLASSES, 
 from segstudio.core.instant.forest import ForestParams
 from segstudio.core.instant.prior import PriorCalibration
 from segstudio.core.labels import unlabelled_value
-from segstudio.core.progress import Progress, StopFlag
+from segstudio.core.progress import Progress, StopFlag, drive
 
 SAMPLES_PER_IMAGE = 6000  # class-balanced: each class present in the image gets an equal share
 MAX_SAMPLES = DEFAULT_MAX_PIXELS  # rows the forest learns from; cached images are thinned when there are more
@@ -91,6 +95,7 @@ class InstantTier:
     base_model: object = None  # the last model trained on whole reviewed images only (no live strokes)
     base_ids: set = field(default_factory=set)  # the images it learnt from
     settled: tuple = ()  # (the samples, the first forest) of the last settle_context, for fit to reuse
+    network: object = None  # a network Proposer whose class probabilities follow the filter bank (hybrid)
 
     def __post_init__(self):
         if len(self.class_names) > MAX_CONTEXT_CLASSES:
@@ -99,24 +104,43 @@ class InstantTier:
             self.calibration = PriorCalibration(len(self.class_names))
 
     @classmethod
-    def for_project(cls, project) -> InstantTier:
-        """A tier for an open project that goes on with the prior power of its latest instant model."""
+    def for_project(cls, project, kind: str = "instant") -> InstantTier:
+        """A tier for an open project that goes on with the prior power of its latest model of
+        `kind` ("instant" or "hybrid"; a hybrid tier gets its network from `use_network`)."""
         from segstudio.core.instant.storage import saved_prior_power
-        from segstudio.core.ladder import latest_instant
+        from segstudio.core.ladder import latest_of_kind
 
         names = project.class_names()
-        latest = latest_instant(project)
+        latest = latest_of_kind(project, kind)
         power = saved_prior_power(latest.path) if latest is not None else 0.0
         return cls(names, calibration=PriorCalibration(len(names), power))
 
+    def use_network(self, network) -> None:
+        """Read `network`'s class probabilities from now on. Samples cached with another
+        network's (or none) are dropped: one model reads one network's planes."""
+        if network is self.network:
+            return
+        same = network is not None and self.network is not None and network.version == self.network.version
+        self.network = network
+        if not same:
+            self.cache.clear()
+            self.settled, self.base_model, self.base_ids = (), None, set()
+
     def features(self, raw: np.ndarray):
-        """The ImageFeatures every model of this tier uses (other images matched to its channels)."""
+        """The ImageFeatures every model of this tier uses (other images matched to its channels),
+        ending with the network's class probabilities in a hybrid tier."""
         from segstudio.core.imageio.channels import model_channels
+        from segstudio.core.instant.classifier import with_planes
         from segstudio.core.instant.features import image_features
+        from segstudio.core.proposers import network_planes
 
         if self.channels is None:
             self.channels = model_channels(1 if raw.ndim == 2 else raw.shape[2])
-        return image_features(raw, channels=self.channels)
+        features = image_features(raw, channels=self.channels)
+        if self.network is None:
+            return features
+        prediction = drive(self.network.predict(raw))
+        return with_planes(features, network_planes(prediction, len(self.class_names)))
 
     def refresh_samples(self, project, image_ids: Iterable[int], *, stop: StopFlag | None = None):
         """Bring the sample cache up to date for `image_ids` (a generator of Progress)."""
@@ -194,7 +218,9 @@ class InstantTier:
         rows = ImageFeatures(features[:, None, :], self.channels, tuple(float(s) for s in FEATURE_SIGMAS))
         return InstantModel.fit([(rows, labels[:, None])], self.class_names, seed=self.seed, params=self._params(),
                                 max_pixels=max(1, labels.size), labelled=labelled,
-                                prior_power=self.calibration.best_power(), probability_sigma=self.probability_sigma)
+                                prior_power=self.calibration.best_power(), probability_sigma=self.probability_sigma,
+                                network_planes=len(self.class_names) if self.network is not None else 0,
+                                network_version=None if self.network is None else self.network.version)
 
     def _add_context(self, parts: list[ImageSamples], first_stage, keep_first_stage: bool = False) -> None:
         """Context features for samples that still hold their image's features (then let go of

@@ -1,20 +1,22 @@
 """The ladder: which kind of model proposes, decided by how each did on images people reviewed.
 
 Scores are test-then-train (prequential): when an image is marked done, every candidate (the
-latest instant classifier, the best network) is scored on that image's reviewed pixels before
-either has trained on it. Every reviewed image is thus an unseen test for both, not only the one
-in five that the network's validation split holds, and the score is exactly what a person feels:
-how good the proposal on the next image would have been.
+latest instant classifier, the best network, and once a network exists the latest hybrid: an
+instant classifier that reads the network's class probabilities beside the filter bank) is
+scored on that image's reviewed pixels before any has trained on it. Every reviewed image is thus
+an unseen test for all, not only the one in five that the network's validation split holds, and
+the score is exactly what a person feels: how good the proposal on the next image would have been.
 
 The switch uses the trainer's own rule (core/compare.decide, one home for "better"):
-over the last `WINDOW` images both kinds were scored on, the challenger takes over only when its
+over the last `WINDOW` images both kinds were scored on, a challenger takes over only when its
 mIoU gain over the kind now proposing is positive at the lower bound of a paired bootstrap
-(images, then blocks of each image). Why not a plain margin on pooled mIoU: with a rare class,
+(images, then blocks of each image); of two such challengers, the one with the larger bound.
+Why not a plain margin on pooled mIoU: with a rare class,
 two images decide nothing. A network that predicts no building at all wins every image without
 buildings by a wide margin and loses the few with them; a point score over two such images
 handed the proposals to an all-background network, a bound does not. The incumbent stays until
 the other is surely better (hysteresis comes from the bound), and the instant tier proposes until
-a network has been scored on at least `MIN_SHARED` images.
+another kind has been scored beside it on at least `MIN_SHARED` images.
 
 Known bias, accepted on purpose: reviewed pixels include proposals the person accepted, which
 favours the kind that proposed them; a challenger must beat the incumbent despite it, so the
@@ -33,26 +35,25 @@ import numpy as np
 from segstudio.core.errors import SaveError
 from segstudio.core.metrics import scores_from_confusion
 from segstudio.core.compare import Evaluation, block_confusions, decide
-from segstudio.core.proposers import INSTANT_ARCH, InstantProposer, Proposer, kind_of, load_proposer
+from segstudio.core.proposers import HYBRID_ARCH, INSTANT_ARCH, KINDS, Proposer, kind_of, load_proposer
 
 HISTORY_SETTING = "ladder.history"
 CHOICE_SETTING = "ladder.choice"
 HISTORY_LENGTH = 60
 WINDOW = 12
 MIN_SHARED = 2
-KEEP_INSTANT_VERSIONS = 5
+KEEP_INSTANT_VERSIONS = 5  # per kind of instant classifier (plain and hybrid)
 
 
 @dataclass(frozen=True)
 class Standing:
-    """What the window shows: which kind proposes, its version and score, and the other's."""
+    """What the window shows: which kind proposes, its version and score, and the others'."""
 
     kind: str
     version: str
     miou: float | None  # pooled test-then-train mIoU over the window (None before any score)
     images: int  # images in the window
-    other_kind: str | None = None
-    other_miou: float | None = None
+    others: tuple[tuple[str, float], ...] = ()  # (kind, pooled mIoU) of the other kinds scored
 
 
 def observe(project, image_id: int, truth: np.ndarray, predictions: dict[str, tuple[str, np.ndarray]]) -> None:
@@ -115,32 +116,35 @@ def pooled_miou(project, kind: str, shared_with: str | None = None) -> tuple[flo
 
 
 def choose_kind(project) -> str:
-    """'instant' or 'network': the kind that proposes now (see the module docstring)."""
+    """One of KINDS: the kind that proposes now (see the module docstring)."""
     current = project.get_setting(CHOICE_SETTING, "instant")
-    current = current if current in ("instant", "network") else "instant"
-    shared = evidence(project)
-    if len(shared) < MIN_SHARED:
-        choice = current if shared and current == "network" else "instant"
-    else:
-        challenger = "instant" if current == "network" else "network"
+    current = current if current in KINDS else "instant"
+    if current != "instant" and not evidence(project, current, "instant"):
+        current = "instant"  # no score of it left in the history: back to the kind that needs none
+    choice, best_bound = current, 0.0
+    for challenger in KINDS:
+        shared = evidence(project, challenger, current) if challenger != current else []
+        if len(shared) < MIN_SHARED:
+            continue
         verdict = decide(evaluation(project, challenger, shared), evaluation(project, current, shared),
                          new_name=f"the {challenger} tier", old_name=f"the {current} tier")
-        choice = challenger if verdict.better else current
-    if choice != current and not project.readonly:
+        if verdict.better and verdict.bound > best_bound:
+            choice, best_bound = challenger, verdict.bound
+    if choice != project.get_setting(CHOICE_SETTING, "instant") and not project.readonly:
         project.set_setting(CHOICE_SETTING, choice)
     return choice
 
 
-def evidence(project) -> list[dict]:
-    """The images both kinds were scored on that a switch is judged on: the last WINDOW, reaching
-    further back until every class reviewed on any of them is among them.
+def evidence(project, kind: str = "network", other: str = "instant") -> list[dict]:
+    """The images both kinds were scored on that a switch between them is judged on: the last
+    WINDOW, reaching further back until every class reviewed on any of them is among them.
 
     Why: a window without a rare class cannot see that a network never predicts it; judged on
     such images alone, a network that learnt "all background" looks perfect.
     """
     shared = [e for e in project.get_setting(HISTORY_SETTING, [])
-              if "network" in e.get("scores", {}) and "instant" in e.get("scores", {})]
-    reviewed = [_reviewed_classes(_blocks(e["scores"]["instant"], project.num_classes)) for e in shared]
+              if kind in e.get("scores", {}) and other in e.get("scores", {})]
+    reviewed = [_reviewed_classes(_blocks(e["scores"][other], project.num_classes)) for e in shared]
     needed = set().union(*reviewed) if reviewed else set()
     chosen, covered = [], set()
     for entry, classes in zip(reversed(shared), reversed(reviewed)):
@@ -155,9 +159,16 @@ def _reviewed_classes(blocks: np.ndarray) -> set[int]:
     return {int(c) for c in np.flatnonzero(blocks.sum(axis=(0, 2)))}
 
 
+def latest_of_kind(project, kind: str):
+    """The newest "instant" or "hybrid" version; a hybrid only while the network it reads is kept."""
+    models = project.models()
+    kept = {m.version for m in models}
+    latest = [m for m in models if m.kind == kind and (kind != "hybrid" or m.metrics.get("network") in kept)]
+    return latest[-1] if latest else None
+
+
 def latest_instant(project):
-    instants = [m for m in project.models() if m.kind == "instant"]
-    return instants[-1] if instants else None
+    return latest_of_kind(project, "instant")
 
 
 def best_network(project):
@@ -165,11 +176,21 @@ def best_network(project):
     return best[-1] if best else None
 
 
+def candidates(project) -> dict:
+    """kind -> the version of it the ladder would use now (kinds without one left out)."""
+    records = {"instant": latest_instant(project), "network": best_network(project),
+               "hybrid": latest_of_kind(project, "hybrid")}
+    return {kind: record for kind, record in records.items() if record is not None}
+
+
 def ladder_choice(project):
-    """The version the ladder picks (pins aside): the chosen kind's newest, or the other when it has none."""
-    network, instant = best_network(project), latest_instant(project)
-    preferred, fallback = (network, instant) if choose_kind(project) == "network" else (instant, network)
-    return preferred or fallback
+    """The version the ladder picks (pins aside): the chosen kind's newest, else the instant
+    classifier's, else the network's."""
+    records = candidates(project)
+    for kind in (choose_kind(project), "instant", "network"):
+        if kind in records:
+            return records[kind]
+    return None
 
 
 def proposing_record(project):
@@ -182,10 +203,10 @@ def standing(project) -> Standing | None:
     if record is None:
         return None
     kind = kind_of(record.arch)
-    other = "network" if kind == "instant" else "instant"
     miou, images = pooled_miou(project, kind)
-    other_miou, _ = pooled_miou(project, other)
-    return Standing(kind, record.version, miou, images, other if other_miou is not None else None, other_miou)
+    others = tuple((other, score) for other in KINDS if other != kind
+                   for score in [pooled_miou(project, other)[0]] if score is not None)
+    return Standing(kind, record.version, miou, images, others)
 
 
 def load_proposing(project, device=None) -> Proposer | None:
@@ -194,12 +215,16 @@ def load_proposing(project, device=None) -> Proposer | None:
 
 
 def save_instant_version(project, model, metrics: dict):
-    """Write an instant classifier as the project's next model version (renamed into place whole).
+    """Write an instant classifier as the project's next model version (renamed into place whole);
+    one that reads a network's planes is a hybrid, and its metrics name that network.
 
-    Only the newest KEEP_INSTANT_VERSIONS instant versions stay on disk: any of them can be
+    Only the newest KEEP_INSTANT_VERSIONS versions of each kind stay on disk: any of them can be
     retrained from the reviewed pixels in seconds, and a forest per reviewed image would fill
     the disk. Network versions are never pruned here.
     """
+    kind = "hybrid" if model.network_planes else "instant"
+    if kind == "hybrid":
+        metrics = {**metrics, "network": model.network_version}
     version = project.new_model_version()
     final = project.models_dir / version
     temporary = project.models_dir / f".{version}.partial-{uuid.uuid4().hex[:8]}"
@@ -209,17 +234,14 @@ def save_instant_version(project, model, metrics: dict):
     except OSError as exc:
         shutil.rmtree(temporary, ignore_errors=True)
         raise SaveError(f"could not save model {version} in {project.models_dir}: {exc}") from exc
-    record = project.register_model(version, INSTANT_ARCH, metrics, best=False, kind="instant")
-    _prune_instant_versions(project)
+    record = project.register_model(version, HYBRID_ARCH if kind == "hybrid" else INSTANT_ARCH, metrics,
+                                    best=False, kind=kind)
+    _prune_instant_versions(project, kind)
     return record
 
 
-def _prune_instant_versions(project) -> None:
-    instants = [m for m in project.models() if m.kind == "instant"]
+def _prune_instant_versions(project, kind: str) -> None:
+    instants = [m for m in project.models() if m.kind == kind]
     for record in instants[:-KEEP_INSTANT_VERSIONS]:
         project.forget_model(record.version)
         shutil.rmtree(record.path, ignore_errors=True)
-
-
-def instant_proposer(model, version: str = "") -> InstantProposer:
-    return InstantProposer(model, version=version)

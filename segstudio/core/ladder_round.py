@@ -3,8 +3,10 @@
 `instant_round` runs when images were marked done (and when a project opens with reviewed
 images the instant tier has not learnt yet): it scores the current candidates on the newly
 reviewed images before anyone learns from them (core/ladder.observe), retrains the instant tier
-on every reviewed pixel and saves it as a model version. `refresh_unreviewed` then proposes on
-the images nobody has started, most uncertain first, with any kind of model.
+on every reviewed pixel and saves it as a model version, then, once a network exists, the hybrid
+tier (the instant classifier reading the best network's class probabilities) the same way.
+`refresh_unreviewed` then proposes on the images nobody has started, most uncertain first, with
+any kind of model.
 """
 
 from __future__ import annotations
@@ -42,19 +44,36 @@ def needs_round(project) -> bool:
     return bool(reviewed - learnt) and bool(candidate_image_ids(project))
 
 
-def instant_round(project, tier: InstantTier, *, device=None, stop: StopFlag | None = None
-                  ) -> Generator[Progress, None, object]:
-    """Score candidates on newly reviewed images, retrain the instant tier, save it. Returns its record."""
-    from segstudio.core.ladder import save_instant_version
+def instant_round(project, tier: InstantTier, *, hybrid: InstantTier | None = None, device=None,
+                  stop: StopFlag | None = None) -> Generator[Progress, None, object]:
+    """Score candidates on newly reviewed images, retrain the instant tier, save it; then the
+    `hybrid` tier on the best network, when both exist. Returns the instant version's record."""
+    from segstudio.core.ladder import best_network
+    from segstudio.core.proposers import load_proposer
     from segstudio.core.training.policy import candidate_image_ids
 
-    started = time.perf_counter()
     yield from _observe(project, images_to_observe(project), device, stop)
     ids = candidate_image_ids(project)
+    record = yield from _train_and_save(project, tier, ids, "the instant classifier", stop)
+    network = best_network(project)
+    if record is not None and hybrid is not None and network is not None:
+        if hybrid.network is None or hybrid.network.version != network.version:
+            proposer = load_proposer(network.path, network.arch, version=network.version, device=device)
+            if list(proposer.class_names) != project.class_names():
+                return record  # a network imported with other classes has no planes for these
+            hybrid.use_network(proposer)
+        yield from _train_and_save(project, hybrid, ids, "the instant classifier on the network", stop)
+    return record
+
+
+def _train_and_save(project, tier: InstantTier, ids: list[int], name: str, stop: StopFlag | None):
+    from segstudio.core.ladder import save_instant_version
+
+    started = time.perf_counter()
     yield from tier.refresh_samples(project, ids, stop=stop)
     if stop is not None and stop.is_set():
         return None
-    yield Progress(0, 1, "training the instant classifier")
+    yield Progress(0, 1, f"training {name}")
     model = tier.fit(ids)
     if model is None or project.readonly:
         return None
@@ -67,14 +86,13 @@ def instant_round(project, tier: InstantTier, *, device=None, stop: StopFlag | N
 
 def _observe(project, image_ids: list[int], device, stop) -> Generator[Progress, None, None]:
     from segstudio.core.imageio import read_image
-    from segstudio.core.ladder import best_network, latest_instant, observe
+    from segstudio.core.ladder import candidates, observe
     from segstudio.core.proposers import load_proposer
 
     if not image_ids:
         return
     proposers = {kind: load_proposer(record.path, record.arch, version=record.version, device=device)
-                 for kind, record in (("instant", latest_instant(project)), ("network", best_network(project)))
-                 if record is not None}
+                 for kind, record in candidates(project).items()}
     for index, image_id in enumerate(image_ids):
         if stop is not None and stop.is_set():
             return

@@ -9,7 +9,8 @@ the masks, and applies the result to the document's unreviewed pixels only
 
 On an image the network proposed, the refresh does not throw the network's proposal away: the
 refreshed instant tier and the network vote together (the mean of their class probabilities), so
-what the network saw in the whole image stays where the strokes say nothing against it.
+what the network saw in the whole image stays where the strokes say nothing against it. When the
+hybrid proposes, the session runs on the hybrid tier, whose features carry the network's planes.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ NETWORK_VOTE = 0.5
 
 def refreshes_open_image(kind: str | None, strokes: int, *, pinned: bool = False) -> bool:
     """Whether the live refresh runs on the open image: `kind` of the proposing model (None: no
-    model yet), `strokes` made on the image so far. A network a person pinned is never overridden."""
-    if kind in (None, "instant"):
+    model yet), `strokes` made on the image so far. A network a person pinned is never overridden.
+    A hybrid refreshes like the instant classifier it is (its tier reads the network itself)."""
+    if kind in (None, "instant", "hybrid"):
         return True
     return not pinned and strokes >= HANDOVER_STROKES
 
@@ -54,6 +56,7 @@ class LiveResult:
     retrain_s: float
     propose_s: float
     network_voted: bool = False  # the network that proposed the image voted with the instant tier
+    hybrid: bool = False  # the refreshed classifier read the network's planes (the hybrid tier)
 
 
 class LiveSession:
@@ -117,7 +120,7 @@ class LiveSession:
         prediction = prediction_from_probabilities(probabilities)
         done = time.perf_counter()
         return LiveResult(self.image_id, prediction, int(extra.labels.size), retrained - started, done - retrained,
-                          network_voted=self.network is not None)
+                          network_voted=self.network is not None, hybrid=self.tier.network is not None)
 
     def _network_probabilities(self, stop: StopFlag | None):
         """The network's class probabilities on the open image, predicted once per session."""

@@ -1,4 +1,5 @@
-"""One face for every kind of model that proposes: a network bundle or an instant pixel classifier.
+"""One face for every kind of model that proposes: a network bundle, an instant pixel classifier,
+or an instant classifier that reads a network's class probabilities beside the filter bank (hybrid).
 
 The ladder (core/ladder.py) scores candidates of different kinds on the same reviewed pixels and
 the best one proposes; everything that proposes (the window, `segstudio predict`, the demo, the
@@ -18,6 +19,8 @@ from segstudio.core.errors import ModelError
 from segstudio.core.progress import Progress, StopFlag
 
 INSTANT_ARCH = "instant"  # model.json "architecture" of an instant pixel classifier version
+HYBRID_ARCH = "instant+network"  # an instant classifier that also reads a network's class probabilities
+KINDS = ("instant", "network", "hybrid")
 
 
 class ProposalLike(Protocol):
@@ -28,7 +31,7 @@ class ProposalLike(Protocol):
 
 
 class Proposer(Protocol):
-    kind: str  # "network" or "instant"
+    kind: str  # one of KINDS
     version: str
     class_names: list[str]
 
@@ -37,7 +40,10 @@ class Proposer(Protocol):
 
 
 def kind_of(arch: str) -> str:
-    return "instant" if arch == INSTANT_ARCH else "network"
+    return {INSTANT_ARCH: "instant", HYBRID_ARCH: "hybrid"}.get(arch, "network")
+
+
+KIND_NAMES = {"instant": "instant classifier", "network": "network", "hybrid": "instant classifier on the network"}
 
 
 @dataclass
@@ -80,6 +86,37 @@ class InstantProposer:
         return prediction_from_probabilities(probabilities, Prediction)
 
 
+@dataclass
+class HybridProposer:
+    """An instant classifier that reads the network's class probabilities as more features: the
+    network sees the whole image, the forest learns from every reviewed pixel where it errs."""
+
+    model: object  # segstudio.core.instant.InstantModel with network_planes
+    network: NetworkProposer  # the version model.network_version names
+    version: str = ""
+    kind: str = "hybrid"
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.model.class_names)
+
+    def predict(self, image, *, stop=None):
+        from segstudio.core.prediction import Prediction
+
+        network = yield from self.network.predict(image, stop=stop)
+        if network is None:
+            return None
+        yield Progress(0, 1, "proposing (instant classifier on the network)")
+        planes = network_planes(network, self.model.num_classes)
+        probabilities = self.model.predict_proba(image, planes=planes)
+        return prediction_from_probabilities(probabilities, Prediction)
+
+
+def network_planes(prediction, num_classes: int) -> np.ndarray:
+    """(H, W, K) float32: a network proposal's class probabilities, as an instant model reads them."""
+    return np.ascontiguousarray(proposal_probabilities(prediction, num_classes).transpose(1, 2, 0))
+
+
 def prediction_from_probabilities(probabilities: np.ndarray, factory=None):
     """Class map, confidence, entropy map and mean uncertainty of a (C, H, W) probability stack."""
     if factory is None:
@@ -105,11 +142,22 @@ def proposal_probabilities(prediction, num_classes: int) -> np.ndarray:
 
 
 def load_proposer(path: Path, arch: str, *, version: str = "", device=None) -> Proposer:
-    """The proposer stored in a model version folder (a network bundle or an instant classifier)."""
-    if kind_of(arch) == "instant":
+    """The proposer stored in a model version folder (a network bundle or an instant classifier).
+
+    A hybrid's network is the version its model.json names, in a sibling folder of the project."""
+    if kind_of(arch) != "network":
         from segstudio.core.instant.classifier import InstantModel
 
-        return InstantProposer(InstantModel.load(Path(path)), version=version)
+        model = InstantModel.load(Path(path))
+        if kind_of(arch) == "instant":
+            if model.network_planes:
+                raise ModelError(f"{path} reads a network's output but is registered as a plain instant classifier")
+            return InstantProposer(model, version=version)
+        if not model.network_planes:
+            raise ModelError(f"{path} is registered as reading a network but its model reads none")
+        network = load_proposer(Path(path).parent / model.network_version, "network", device=device)
+        check_classes(network, model.class_names)
+        return HybridProposer(model, network, version=version)
     from segstudio.core.device import pick_device
     from segstudio.core.models.bundle import ModelBundle
 

@@ -3,16 +3,18 @@
 - Live refresh: a short pause after the person's last step on the open image starts a job
   (segstudio.core.live) that retrains the instant tier with the strokes just made and predicts the
   open image; the result is applied on the GUI thread, only to unreviewed pixels, as one undoable
-  "live refresh" step, never while a stroke is in progress. It runs while the instant tier is the
-  one proposing (or no model exists yet); on an image the network proposed, from the fifth stroke
+  "live refresh" step, never while a stroke is in progress. It runs while an instant classifier is
+  the one proposing (or no model exists yet): the plain one, or the hybrid that reads the network's
+  class probabilities (its own tier); on an image the network proposed, from the fifth stroke
   there (core/live.refreshes_open_image), unless a person pinned that network, and the network
   votes in those refreshes with the instant tier.
 - Ladder round: when images were marked done (or a project opens with reviewed images the instant
-  tier has not learnt), the candidates are scored on them, the instant tier retrains and is saved
-  as a version (segstudio.core.ladder_round), and, when it is the one proposing, the images nobody
-  has started get fresh proposals, most uncertain first.
+  tier has not learnt), the candidates are scored on them, the instant tier and (once a network
+  exists) the hybrid tier retrain and are saved as versions (segstudio.core.ladder_round), and,
+  when one of them is the one proposing, the images nobody has started get fresh proposals, most
+  uncertain first.
 
-One job runs at a time (they share the tier's sample cache); a live refresh goes before a round.
+One job runs at a time (they share the tiers' sample caches); a live refresh goes before a round.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ class InstantJobs(QObject):
         super().__init__(parent)
         self.state, self.session = state, session
         self.tier = None  # InstantTier of the open project (its sample cache outlives images)
+        self.hybrid_tier = None  # the InstantTier that reads the best network's planes
         self.live = None  # LiveSession of the open image
-        self._live_key = None  # (image id, version of the network voting in it or None) of `live`
+        self._live_key = None  # (image id, proposing kind, version of the network voting in it) of `live`
         self.worker: GeneratorWorker | None = None
         self._document = None
         self._applying = False
@@ -49,8 +52,9 @@ class InstantJobs(QObject):
         self.round_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.round_timer.timeout.connect(lambda: self._request(round_=True))
         self.badge = QLabel()  # the status bar's "Proposing: ..." (kind, version, score)
-        self.badge.setToolTip("The model that proposes on new images: the instant classifier or the network, "
-                              "whichever did better on the images reviewed last (scored before it learnt from them)")
+        self.badge.setToolTip("The model that proposes on new images: the instant classifier, the network or the "
+                              "instant classifier on the network, whichever did best on the images reviewed last "
+                              "(scored before it learnt from them)")
         session.document_replaced.connect(self._on_document)
         state.project_opened.connect(lambda _project: (self.round_timer.start(), self.describe()))
         state.images_changed.connect(self.round_timer.start)
@@ -74,11 +78,12 @@ class InstantJobs(QObject):
         return _kind_and_pin(proposing_record(project))
 
     def _instant_proposes(self, project) -> bool:
-        return self._proposing(project)[0] in (None, "instant")
+        return self._proposing(project)[0] in (None, "instant", "hybrid")
 
     def describe(self) -> None:
         """Say in the badge which model proposes, and how it scored."""
         from segstudio.core.ladder import standing
+        from segstudio.core.proposers import KIND_NAMES
 
         project = self.state.project
         now = standing(project) if project is not None else None
@@ -87,14 +92,14 @@ class InstantJobs(QObject):
         elif now is None:
             self.badge.setText("No model yet: paint a few strokes of each class")
         else:
-            name = "instant classifier" if now.kind == "instant" else "network"
+            name = KIND_NAMES[now.kind]
             score = f" · mIoU {now.miou:.2f} on the last {now.images} reviewed" if now.miou is not None else ""
             self.badge.setText(f"Proposing: {name} {now.version}{score}")
 
     # ------------------------------------------------------------------ events
     def _forget_project(self) -> None:
         self.stop()
-        self.tier = self.live = self._live_key = None
+        self.tier = self.hybrid_tier = self.live = self._live_key = None
         self._too_big.clear()
         self.badge.setText("")
 
@@ -132,6 +137,7 @@ class InstantJobs(QObject):
             return
         if self.tier is None:
             self.tier = InstantTier.for_project(project)
+            self.hybrid_tier = InstantTier.for_project(project, "hybrid")
         if self._want_live:
             self._want_live = False
             if self._start_live(project):
@@ -174,28 +180,33 @@ class InstantJobs(QObject):
             return False
         label, source = document.label.copy(), document.source.copy()
         image_id = document.image_id
-        network_record = record if kind == "network" else None
-        self._start(lambda stop: self._live_job(project, image_id, label, source, network_record, stop),
+        self._start(lambda stop: self._live_job(project, image_id, label, source, kind, record, stop),
                     "live refresh", self._apply_live)
         return True
 
-    def _live_job(self, project, image_id, label, source, network_record, stop):
-        """`network_record`: the network that proposed the open image (it votes), or None."""
+    def _live_job(self, project, image_id, label, source, kind, record, stop):
+        """`kind` and `record` of the proposing model (None before any): a network votes in the
+        refresh of an image it proposed, a hybrid refreshes on its own tier."""
         from segstudio.core.imageio import read_image
         from segstudio.core.live import LiveSession
         from segstudio.core.proposers import load_proposer
 
-        key = (image_id, network_record.version if network_record is not None else None)
+        network_record = record if kind == "network" else None
+        key = (image_id, kind == "hybrid", network_record.version if network_record is not None else None)
         live = self.live
         if live is None or self._live_key != key:
             raw = read_image(project.image(image_id).path).raw
             if not LiveSession.supports(raw.shape, 1 if raw.ndim == 2 else raw.shape[2]):
                 self._too_big.add(image_id)
                 return None
+            if kind == "hybrid" and self.hybrid_tier.network is None:  # reopened: the network it reads
+                network = project.model(record.metrics["network"])
+                self.hybrid_tier.use_network(load_proposer(network.path, network.arch, version=network.version))
             # on an image the network proposed, its vote joins the refresh (core/live.py)
             network = None if network_record is None else \
                 load_proposer(network_record.path, network_record.arch, version=network_record.version)
-            live = self.live = LiveSession(self.tier, image_id, raw, network=network)
+            tier = self.hybrid_tier if kind == "hybrid" else self.tier
+            live = self.live = LiveSession(tier, image_id, raw, network=network)
             self._live_key = key
         result = yield from live.refresh(project, label, source, stop=stop)
         if result is not None:
@@ -215,7 +226,8 @@ class InstantJobs(QObject):
                 document.apply_proposal(result.prediction.class_map.astype(document.label.dtype))
         finally:
             self._applying = False
-        helpers = "instant classifier with the network" if result.network_voted else "instant classifier"
+        helpers = ("instant classifier with the network" if result.network_voted
+                   else "instant classifier on the network" if result.hybrid else "instant classifier")
         # what matters first comes first: the status bar cuts the end off beside its permanent fields
         self.state.message.emit(f"Refreshed: {helpers}, {result.retrain_s + result.propose_s:.1f} s, "
                                 f"{result.train_pixels:,} reviewed pixels of this image")
@@ -233,7 +245,7 @@ class InstantJobs(QObject):
         from segstudio.core.ladder import load_proposing
         from segstudio.core.ladder_round import instant_round, refresh_unreviewed
 
-        record = yield from instant_round(project, self.tier, stop=stop)
+        record = yield from instant_round(project, self.tier, hybrid=self.hybrid_tier, stop=stop)
         refreshed = 0
         if record is not None and self._instant_proposes(project):
             proposer = load_proposing(project)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from segstudio.core.proposers import KIND_NAMES
 from segstudio.gui.model_proposals import ProposalsMixin
 from segstudio.gui.model_sources import ModelSourcesMixin
 from segstudio.gui.settings_binding import bind_setting
@@ -241,12 +242,14 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
         if record is None:
             self.model_label.setText(f"Model ({bundle.arch}): {', '.join(bundle.class_names)}{mapped}")
             return
-        kind = "" if record.kind == "network" else f", {record.kind}"
+        what = record.arch if record.kind == "network" else KIND_NAMES[record.kind]
+        if record.kind == "hybrid":
+            what += f" {record.metrics.get('network', '')}"
         score = f", validation mIoU {record.miou:.3f}" if record.miou is not None else ""
         why = "pinned by you" if record.pinned else "the best model"
         loaded = record.kind != "network" or (bundle is not None and bundle.version == record.version)
         loading = "" if loaded else " (loading...)"
-        self.model_label.setText(f"Proposing: model {record.version} ({record.arch}{kind}){score}, {why}{mapped}{loading}")
+        self.model_label.setText(f"Proposing: model {record.version} ({what}){score}, {why}{mapped}{loading}")
 
     def set_model(self, bundle, mapping: dict[int, int] | None = None) -> None:
         self.mapping = mapping

@@ -66,7 +66,7 @@ def test_the_tier_scores_each_image_before_it_learns_from_it_and_models_carry_th
         features = np.stack([np.where(labels == 1, rng.uniform(0.5, 1.0, labels.size),
                                       rng.uniform(0.0, 1.0, labels.size)),
                              rng.normal(size=labels.size)], axis=1).astype(np.float32)
-        features = np.repeat(features, 49 // 2 + 1, axis=1)[:, :98]
+        features = np.repeat(features, 49, axis=1)  # the 98 filter-bank features of two channels
         return ImageSamples((), features, labels, np.array([100_000 - rare_pixels, rare_pixels]))
 
     tier.cache[1] = image(300, 500)

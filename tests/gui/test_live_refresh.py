@@ -108,3 +108,51 @@ def test_on_a_network_proposal_the_live_refresh_starts_at_the_fifth_stroke(windo
     with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
         stroke(qtbot, window, [(12, 60), (22, 80)])
     assert jobs.live is session and refreshed[-1].network_voted
+
+
+def _make_hybrid_propose(project_root) -> str:
+    """A reviewed image, a network, a round that trains the hybrid on it, and two scored images on
+    which the hybrid was surely the best: the ladder hands the proposals to it. Returns its version."""
+    from segstudio.core import ladder
+    from segstudio.core.instant_tier import InstantTier
+    from segstudio.core.ladder_round import instant_round
+    from segstudio.core.progress import drive
+    from segstudio.core.project import Project
+
+    _register_network(project_root)
+    with Project.open(project_root) as project:
+        reviewed = project.images(order="name")[-1]
+        truth = np.zeros((64, 96), np.uint8)
+        truth[8:56, 48:88] = 1  # the bright square of the test images
+        project.write_masks(reviewed.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))
+        project.mark_done(reviewed.id)
+        names = project.class_names()
+        drive(instant_round(project, InstantTier(names), hybrid=InstantTier(names)))
+        rng = np.random.default_rng(0)
+        for image in (101, 102):
+            noisy = {kind: np.where(rng.random(truth.shape) < share, truth, 1 - truth).astype(np.uint8)
+                     for kind, share in (("instant", 0.7), ("network", 0.6), ("hybrid", 0.98))}
+            ladder.observe(project, image, truth, {kind: ("v", m) for kind, m in noisy.items()})
+        assert ladder.choose_kind(project) == "hybrid"
+        return ladder.latest_of_kind(project, "hybrid").version
+
+
+def test_when_the_hybrid_proposes_the_badge_says_so_and_strokes_refresh_on_its_tier(window, project_root, qtbot):
+    version = _make_hybrid_propose(project_root)
+    QSettings().setValue("instant/enabled", True)
+    assert window.open_project(project_root)
+    settle(qtbot, window)
+    window.canvas.fit()
+    jobs = window.instant_jobs
+    assert jobs.badge.text().startswith(f"Proposing: instant classifier on the network {version} · mIoU")
+    refreshed = []
+    jobs.refreshed.connect(refreshed.append)
+    key(qtbot, window, Qt.Key.Key_B)
+    window.brush_size.setValue(2)
+    key(qtbot, window, Qt.Key.Key_2)
+    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
+        stroke(qtbot, window, [(60, 20), (70, 40)])  # from the first stroke, as the instant tier
+    assert refreshed[-1].hybrid and not refreshed[-1].network_voted and jobs.live.tier is jobs.hybrid_tier
+    assert "on the network" in window.statusBar().currentMessage()
+    doc = window.state.document
+    assert (doc.label[doc.source == Source.HUMAN] == 1).all()

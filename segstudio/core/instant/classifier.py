@@ -6,6 +6,9 @@ so a few scribbles are already a training set. The live refresh passes the open 
 `ImageFeatures` to both `fit` and `predict_proba`, so it pays only for the forest. Classes nobody
 has labelled yet keep their place in the output with probability 0. A model may carry a second,
 auto-context forest (core/instant/context.py) that reads the first one's smoothed probabilities.
+A model may also read a network's class probabilities as K more planes after the filter bank
+(`network_planes`, the ladder's third kind: core/proposers.HybridProposer); those planes come in
+beside the image (`planes=`) or already appended to its ImageFeatures.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class InstantModel:
     def __init__(self, class_names: list[str], trees: list, *, channels: int, sigmas: tuple[float, ...],
                  params: ForestParams, present: list[int], labelled: list[int], sampled: list[int],
                  seed: int = 0, created_at: str | None = None, prior_power: float = 0.0,
-                 probability_sigma: float = 0.0, context_trees: list | None = None, context_sigmas=()):
+                 probability_sigma: float = 0.0, context_trees: list | None = None, context_sigmas=(),
+                 network_planes: int = 0, network_version: str | None = None):
         self.class_names = list(class_names)
         self.trees = trees
         self.channels = channels
@@ -60,6 +64,8 @@ class InstantModel:
         self.probability_sigma = float(probability_sigma)  # smoothing before the vote (0: none)
         self.context_trees = context_trees  # the auto-context forest (None: one stage)
         self.context_sigmas = tuple(float(s) for s in context_sigmas) if context_trees is not None else ()
+        self.network_planes = int(network_planes)  # a network's class probabilities after the filter bank
+        self.network_version = network_version if network_planes else None  # the project version they come from
         self.seed = seed
         self.created_at = created_at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -69,8 +75,8 @@ class InstantModel:
 
     @property
     def num_features(self) -> int:
-        """Filter-bank features per pixel (what the first forest reads)."""
-        return len(feature_names(self.channels, self.sigmas))
+        """Features per pixel the first forest reads: the filter bank, then any network planes."""
+        return len(feature_names(self.channels, self.sigmas)) + self.network_planes
 
     @property
     def num_context_features(self) -> int:
@@ -82,7 +88,8 @@ class InstantModel:
             max_pixels: int = DEFAULT_MAX_PIXELS, seed: int = 0, params: ForestParams | None = None,
             channels: int | None = None, sigmas=FEATURE_SIGMAS, start: ReviewedRows | None = None,
             threads: int | None = None, labelled: np.ndarray | None = None,
-            prior_power: float = 0.0, probability_sigma: float = PROBABILITY_SIGMA, context_sigmas=()) -> InstantModel:
+            prior_power: float = 0.0, probability_sigma: float = PROBABILITY_SIGMA, context_sigmas=(),
+            network_planes: int = 0, network_version: str | None = None) -> InstantModel:
         """Learn from every reviewed pixel of the samples (balanced, at most `max_pixels` rows).
 
         `channels` fixes the input channels (default: the first sample's); later images are
@@ -93,6 +100,8 @@ class InstantModel:
         proposals keep `prior_power` of that class prior (core/instant/prior.py).
         `probability_sigma`: the smoothing before the vote (0 for none, as ilastik votes).
         `context_sigmas` (not with `start`): also grow an auto-context forest on the whole samples.
+        `network_planes`: the samples are ImageFeatures that end with that many class-probability
+        planes of network `network_version`.
         """
         if context_sigmas:
             samples = list(samples)
@@ -100,12 +109,16 @@ class InstantModel:
                             sigmas=sigmas, start=start)
         training = rows.sampler.rows_for_training()
         params = params or ForestParams()
+        expected = len(feature_names(rows.channels, rows.sigmas)) + network_planes
+        if training.features.shape[1] != expected:
+            raise ModelError(f"the training rows have {training.features.shape[1]} features, expected {expected}")
         trees = grow_trees(training.features, training.labels, training.weights, params, seed, threads)
         model = cls(class_names, trees, channels=rows.channels, sigmas=rows.sigmas, params=params,
                     present=sorted(set(training.labels.tolist())),
                     labelled=(training.labelled if labelled is None else np.asarray(labelled, np.int64)).tolist(),
                     sampled=training.sampled.tolist(), seed=seed, prior_power=prior_power,
-                    probability_sigma=probability_sigma)
+                    probability_sigma=probability_sigma, network_planes=network_planes,
+                    network_version=network_version)
         if context_sigmas:
             if start is not None:
                 raise ModelError("auto-context needs every training image whole, not rows gathered before")
@@ -146,17 +159,18 @@ class InstantModel:
         self.context_sigmas = tuple(float(s) for s in sigmas)
 
     def predict_proba(self, image_or_features: np.ndarray | ImageFeatures, *, threads: int | None = None,
-                      first_stage: np.ndarray | None = None) -> np.ndarray:
+                      first_stage: np.ndarray | None = None, planes: np.ndarray | None = None) -> np.ndarray:
         """(num_classes, H, W) float32 class probabilities; raw images go through in tiles.
         `first_stage`: this model's `first_stage_proba` of these very features, when the caller
-        has it already (the live refresh took the open image's context from it)."""
-        source = self._source(image_or_features)
+        has it already (the live refresh took the open image's context from it). `planes`: the
+        (H, W, network_planes) network planes of a raw image, for a model that reads them."""
+        source = self._source(image_or_features, planes)
         if self.context_trees is None:
-            proba = self._forest_pass(source, threads)
+            proba = self._forest_pass(source, threads, planes=planes)
         else:
             if first_stage is None:
-                first_stage = self._forest_pass(source, threads, prior=False)
-            proba = self._forest_pass(source, threads, context=first_stage)
+                first_stage = self._forest_pass(source, threads, prior=False, planes=planes)
+            proba = self._forest_pass(source, threads, context=first_stage, planes=planes)
         return _smoothed(proba, self.probability_sigma)
 
     def first_stage_proba(self, features: ImageFeatures, *, threads: int | None = None) -> np.ndarray:
@@ -168,10 +182,10 @@ class InstantModel:
         self._check_features(features)
         return self._forest_pass(features, threads, prior=False)
 
-    def predict(self, image_or_features: np.ndarray | ImageFeatures, *,
-                threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, image_or_features: np.ndarray | ImageFeatures, *, threads: int | None = None,
+                planes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Class map (uint8, uint16 beyond 256 classes) and confidence (the winning probability)."""
-        proba = self.predict_proba(image_or_features, threads=threads)
+        proba = self.predict_proba(image_or_features, threads=threads, planes=planes)
         dtype = np.uint8 if self.num_classes <= 256 else np.uint16
         return proba.argmax(axis=0).astype(dtype), proba.max(axis=0)
 
@@ -186,15 +200,29 @@ class InstantModel:
 
         return load_model(cls, Path(folder))
 
-    def _source(self, image_or_features: np.ndarray | ImageFeatures) -> ImageFeatures | np.ndarray:
+    def _source(self, image_or_features: np.ndarray | ImageFeatures,
+                planes: np.ndarray | None = None) -> ImageFeatures | np.ndarray:
         """Features to predict from, or the normalised image when it is filtered tile by tile.
         A two-stage model reads each tile twice, so an image of one tile is filtered once, whole."""
         if isinstance(image_or_features, ImageFeatures):
             self._check_features(image_or_features)
             return image_or_features
+        self._check_planes(as_hwc(image_or_features).shape[:2], planes)
         if self.context_trees is not None and max(as_hwc(image_or_features).shape[:2]) <= PREDICT_TILE:
-            return self._as_features(image_or_features)
+            return with_planes(self._as_features(image_or_features), planes)
         return normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
+
+    def _check_planes(self, shape: tuple[int, int], planes: np.ndarray | None) -> None:
+        if not self.network_planes:
+            if planes is not None:
+                raise ModelError("this instant model reads no network planes")
+            return
+        if planes is None:
+            raise ModelError(f"this instant model reads network {self.network_version}'s class probabilities "
+                             "beside the image: propose through its proposer")
+        if planes.shape != (*shape, self.network_planes):
+            raise ModelError(f"network planes {planes.shape} do not fit a {shape} image of "
+                             f"{self.network_planes} classes")
 
     def _as_features(self, image_or_features: np.ndarray | ImageFeatures) -> ImageFeatures:
         if isinstance(image_or_features, ImageFeatures):
@@ -202,13 +230,18 @@ class InstantModel:
         return image_features(image_or_features, channels=self.channels, sigmas=self.sigmas, tile=PREDICT_TILE)
 
     def _forest_pass(self, source: ImageFeatures | np.ndarray, threads: int | None,
-                     context: np.ndarray | None = None, prior: bool = True) -> np.ndarray:
+                     context: np.ndarray | None = None, prior: bool = True,
+                     planes: np.ndarray | None = None) -> np.ndarray:
         """(num_classes, H, W) probabilities of the first forest (with the `prior` correction);
-        with `context` (`first_stage_proba`), of the auto-context forest, which reads it smoothed."""
+        with `context` (`first_stage_proba`), of the auto-context forest, which reads it smoothed.
+        `planes` are appended to each tile of a raw `source` (ImageFeatures hold theirs)."""
         if isinstance(source, ImageFeatures):
             boxes = [((0, source.shape[0], 0, source.shape[1]), source.values)]
         else:
             boxes = feature_tiles(source, sigmas=self.sigmas, tile=PREDICT_TILE)
+            if planes is not None:
+                boxes = ((box, np.concatenate([values, planes[box[0]:box[1], box[2]:box[3]]], axis=2))
+                         for box, values in boxes)
         height, width = source.shape[:2]
         out = np.zeros((self.num_classes, height, width), np.float32)
         weights = prior_weights(self.labelled, self.present, self.prior_power) if prior else None
@@ -234,8 +267,17 @@ class InstantModel:
     def _check_features(self, features: ImageFeatures) -> None:
         if features.channels != self.channels or tuple(features.sigmas) != self.sigmas \
                 or features.values.shape[-1] != self.num_features:
-            raise ModelError(f"these features ({features.channels} channels, sigmas {features.sigmas}) are not the "
-                             f"ones this model uses ({self.channels} channels, sigmas {self.sigmas})")
+            raise ModelError(f"these features ({features.channels} channels, sigmas {features.sigmas}, "
+                             f"{features.values.shape[-1]} in all) are not the ones this model uses ({self.channels} "
+                             f"channels, sigmas {self.sigmas}, {self.num_features} in all)")
+
+
+def with_planes(features: ImageFeatures, planes: np.ndarray | None) -> ImageFeatures:
+    """The features with (H, W, K) planes appended after the filter bank (None: as they are)."""
+    if planes is None:
+        return features
+    return ImageFeatures(np.concatenate([features.values, planes.astype(np.float32, copy=False)], axis=2),
+                         features.channels, features.sigmas)
 
 
 def _bands(box: tuple[int, int, int, int], features: int) -> list[tuple[int, int, int, int]]:

@@ -5,7 +5,9 @@ parameters, pixels it learnt from, when) and carries the SHA-256 and size of the
 Loading refuses anything that is not exactly ours before it builds a single tree: a foreign or
 newer model.json, a checksum or size that does not match, arrays of unexpected names, types or
 shapes, node indices outside their tree, features beyond the feature spec, classes beyond the
-class list. An auto-context forest is stored beside the first, its arrays named "context.*".
+class list, a network version that is not a plain version name. An auto-context forest is stored
+beside the first, its arrays named "context.*". A model that reads a network's class probabilities
+names the network's version (a sibling folder of the same project) under features.network.
 No pickle is read or written anywhere.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,7 @@ MAX_CHANNELS = 64
 MAX_SIGMAS = 32
 MAX_CONTEXT_SIGMAS = 8
 CONTEXT_PREFIX = "context."
+NETWORK_VERSION = re.compile(r"v[0-9]{4,9}")  # what Project.new_model_version names: never a path
 
 
 def save_model(model, folder: Path) -> None:
@@ -59,12 +63,13 @@ def load_model(cls, folder: Path):
         # nor this (they never smoothed); bounded, so a stranger's file cannot ask for an image-wide kernel
         probability_sigma = _number_in("probability_sigma", meta.get("probability_sigma", 0.0), 0.0, 8.0)
         context_sigmas = _context_sigmas(meta.get("context"))  # models saved before it had one stage
+        network_planes, network_version = _network(meta["features"].get("network"), len(class_names))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{folder / MODEL_JSON} is not a valid instant model: {exc!r}") from exc
     arrays = _read_arrays(folder / ARRAYS_FILE, meta["arrays"])
     context_arrays = {name[len(CONTEXT_PREFIX):]: arrays.pop(name) for name in list(arrays)
                       if name.startswith(CONTEXT_PREFIX)}
-    features = len(feature_names(channels, sigmas))
+    features = len(feature_names(channels, sigmas)) + network_planes
     trees = trees_from_arrays(arrays, trees=params.trees, features=features, classes=len(present))
     context_trees = None
     if context_sigmas:
@@ -74,7 +79,8 @@ def load_model(cls, folder: Path):
         raise ModelError(f"{folder / ARRAYS_FILE} holds an auto-context forest that model.json does not describe")
     return cls(class_names, trees, channels=channels, sigmas=sigmas, params=params, present=present,
                labelled=labelled, sampled=sampled, seed=seed, created_at=created_at, prior_power=prior_power,
-               probability_sigma=probability_sigma, context_trees=context_trees, context_sigmas=context_sigmas)
+               probability_sigma=probability_sigma, context_trees=context_trees, context_sigmas=context_sigmas,
+               network_planes=network_planes, network_version=network_version)
 
 
 def _describe(model, data: bytes) -> dict:
@@ -87,7 +93,9 @@ def _describe(model, data: bytes) -> dict:
         "classes": names,
         "features": {"channels": model.channels, "sigmas": list(model.sigmas), "count": model.num_features,
                      "filters": [name for name, _ in FILTERS],
-                     "normalisation": {"method": "percentiles", "low": PERCENTILES[0], "high": PERCENTILES[1]}},
+                     "normalisation": {"method": "percentiles", "low": PERCENTILES[0], "high": PERCENTILES[1]},
+                     "network": ({"version": model.network_version, "planes": model.network_planes}
+                                 if model.network_planes else None)},
         "library": {"name": "scikit-learn", "version": sklearn.__version__,
                     "estimator": "ExtraTreesClassifier" if model.params.kind == "extra_trees" else "RandomForestClassifier"},
         "params": model.params.to_json(),
@@ -139,7 +147,9 @@ def _check_meta(meta: dict):
             isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s) and 0.1 <= s <= 64 for s in sigmas):
         raise ValueError(f"feature scales {sigmas!r} out of range")
     sigmas = tuple(float(s) for s in sigmas)
-    if spec["count"] != len(feature_names(channels, sigmas)) or spec["filters"] != [name for name, _ in FILTERS]:
+    network = spec.get("network")
+    planes = network.get("planes", 0) if isinstance(network, dict) else 0
+    if spec["count"] != len(feature_names(channels, sigmas)) + planes or spec["filters"] != [name for name, _ in FILTERS]:
         raise ValueError("the feature spec does not match this SegStudio's filter bank")
     present = meta["present_classes"]
     if not isinstance(present, list) or not present or present != sorted(set(present)) or not all(
@@ -149,6 +159,20 @@ def _check_meta(meta: dict):
     labelled = [int(pixels["labelled"][n]) for n in names]
     sampled = [int(pixels["sampled"][n]) for n in names]
     return names, channels, sigmas, ForestParams.from_json(meta["params"]), present, labelled, sampled
+
+
+def _network(value, num_classes: int) -> tuple[int, str | None]:
+    """(planes, network version) of a model that reads a network's class probabilities, (0, None)
+    for one that does not. One plane per class, and a plain version name: the loader finds the
+    network beside the model, so a path here would reach outside the project."""
+    if value is None:
+        return 0, None
+    planes, version = value["planes"], value["version"]
+    if planes != num_classes or isinstance(planes, bool):
+        raise ValueError(f"network planes {planes!r}: expected one per class ({num_classes})")
+    if not isinstance(version, str) or not NETWORK_VERSION.fullmatch(version):
+        raise ValueError(f"network version {version!r} is not a model version name")
+    return planes, version
 
 
 def _context_sigmas(value) -> tuple[float, ...]:

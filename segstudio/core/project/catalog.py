@@ -154,7 +154,7 @@ def _outdated(made_by: str | None, proposer: ModelRecord, ranks: dict[str, tuple
     a model outside that line (imported, removed, unknown) gives way to any ranked one; a pinned
     proposer replaces every proposal but its own (the person chose it). Between kinds the ladder
     decided (core/ladder.py): the kind chosen now did better on the images reviewed last; a newer
-    instant classifier learnt from more reviewed pixels than an older one."""
+    instant classifier (plain or hybrid) learnt from more reviewed pixels than an older one."""
     if made_by == proposer.version:
         return False
     if made_by is None or proposer.pinned:
@@ -162,6 +162,6 @@ def _outdated(made_by: str | None, proposer: ModelRecord, ranks: dict[str, tuple
     old_rank, old_kind = ranks.get(made_by, (None, None))
     if old_kind is not None and old_kind != proposer.kind:
         return True
-    if proposer.kind == "instant":
+    if proposer.kind in ("instant", "hybrid"):
         return old_kind is None or made_by < proposer.version
     return proposer.best_rank is not None and (old_rank is None or proposer.best_rank > old_rank)

@@ -79,7 +79,7 @@ class ModelRecord:
     created_at: str
     metrics: dict
     is_best: bool
-    kind: str = "network"  # "network", or "instant" for a pixel classifier
+    kind: str = "network"  # "network", "instant" for a pixel classifier, "hybrid" for one reading a network
     pinned: bool = False  # a person chose it: it proposes whatever the scores
     best_rank: int | None = None  # n-th model to beat the best before it; None: never the best
 
