@@ -33,37 +33,65 @@ def images_to_observe(project) -> list[int]:
     return [r.id for r in project.images(status=Status.DONE) if r.id not in learnt and r.id not in scored]
 
 
+NO_HYBRID_SETTING = "ladder.no_hybrid_for"  # a best network whose classes are not the project's
+
+
 def needs_round(project) -> bool:
-    """Whether reviewed images exist that the newest instant version has not learnt from."""
+    """Whether reviewed images exist that the newest instant version has not learnt from, or the
+    newest hybrid (once there is a network), or the hybrid reads another network than the best."""
     from segstudio.core.ladder import latest_instant
     from segstudio.core.training.policy import candidate_image_ids
 
-    reviewed = set(r.id for r in project.images(status=Status.DONE))
-    latest = latest_instant(project)
-    learnt = set(latest.metrics.get("image_ids", [])) if latest is not None else set()
-    return bool(reviewed - learnt) and bool(candidate_image_ids(project))
+    if not candidate_image_ids(project):
+        return False
+    reviewed = {r.id for r in project.images(status=Status.DONE)}
+    return _stale(latest_instant(project), reviewed) or _hybrid_stale(project, reviewed)
+
+
+def _stale(record, reviewed: Collection[int], network: str | None = None) -> bool:
+    """Whether `record` (an instant or hybrid version, or None) misses reviewed images or reads
+    another network than `network`."""
+    if record is None:
+        return True
+    missing = set(reviewed) - set(record.metrics.get("image_ids", []))
+    return bool(missing) or (network is not None and record.metrics.get("network") != network)
+
+
+def _hybrid_stale(project, reviewed: Collection[int]) -> bool:
+    from segstudio.core.ladder import best_network, latest_of_kind
+
+    network = best_network(project)
+    if network is None or project.get_setting(NO_HYBRID_SETTING) == network.version:
+        return False
+    return _stale(latest_of_kind(project, "hybrid"), reviewed, network.version)
 
 
 def instant_round(project, tier: InstantTier, *, hybrid: InstantTier | None = None, device=None,
                   stop: StopFlag | None = None) -> Generator[Progress, None, object]:
-    """Score candidates on newly reviewed images, retrain the instant tier, save it; then the
-    `hybrid` tier on the best network, when both exist. Returns the instant version's record."""
-    from segstudio.core.ladder import best_network
+    """Score candidates on newly reviewed images, then retrain and save each instant kind that is
+    stale (core/ladder_round.needs_round): the plain tier, and the `hybrid` tier on the best
+    network once one exists. Returns the record of the last version saved (None: none)."""
+    from segstudio.core.ladder import best_network, latest_instant
     from segstudio.core.proposers import load_proposer
     from segstudio.core.training.policy import candidate_image_ids
 
     yield from _observe(project, images_to_observe(project), device, stop)
     ids = candidate_image_ids(project)
-    record = yield from _train_and_save(project, tier, ids, "the instant classifier", stop)
+    reviewed = {r.id for r in project.images(status=Status.DONE)}
+    record = None
+    if _stale(latest_instant(project), reviewed):
+        record = yield from _train_and_save(project, tier, ids, "the instant classifier", stop)
     network = best_network(project)
-    if record is not None and hybrid is not None and network is not None:
-        if hybrid.network is None or hybrid.network.version != network.version:
-            proposer = load_proposer(network.path, network.arch, version=network.version, device=device)
-            if list(proposer.class_names) != project.class_names():
-                return record  # a network imported with other classes has no planes for these
-            hybrid.use_network(proposer)
-        yield from _train_and_save(project, hybrid, ids, "the instant classifier on the network", stop)
-    return record
+    if hybrid is None or not _hybrid_stale(project, reviewed) or (stop is not None and stop.is_set()):
+        return record
+    if hybrid.network is None or hybrid.network.version != network.version:
+        proposer = load_proposer(network.path, network.arch, version=network.version, device=device)
+        if list(proposer.class_names) != project.class_names():
+            if not project.readonly:  # trained before the classes changed: no planes for these
+                project.set_setting(NO_HYBRID_SETTING, network.version)
+            return record
+        hybrid.use_network(proposer)
+    return (yield from _train_and_save(project, hybrid, ids, "the instant classifier on the network", stop)) or record
 
 
 def _train_and_save(project, tier: InstantTier, ids: list[int], name: str, stop: StopFlag | None):

@@ -14,7 +14,11 @@
   when one of them is the one proposing, the images nobody has started get fresh proposals, most
   uncertain first.
 
-One job runs at a time (they share the tiers' sample caches); a live refresh goes before a round.
+One job runs at a time (they share the tiers' sample caches); a live refresh goes before a round,
+and a stroke stops a running round, which starts again after the refresh and goes on where it
+stopped (cached samples stay, proposals already made by the same version are kept). When the best
+network changes, the hybrid tier for it is staged: it is filled and trained beside the one the
+live refresh uses, and takes its place once its version is saved.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ class InstantJobs(QObject):
         self.state, self.session = state, session
         self.tier = None  # InstantTier of the open project (its sample cache outlives images)
         self.hybrid_tier = None  # the InstantTier that reads the best network's planes
+        self._staged_hybrid = None  # the hybrid tier being filled for a newer best network
         self.live = None  # LiveSession of the open image
         self._live_key = None  # (image id, proposing kind, version of the network voting in it) of `live`
         self.worker: GeneratorWorker | None = None
+        self._job = None  # "live" or "round": what the worker runs
+        self._proposals_pending = False  # a round was stopped: its proposals may be unfinished
         self._document = None
         self._applying = False
         self._want_live = self._want_round = False
@@ -58,6 +65,7 @@ class InstantJobs(QObject):
         session.document_replaced.connect(self._on_document)
         state.project_opened.connect(lambda _project: (self.round_timer.start(), self.describe()))
         state.images_changed.connect(self.round_timer.start)
+        state.models_changed.connect(self.round_timer.start)  # a new best network: the hybrid follows it
         state.project_closed.connect(self._forget_project)
         self.round_finished.connect(lambda _record: self.describe())
 
@@ -99,7 +107,7 @@ class InstantJobs(QObject):
     # ------------------------------------------------------------------ events
     def _forget_project(self) -> None:
         self.stop()
-        self.tier = self.hybrid_tier = self.live = self._live_key = None
+        self.tier = self.hybrid_tier = self._staged_hybrid = self.live = self._live_key = None
         self._too_big.clear()
         self.badge.setText("")
 
@@ -127,6 +135,9 @@ class InstantJobs(QObject):
         self._want_round |= round_
         if self.worker is None:
             self._next()
+        elif live and self._job == "round":  # the person paints now: the round resumes after
+            self._want_round = self._proposals_pending = True
+            self.worker.stop()
 
     def _next(self) -> None:
         from segstudio.core.instant_tier import InstantTier
@@ -138,6 +149,7 @@ class InstantJobs(QObject):
         if self.tier is None:
             self.tier = InstantTier.for_project(project)
             self.hybrid_tier = InstantTier.for_project(project, "hybrid")
+        self._promote_staged_hybrid(project)
         if self._want_live:
             self._want_live = False
             if self._start_live(project):
@@ -146,7 +158,8 @@ class InstantJobs(QObject):
             self._want_round = False
             self._start_round(project)
 
-    def _start(self, factory, name: str, on_result) -> None:
+    def _start(self, factory, name: str, on_result, job: str) -> None:
+        self._job = job
         self.worker = GeneratorWorker(factory, name)
         self.worker.returned.connect(on_result)
         self.worker.failed.connect(lambda exc: self.state.message.emit(f"{name} failed: {exc}"))
@@ -154,7 +167,7 @@ class InstantJobs(QObject):
         self.worker.start()
 
     def _finished(self) -> None:
-        self.worker = None
+        self.worker = self._job = None
         self._next()
 
     def stop(self) -> None:
@@ -164,7 +177,7 @@ class InstantJobs(QObject):
         if self.worker is not None:
             self.worker.stop()
             self.worker.wait()
-            self.worker = None
+            self.worker = self._job = None
 
     # ------------------------------------------------------------------ live refresh
     def _start_live(self, project) -> bool:
@@ -181,7 +194,7 @@ class InstantJobs(QObject):
         label, source = document.label.copy(), document.source.copy()
         image_id = document.image_id
         self._start(lambda stop: self._live_job(project, image_id, label, source, kind, record, stop),
-                    "live refresh", self._apply_live)
+                    "live refresh", self._apply_live, "live")
         return True
 
     def _live_job(self, project, image_id, label, source, kind, record, stop):
@@ -237,23 +250,57 @@ class InstantJobs(QObject):
     def _start_round(self, project) -> None:
         from segstudio.core.ladder_round import needs_round
 
-        if not needs_round(project):
+        if not (needs_round(project) or self._proposals_pending):
             return
-        self._start(lambda stop: self._round_job(project, stop), "instant classifier", self._round_done)
+        hybrid, pending = self._hybrid_for_round(project), self._proposals_pending
+        self._start(lambda stop: self._round_job(project, hybrid, pending, stop), "instant classifier",
+                    self._round_done, "round")
 
-    def _round_job(self, project, stop):
+    def _hybrid_for_round(self, project):
+        """The tier the round trains the hybrid with: the live one while it reads the best network
+        (or nothing yet), else one staged for the new network, so that the live refresh keeps its
+        cached samples until the new hybrid is saved."""
+        from segstudio.core.instant_tier import InstantTier
+        from segstudio.core.ladder import best_network
+
+        network = best_network(project)
+        current = self.hybrid_tier.network
+        if network is None or current is None or current.version == network.version:
+            return self.hybrid_tier
+        staged = self._staged_hybrid
+        if staged is None or staged.network is None or staged.network.version != network.version:
+            staged = self._staged_hybrid = InstantTier.for_project(project, "hybrid")
+        return staged
+
+    def _promote_staged_hybrid(self, project) -> None:
+        """Once the staged tier's hybrid version is saved, the live refresh moves on to it."""
+        from segstudio.core.ladder import latest_of_kind
+
+        staged = self._staged_hybrid
+        if project is None or staged is None or staged.network is None:
+            return
+        latest = latest_of_kind(project, "hybrid")
+        if latest is not None and latest.metrics.get("network") == staged.network.version:
+            if self.live is not None and self.live.tier is self.hybrid_tier:
+                self.live = self._live_key = None  # the open image's next refresh uses the new tier
+            self.hybrid_tier, self._staged_hybrid = staged, None
+
+    def _round_job(self, project, hybrid, pending: bool, stop):
+        """`pending`: an earlier round was stopped, perhaps before its proposals were all made."""
         from segstudio.core.ladder import load_proposing
         from segstudio.core.ladder_round import instant_round, refresh_unreviewed
 
-        record = yield from instant_round(project, self.tier, hybrid=self.hybrid_tier, stop=stop)
+        record = yield from instant_round(project, self.tier, hybrid=hybrid, stop=stop)
         refreshed = 0
-        if record is not None and self._instant_proposes(project):
+        if (record is not None or pending) and self._instant_proposes(project):
             proposer = load_proposing(project)
             refreshed = yield from refresh_unreviewed(project, proposer, skip=self._open, stop=stop)
         return record, refreshed
 
     def _round_done(self, result) -> None:
         record, refreshed = result
+        self._proposals_pending = False  # a round that ran to its end made every proposal
+        self._promote_staged_hybrid(self.state.project)
         self.round_finished.emit(record)
         if refreshed:
             self.proposals_refreshed.emit(refreshed)

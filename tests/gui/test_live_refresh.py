@@ -63,18 +63,23 @@ def test_marking_done_trains_a_version_that_proposes_on_the_next_images(live_win
 
 def _register_network(project_root) -> str:
     """A tiny U-Net saved as the project's best version: with no instant version, the network proposes."""
-    import torch
-
-    from segstudio.core.models import ModelBundle
     from segstudio.core.project import Project
 
     with Project.open(project_root) as project:
-        torch.manual_seed(0)
-        bundle = ModelBundle.create("unet", project.class_names(), depth=2, width=4)
-        bundle.version = project.new_model_version()
-        bundle.save(project.models_dir / bundle.version)
-        project.register_model(bundle.version, "unet", {"val_miou": 0.5}, best=True)
-        return bundle.version
+        return _keep_network(project)
+
+
+def _keep_network(project, seed: int = 0) -> str:
+    import torch
+
+    from segstudio.core.models import ModelBundle
+
+    torch.manual_seed(seed)
+    bundle = ModelBundle.create("unet", project.class_names(), depth=2, width=4)
+    bundle.version = project.new_model_version()
+    bundle.save(project.models_dir / bundle.version)
+    project.register_model(bundle.version, "unet", {"val_miou": 0.5}, best=True)
+    return bundle.version
 
 
 def test_on_a_network_proposal_the_live_refresh_starts_at_the_fifth_stroke(window, project_root, qtbot):
@@ -156,3 +161,78 @@ def test_when_the_hybrid_proposes_the_badge_says_so_and_strokes_refresh_on_its_t
     assert "on the network" in window.statusBar().currentMessage()
     doc = window.state.document
     assert (doc.label[doc.source == Source.HUMAN] == 1).all()
+
+
+def test_when_the_best_network_changes_the_hybrid_tier_is_staged_and_takes_over_once_saved(
+        window, project_root, qtbot):
+    from segstudio.core import ladder
+
+    first = _make_hybrid_propose(project_root)
+    QSettings().setValue("instant/enabled", True)
+    assert window.open_project(project_root)
+    settle(qtbot, window)
+    window.canvas.fit()
+    jobs = window.instant_jobs
+    key(qtbot, window, Qt.Key.Key_B)
+    window.brush_size.setValue(2)
+    key(qtbot, window, Qt.Key.Key_2)
+    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
+        stroke(qtbot, window, [(60, 20), (70, 40)])
+    live_tier = jobs.hybrid_tier
+    old_network = live_tier.network.version
+    assert old_network == window.state.project.model(first).metrics["network"]
+
+    newer = _keep_network(window.state.project, seed=1)  # training kept a better network
+    with qtbot.waitSignal(jobs.round_finished, timeout=90_000):
+        window.state.models_changed.emit()
+    project = window.state.project
+    assert ladder.latest_of_kind(project, "hybrid").metrics["network"] == newer
+    assert jobs.hybrid_tier is not live_tier and jobs.hybrid_tier.network.version == newer
+    assert live_tier.network.version == old_network and live_tier.cache  # left whole while the new one filled
+    assert jobs.live is None  # the open image's next refresh reads the new network's planes
+    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
+        stroke(qtbot, window, [(62, 45), (72, 50)])
+    assert jobs.live.tier is jobs.hybrid_tier
+
+
+def test_a_stroke_stops_a_running_round_which_goes_on_after_the_refresh(live_window, qtbot, monkeypatch):
+    """The round is held at its start (a gate in front of the real one) so that the stroke surely
+    comes while it runs; then it is let go and runs to its end."""
+    import threading
+    import time
+
+    from segstudio.core import ladder_round
+    from segstudio.core.progress import Progress
+
+    window = live_window
+    jobs, project = window.instant_jobs, window.state.project
+    gate, real = threading.Event(), ladder_round.instant_round
+
+    def held(*args, **kwargs):
+        while not gate.is_set():
+            yield Progress(0, 1, "held")
+            time.sleep(0.01)
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(ladder_round, "instant_round", held)
+    key(qtbot, window, Qt.Key.Key_B)
+    window.brush_size.setValue(3)
+    key(qtbot, window, Qt.Key.Key_2)
+    stroke(qtbot, window, [(60, 20), (70, 40)])
+    key(qtbot, window, Qt.Key.Key_1)
+    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
+        stroke(qtbot, window, [(10, 10), (20, 40)])
+    key(qtbot, window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # done: a round starts
+    qtbot.waitUntil(lambda: jobs._job == "round", timeout=10_000)
+    round_worker = jobs.worker
+
+    key(qtbot, window, Qt.Key.Key_2)
+    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
+        stroke(qtbot, window, [(60, 20), (70, 40)])  # on the next image, while the round is held
+    assert round_worker.cancelled and not [m for m in project.models() if m.kind == "instant"]
+    assert jobs._proposals_pending
+
+    with qtbot.waitSignal(jobs.round_finished, timeout=90_000):
+        gate.set()
+    instants = [m for m in project.models() if m.kind == "instant"]
+    assert instants and not jobs._proposals_pending
