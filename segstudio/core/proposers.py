@@ -43,7 +43,8 @@ def kind_of(arch: str) -> str:
     return {INSTANT_ARCH: "instant", HYBRID_ARCH: "hybrid"}.get(arch, "network")
 
 
-KIND_NAMES = {"instant": "instant classifier", "network": "network", "hybrid": "instant classifier on the network"}
+# what the window calls each kind; short, because the status bar has little room for it
+KIND_NAMES = {"instant": "instant classifier", "network": "network", "hybrid": "instant + network"}
 
 
 @dataclass
@@ -106,7 +107,7 @@ class HybridProposer:
         network = yield from self.network.predict(image, stop=stop)
         if network is None:
             return None
-        yield Progress(0, 1, "proposing (instant classifier on the network)")
+        yield Progress(0, 1, f"proposing ({KIND_NAMES[self.kind]})")
         planes = network_planes(network, self.model.num_classes)
         probabilities = self.model.predict_proba(image, planes=planes)
         return prediction_from_probabilities(probabilities, Prediction)

@@ -59,9 +59,10 @@ class InstantJobs(QObject):
         self.round_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.round_timer.timeout.connect(lambda: self._request(round_=True))
         self.badge = QLabel()  # the status bar's "Proposing: ..." (kind, version, score)
-        self.badge.setToolTip("The model that proposes on new images: the instant classifier, the network or the "
-                              "instant classifier on the network, whichever did best on the images reviewed last "
-                              "(scored before it learnt from them)")
+        self.badge.setToolTip("The model that proposes on new images: the instant classifier, the network, or "
+                              "instant + network (the instant classifier reading the network's class "
+                              "probabilities), whichever did best on the last images reviewed (each scored before "
+                              "it learnt from them; mIoU over those images)")
         session.document_replaced.connect(self._on_document)
         state.project_opened.connect(lambda _project: (self.round_timer.start(), self.describe()))
         state.images_changed.connect(self.round_timer.start)
@@ -101,7 +102,7 @@ class InstantJobs(QObject):
             self.badge.setText("No model yet: paint a few strokes of each class")
         else:
             name = KIND_NAMES[now.kind]
-            score = f" · mIoU {now.miou:.2f} on the last {now.images} reviewed" if now.miou is not None else ""
+            score = f" · mIoU {now.miou:.2f}, last {now.images} reviewed" if now.miou is not None else ""
             self.badge.setText(f"Proposing: {name} {now.version}{score}")
 
     # ------------------------------------------------------------------ events
@@ -228,6 +229,8 @@ class InstantJobs(QObject):
         return result
 
     def _apply_live(self, result) -> None:
+        from segstudio.core.proposers import KIND_NAMES
+
         document = self._document
         if result is None or document is None or document.image_id != result.image_id:
             return
@@ -240,7 +243,7 @@ class InstantJobs(QObject):
         finally:
             self._applying = False
         helpers = ("instant classifier with the network" if result.network_voted
-                   else "instant classifier on the network" if result.hybrid else "instant classifier")
+                   else KIND_NAMES["hybrid"] if result.hybrid else KIND_NAMES["instant"])
         # what matters first comes first: the status bar cuts the end off beside its permanent fields
         self.state.message.emit(f"Refreshed: {helpers}, {result.retrain_s + result.propose_s:.1f} s, "
                                 f"{result.train_pixels:,} reviewed pixels of this image")
