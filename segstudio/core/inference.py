@@ -255,7 +255,7 @@ class ImageProposal:
     prediction: Prediction
 
 
-def propose_images(project: Project, bundle: ModelBundle, image_ids: list[int], *, device: torch.device | str = "cpu",
+def propose_images(project: Project, model, image_ids: list[int], *, device: torch.device | str = "cpu",
                    crf: bool = False, mapping: dict[int, int] | None = None, stop: StopFlag | None = None
                    ) -> Generator[Progress | ImageProposal, None, tuple[int, list[str]]]:
     """Predict each image and yield it as an ImageProposal; returns (predicted, problems).
@@ -263,14 +263,19 @@ def propose_images(project: Project, bundle: ModelBundle, image_ids: list[int], 
     Applying is left to the caller (the GUI applies on its own thread, through the open
     document when the image is the one being edited). Per-tile progress is reported for a
     single image, per-image progress for several. Without a `mapping` (that the person
-    confirmed) a bundle for other classes is refused with the reason.
+    confirmed) a bundle for other classes is refused with the reason. `model` is a ModelBundle or
+    a `core.proposers.Proposer` of any kind (an instant classifier): a proposer must have the
+    project's classes, and `device`, `crf` and `mapping` are for bundles alone.
     """
     from segstudio.core.errors import ImageReadError
     from segstudio.core.imageio import read_image
     from segstudio.core.progress import drive
+    from segstudio.core.proposers import check_classes
 
-    if mapping is None:
-        mapping = bundle.mapping_to(project.class_names())
+    if not isinstance(model, ModelBundle):
+        check_classes(model, project.class_names())
+    elif mapping is None:
+        mapping = model.mapping_to(project.class_names())
     problems: list[str] = []
     done = 0
     for index, image_id in enumerate(image_ids):
@@ -282,7 +287,8 @@ def propose_images(project: Project, bundle: ModelBundle, image_ids: list[int], 
         except ImageReadError as exc:
             problems.append(str(exc))
             continue
-        work = predict(bundle, raw, device=device, crf=crf, mapping=mapping, stop=stop)
+        work = predict(model, raw, device=device, crf=crf, mapping=mapping, stop=stop) \
+            if isinstance(model, ModelBundle) else model.predict(raw, stop=stop)
         prediction = (yield from work) if len(image_ids) == 1 else drive(work)
         if prediction is None:
             break

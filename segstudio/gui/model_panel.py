@@ -214,8 +214,9 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
 
     def _maybe_refresh(self) -> None:
         proposer, current = self._proposer(), self.state.model
-        if self._refresh_after_load and not self._busy() and proposer is not None and current is not None \
-                and current.version == proposer.version:
+        loaded = proposer is not None and (proposer.kind != "network" or (current is not None
+                                                                         and current.version == proposer.version))
+        if self._refresh_after_load and not self._busy() and loaded:
             self._refresh_after_load = False
             self.propose_unreviewed(outdated_only=True)
 
@@ -246,7 +247,7 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
         if record.kind == "hybrid":
             what += f" {record.metrics.get('network', '')}"
         score = f", validation mIoU {record.miou:.3f}" if record.miou is not None else ""
-        why = "pinned by you" if record.pinned else "the best model"
+        why = "pinned by you" if record.pinned else "the best model" if record.kind == "network" else "the ladder's choice"
         loaded = record.kind != "network" or (bundle is not None and bundle.version == record.version)
         loading = "" if loaded else " (loading...)"
         self.model_label.setText(f"Proposing: model {record.version} ({what}){score}, {why}{mapped}{loading}")

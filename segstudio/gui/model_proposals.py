@@ -3,6 +3,8 @@
 A mixin of `ModelPanel` (segstudio.gui.model_panel), kept apart so each file has one job.
 Prediction runs in the panel's worker; each result is applied on the GUI thread as one
 undoable edit that only touches unreviewed pixels, and remembers which version made it.
+A network proposes through the panel's loaded bundle (class mapping, CRF, device); an instant
+classifier or instant + network version is loaded in the worker and proposes as it is.
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ class ProposalsMixin:
 
         if self.state.image_id is None or self._busy():
             return
+        record = self.state.project.model(version)
+        if record.kind != "network":
+            self._propose_with_record([self.state.image_id], record)
+            return
         try:
-            bundle = ModelBundle.load(self.state.project.model(version).path)
+            bundle = ModelBundle.load(record.path)
             mapping = self._confirm_classes(bundle)
         except SegStudioError as exc:
             self.state.error.emit(str(exc))
@@ -55,6 +61,10 @@ class ProposalsMixin:
         from segstudio.core.errors import SegStudioError
         from segstudio.core.inference import propose_images
 
+        record = None if self.outside or bundle is not None else self._proposer()
+        if record is not None and record.kind != "network":
+            self._propose_with_record(image_ids, record)
+            return
         if bundle is None:
             self._load_proposer_now()
             bundle, mapping = self.state.model, self.mapping
@@ -72,6 +82,20 @@ class ProposalsMixin:
         self._start(lambda stop: propose_images(project, bundle, image_ids, device=device, crf=crf, mapping=mapping,
                                                 stop=stop),
                     f"Proposing on {device}", self._proposals_summary)
+
+    def _propose_with_record(self, image_ids: list[int], record) -> None:
+        """Proposals from a project version that is not a network bundle (loaded in the worker)."""
+        from segstudio.core.inference import propose_images
+        from segstudio.core.proposers import load_proposer
+
+        project = self.state.project
+
+        def job(stop):
+            proposer = load_proposer(record.path, record.arch, version=record.version)
+            return (yield from propose_images(project, proposer, image_ids, stop=stop))
+
+        self._proposing_version, self._applied = record.version, 0
+        self._start(job, f"Proposing with {record.version}", self._proposals_summary)
 
     def _proposals_summary(self, result) -> str:
         if result is None:

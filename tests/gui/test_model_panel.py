@@ -198,3 +198,39 @@ def test_when_the_instant_classifier_proposes_the_dock_names_it_and_loads_no_bun
     qtbot.addWidget(training)
     training._describe_models()
     assert f"proposing: {version.version} (instant, the ladder's choice)" in training.best.text()  # not "pinned"
+
+
+def test_when_the_instant_classifier_proposes_the_dock_proposes_with_it(qtbot, project):
+    """'Propose on all unreviewed' with an instant version proposing said 'No model yet' (the
+    dock only knew network bundles); now the version proposes, whatever its kind."""
+    from segstudio.core import ladder
+    from segstudio.core.imageio import read_image
+    from segstudio.core.instant_tier import InstantTier
+    from segstudio.core.ladder_round import instant_round
+    from segstudio.core.progress import drive
+
+    reviewed = project.images()[0]
+    truth = np.zeros((64, 96), np.uint8)
+    truth[8:56, 48:88] = 1
+    project.write_masks(reviewed.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))
+    project.mark_done(reviewed.id)
+    version = drive(instant_round(project, InstantTier(project.class_names())))
+    state = AppState(device="cpu")
+    widget = ModelPanel(state)
+    qtbot.addWidget(widget)
+    widget.show()
+    state.project = project
+    state.project_opened.emit(project)
+    qtbot.waitUntil(lambda: not widget._busy())
+
+    click(qtbot, widget.all_button)
+    qtbot.waitUntil(lambda: not widget._busy(), timeout=60_000)
+
+    assert widget.status.text().startswith("Proposals applied to 2 of 2 images"), widget.status.text()
+    proposer = ladder.load_proposing(project)
+    for record in project.images(status=Status.NEW):
+        assert project.image(record.id).proposed_by == version.version
+        assert (project.read_source(record.id) == Source.PROPOSAL).all()
+        expected = drive(proposer.predict(read_image(record.path).raw)).class_map
+        assert np.array_equal(project.read_label(record.id), expected)
+    widget.shutdown()
