@@ -39,16 +39,21 @@ def panel(qtbot, project):
     bundle.version, bundle.metrics = project.new_model_version(), {"val_miou": 0.5}
     bundle.save(project.models_dir / bundle.version)
     project.register_model(bundle.version, "unet", {"val_miou": 0.5}, best=True)
+    widget = _open_panel(qtbot, project)
+    qtbot.waitUntil(lambda: widget.state.model is not None, timeout=20_000)  # loaded in the background
+    qtbot.waitUntil(lambda: not widget._busy())
+    yield widget
+    widget.shutdown()
+
+
+def _open_panel(qtbot, project) -> ModelPanel:
     state = AppState(device="cpu")
     widget = ModelPanel(state)
     qtbot.addWidget(widget)
     widget.show()
     state.project = project
     state.project_opened.emit(project)
-    qtbot.waitUntil(lambda: state.model is not None, timeout=20_000)  # loaded in the background
-    qtbot.waitUntil(lambda: not widget._busy())
-    yield widget
-    widget.shutdown()
+    return widget
 
 
 def click(qtbot, button) -> None:
@@ -215,12 +220,7 @@ def test_when_the_instant_classifier_proposes_the_dock_proposes_with_it(qtbot, p
     project.write_masks(reviewed.id, truth, np.full(truth.shape, Source.HUMAN, np.uint8))
     project.mark_done(reviewed.id)
     version = drive(instant_round(project, InstantTier(project.class_names())))
-    state = AppState(device="cpu")
-    widget = ModelPanel(state)
-    qtbot.addWidget(widget)
-    widget.show()
-    state.project = project
-    state.project_opened.emit(project)
+    widget = _open_panel(qtbot, project)
     qtbot.waitUntil(lambda: not widget._busy())
 
     click(qtbot, widget.all_button)
