@@ -108,9 +108,29 @@ class HybridProposer:
         if network is None:
             return None
         yield Progress(0, 1, f"proposing ({KIND_NAMES[self.kind]})")
-        planes = network_planes(network, self.model.num_classes)
-        probabilities = self.model.predict_proba(image, planes=planes)
+        probabilities = self.model.predict_proba(image, planes=ProposalPlanes(network, self.model.num_classes))
         return prediction_from_probabilities(probabilities, Prediction)
+
+
+class ProposalPlanes:
+    """A network proposal's (H, W, K) class-probability planes, made a box at a time when sliced:
+    the instant model predicts a big image tile by tile, and the whole stack would cost K float32
+    planes of the image (3.2 GB for two classes at 20k x 20k)."""
+
+    def __init__(self, prediction, num_classes: int):
+        self.prediction, self.num_classes = prediction, num_classes
+        self.shape = (*prediction.class_map.shape, num_classes)
+
+    def __getitem__(self, box: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = box
+        return network_planes(_Crop(self.prediction.class_map[rows, cols], self.prediction.confidence[rows, cols]),
+                              self.num_classes)
+
+
+@dataclass
+class _Crop:
+    class_map: np.ndarray
+    confidence: np.ndarray
 
 
 def network_planes(prediction, num_classes: int) -> np.ndarray:

@@ -208,3 +208,25 @@ def _filter_bank(tier) -> list[str]:
     from segstudio.core.instant.features import feature_names
 
     return feature_names(tier.channels)
+
+
+def test_a_best_network_with_other_classes_gets_no_hybrid_and_asks_for_no_more_rounds(project):
+    """A network trained before a class was renamed has no planes for the project's classes."""
+    import torch
+
+    from segstudio.core.ladder_round import needs_round
+    from segstudio.core.models import ModelBundle
+
+    _review_two(project)
+    torch.manual_seed(0)
+    bundle = ModelBundle.create("unet", project.class_names()[:-1] + ["renamed"], depth=2, width=4)
+    bundle.version = project.new_model_version()
+    bundle.save(project.models_dir / bundle.version)
+    project.register_model(bundle.version, "unet", {}, best=True)
+    hybrid = InstantTier(project.class_names())
+    assert needs_round(project)
+
+    drive(instant_round(project, InstantTier(project.class_names()), hybrid=hybrid))
+
+    assert ladder.latest_of_kind(project, "hybrid") is None and hybrid.network is None
+    assert ladder.latest_instant(project) is not None and not needs_round(project)

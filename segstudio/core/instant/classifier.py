@@ -163,7 +163,8 @@ class InstantModel:
         """(num_classes, H, W) float32 class probabilities; raw images go through in tiles.
         `first_stage`: this model's `first_stage_proba` of these very features, when the caller
         has it already (the live refresh took the open image's context from it). `planes`: the
-        (H, W, network_planes) network planes of a raw image, for a model that reads them."""
+        (H, W, network_planes) network planes of a raw image, for a model that reads them (an
+        array, or anything sliced [rows, cols] into one, such as proposers.ProposalPlanes)."""
         source = self._source(image_or_features, planes)
         if self.context_trees is None:
             proba = self._forest_pass(source, threads, planes=planes)
@@ -209,7 +210,7 @@ class InstantModel:
             return image_or_features
         self._check_planes(as_hwc(image_or_features).shape[:2], planes)
         if self.context_trees is not None and max(as_hwc(image_or_features).shape[:2]) <= PREDICT_TILE:
-            return with_planes(self._as_features(image_or_features), planes)
+            return with_planes(self._as_features(image_or_features), None if planes is None else planes[:, :])
         return normalise_by_data(match_channels(as_hwc(image_or_features), self.channels))
 
     def _check_planes(self, shape: tuple[int, int], planes: np.ndarray | None) -> None:
