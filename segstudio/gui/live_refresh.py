@@ -30,6 +30,9 @@ from segstudio.gui.workers import GeneratorWorker
 
 DEBOUNCE_MS = 350
 ENABLED_SETTING = "instant/enabled"  # QSettings: the instant tier's jobs (live refresh and rounds) run
+BADGE_TIP = ("The model that proposes on new images: the instant classifier, the network, or instant + network "
+             "(the instant classifier reading the network's class probabilities), whichever did best on the last "
+             "images reviewed (each scored before it learnt from them)")
 
 
 class InstantJobs(QObject):
@@ -59,10 +62,7 @@ class InstantJobs(QObject):
         self.round_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.round_timer.timeout.connect(lambda: self._request(round_=True))
         self.badge = QLabel()  # the status bar's "Proposing: ..." (kind, version, score)
-        self.badge.setToolTip("The model that proposes on new images: the instant classifier, the network, or "
-                              "instant + network (the instant classifier reading the network's class "
-                              "probabilities), whichever did best on the last images reviewed (each scored before "
-                              "it learnt from them; mIoU over those images)")
+        self.badge.setToolTip(BADGE_TIP)
         session.document_replaced.connect(self._on_document)
         state.project_opened.connect(lambda _project: (self.round_timer.start(), self.describe()))
         state.images_changed.connect(self.round_timer.start)
@@ -96,14 +96,19 @@ class InstantJobs(QObject):
 
         project = self.state.project
         now = standing(project) if project is not None else None
-        if project is None:
-            self.badge.setText("")
-        elif now is None:
-            self.badge.setText("No model yet: paint a few strokes of each class")
-        else:
-            name = KIND_NAMES[now.kind]
-            score = f" · mIoU {now.miou:.2f}, last {now.images} reviewed" if now.miou is not None else ""
-            self.badge.setText(f"Proposing: {name} {now.version}{score}")
+        text, tip = "", BADGE_TIP
+        if project is not None and now is None:
+            text = "No model yet: paint a few strokes of each class"
+        elif now is not None:
+            # short: the status bar gives the refresh messages what the badge leaves (the rest in the tip)
+            text = f"Proposing: {KIND_NAMES[now.kind]} {now.version}"
+            if now.miou is not None:
+                text += f" · mIoU {now.miou:.2f}"
+                scored = ((now.kind, now.miou), *now.others)
+                scores = ", ".join(f"{KIND_NAMES[kind]} {miou:.2f}" for kind, miou in scored)
+                tip += f"\n\nmIoU on the last {now.images} reviewed images: {scores}"
+        self.badge.setText(text)
+        self.badge.setToolTip(tip)
 
     # ------------------------------------------------------------------ events
     def _forget_project(self) -> None:

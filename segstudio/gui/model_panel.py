@@ -247,7 +247,8 @@ class ModelPanel(ModelSourcesMixin, ProposalsMixin, QWidget):
         if record.kind == "hybrid":
             what += f" {record.metrics.get('network', '')}"
         score = f", validation mIoU {record.miou:.3f}" if record.miou is not None else ""
-        why = "pinned by you" if record.pinned else "the best model" if record.kind == "network" else "the ladder's choice"
+        why = "pinned by you" if record.pinned else \
+            "the best model" if record.kind == "network" else "the ladder's choice"
         loaded = record.kind != "network" or (bundle is not None and bundle.version == record.version)
         loading = "" if loaded else " (loading...)"
         self.model_label.setText(f"Proposing: model {record.version} ({what}){score}, {why}{mapped}{loading}")

@@ -150,6 +150,8 @@ def test_when_the_hybrid_proposes_the_badge_says_so_and_strokes_refresh_on_its_t
     window.canvas.fit()
     jobs = window.instant_jobs
     assert jobs.badge.text().startswith(f"Proposing: instant + network {version} · mIoU")
+    tip = jobs.badge.toolTip()  # every kind's score is one hover away
+    assert "instant + network 0.9" in tip and "instant classifier 0." in tip and "network 0." in tip
     refreshed = []
     jobs.refreshed.connect(refreshed.append)
     key(qtbot, window, Qt.Key.Key_B)

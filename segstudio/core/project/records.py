@@ -90,7 +90,8 @@ class ModelRecord:
 
     @property
     def images_seen(self) -> int | None:
-        value = self.metrics.get("train_images")
+        """Images it learnt from: a network's training images, an instant classifier's reviewed ones."""
+        value = self.metrics.get("train_images", self.metrics.get("images"))
         return int(value) if isinstance(value, (int, float)) else None
 
 
