@@ -141,8 +141,8 @@ class InstantJobs(QObject):
         self._want_round |= round_
         if self.worker is None:
             self._next()
-        elif live and self._job == "round":  # the person paints now: the round resumes after
-            self._want_round = self._proposals_pending = True
+        elif live and self._job == "round" and self._live_target(self.state.project) is not None:
+            self._want_round = self._proposals_pending = True  # the person paints now: the round resumes after
             self.worker.stop()
 
     def _next(self) -> None:
@@ -186,17 +186,24 @@ class InstantJobs(QObject):
             self.worker = self._job = None
 
     # ------------------------------------------------------------------ live refresh
-    def _start_live(self, project) -> bool:
+    def _live_target(self, project):
+        """(kind, record) of the proposing model when the open image would be refreshed now, else None."""
         from segstudio.core.ladder import proposing_record
         from segstudio.core.live import refreshes_open_image
 
         document = self._document
-        if document is None or document.image_id in self._too_big:
-            return False
+        if project is None or document is None or document.image_id in self._too_big:
+            return None
         record = proposing_record(project)
         kind, pinned = _kind_and_pin(record)
-        if not refreshes_open_image(kind, self._strokes, pinned=pinned):
+        return (kind, record) if refreshes_open_image(kind, self._strokes, pinned=pinned) else None
+
+    def _start_live(self, project) -> bool:
+        target = self._live_target(project)
+        if target is None:
             return False
+        kind, record = target
+        document = self._document
         label, source = document.label.copy(), document.source.copy()
         image_id = document.image_id
         self._start(lambda stop: self._live_job(project, image_id, label, source, kind, record, stop),

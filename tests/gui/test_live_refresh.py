@@ -198,17 +198,15 @@ def test_when_the_best_network_changes_the_hybrid_tier_is_staged_and_takes_over_
     assert jobs.live.tier is jobs.hybrid_tier
 
 
-def test_a_stroke_stops_a_running_round_which_goes_on_after_the_refresh(live_window, qtbot, monkeypatch):
-    """The round is held at its start (a gate in front of the real one) so that the stroke surely
-    comes while it runs; then it is let go and runs to its end."""
+def _hold_rounds(monkeypatch):
+    """A gate in front of the real round, so that a stroke surely comes while it runs; set it to
+    let the round go on to its end."""
     import threading
     import time
 
     from segstudio.core import ladder_round
     from segstudio.core.progress import Progress
 
-    window = live_window
-    jobs, project = window.instant_jobs, window.state.project
     gate, real = threading.Event(), ladder_round.instant_round
 
     def held(*args, **kwargs):
@@ -218,16 +216,27 @@ def test_a_stroke_stops_a_running_round_which_goes_on_after_the_refresh(live_win
         return (yield from real(*args, **kwargs))
 
     monkeypatch.setattr(ladder_round, "instant_round", held)
+    return gate
+
+
+def _paint_mark_done_and_wait_for_the_round(window, qtbot):
+    """Strokes of both classes on the open image, marked done: returns the round's worker."""
     key(qtbot, window, Qt.Key.Key_B)
     window.brush_size.setValue(3)
     key(qtbot, window, Qt.Key.Key_2)
     stroke(qtbot, window, [(60, 20), (70, 40)])
     key(qtbot, window, Qt.Key.Key_1)
-    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
-        stroke(qtbot, window, [(10, 10), (20, 40)])
+    stroke(qtbot, window, [(10, 10), (20, 40)])
     key(qtbot, window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # done: a round starts
-    qtbot.waitUntil(lambda: jobs._job == "round", timeout=10_000)
-    round_worker = jobs.worker
+    qtbot.waitUntil(lambda: window.instant_jobs._job == "round", timeout=10_000)
+    return window.instant_jobs.worker
+
+
+def test_a_stroke_stops_a_running_round_which_goes_on_after_the_refresh(live_window, qtbot, monkeypatch):
+    window = live_window
+    jobs, project = window.instant_jobs, window.state.project
+    gate = _hold_rounds(monkeypatch)
+    round_worker = _paint_mark_done_and_wait_for_the_round(window, qtbot)
 
     key(qtbot, window, Qt.Key.Key_2)
     with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
@@ -239,3 +248,30 @@ def test_a_stroke_stops_a_running_round_which_goes_on_after_the_refresh(live_win
         gate.set()
     instants = [m for m in project.models() if m.kind == "instant"]
     assert instants and not jobs._proposals_pending
+
+
+def test_strokes_that_start_no_refresh_leave_a_running_round_alone(window, project_root, qtbot, monkeypatch):
+    """On an image the network proposed, strokes before the fifth start no refresh: they must not
+    stop the round for nothing; the fifth does."""
+    from segstudio.core.live import HANDOVER_STROKES
+
+    _register_network(project_root)  # no instant version yet: the network proposes
+    QSettings().setValue("instant/enabled", True)
+    assert window.open_project(project_root)
+    settle(qtbot, window)
+    window.canvas.fit()
+    jobs = window.instant_jobs
+    gate = _hold_rounds(monkeypatch)
+    round_worker = _paint_mark_done_and_wait_for_the_round(window, qtbot)
+    assert jobs._proposing(window.state.project)[0] == "network"
+    from segstudio.gui.live_refresh import DEBOUNCE_MS
+
+    for k in range(HANDOVER_STROKES - 1):
+        stroke(qtbot, window, [(55 + 5 * k, 20), (55 + 5 * k, 40)])
+    qtbot.wait(DEBOUNCE_MS + 300)
+    assert jobs.worker is round_worker and not round_worker.cancelled
+    with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
+        stroke(qtbot, window, [(12, 10), (22, 40)])  # the fifth: the refresh goes first
+    assert round_worker.cancelled
+    with qtbot.waitSignal(jobs.round_finished, timeout=90_000):
+        gate.set()
