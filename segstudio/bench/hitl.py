@@ -3,7 +3,7 @@
 DIR holds images/, masks/ (class-index PNG, 255 = ignore) and classes.txt (one name a line).
 The last `--heldout` images are held out; the others are annotated in name order by a
 simulated annotator (segstudio.bench.annotator): the model the app would use proposes (`--model`:
-the ladder, the instant tier or the network alone; see hitl_model.py), the annotator corrects with
+the ladder, the instant tier, the network or instant + network alone; see hitl_model.py), the annotator corrects with
 brush strokes until the image's IoU reaches the target (the instant tier re-proposes the unpainted
 pixels every `--refresh-every` strokes, as the app's live refresh does), marks the image done, the
 instant tier retrains and the app's trainer runs `--budget` steps before the next image. The same annotator
@@ -200,8 +200,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate of the trainer")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--model", choices=MODES, default=defaults.model,
-                        help="what proposes: the ladder (as the app does), the instant tier or the network alone, "
-                             "or the anchor: ilastik's classifier in the instant tier's place")
+                        help="what proposes: the ladder (as the app does), the instant tier, the network or "
+                             "instant + network alone, or the anchor: ilastik's classifier in the instant tier's place")
     parser.add_argument("--refresh-every", type=int, default=defaults.refresh_every,
                         help="live refresh of the open image after this many strokes (0: never)")
     parser.add_argument("--forest", choices=sorted(FORESTS),

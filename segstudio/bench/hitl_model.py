@@ -9,6 +9,8 @@ network's class probabilities); the ladder (core/ladder.py) scores them test-the
 reviewed image and the best one proposes; the live refresh runs while an instant classifier (plain
 or hybrid) is the one proposing, and on an image the network proposed from its fifth stroke, where
 the refreshed instant tier and the network vote together (core/live.py).
+`--model hybrid`: the third kind alone: instant + network proposes as soon as a network exists
+(the instant tier before), whatever the scores.
 `--model ilastik` is the anchor a user would pick instead: the instant arm with ilastik's own
 classifier (a random forest of 100 fully grown trees) on the same features, samples and refresh,
 voting pixel by pixel as ilastik does (no smoothing before the vote; the tier's class-prior
@@ -31,7 +33,7 @@ from segstudio.core.progress import drive
 from segstudio.core.training.augment import AugmentConfig
 from segstudio.core.training.config import TrainConfig
 
-MODES = ("ladder", "instant", "network", "ilastik")
+MODES = ("ladder", "instant", "network", "hybrid", "ilastik")
 
 
 def instant_forest(options) -> ForestParams | None:
@@ -61,7 +63,7 @@ class Learner:
                                 context_sigmas=() if ilastik else CONTEXT_SIGMAS)
         self.instant = None  # the newest InstantModel (trained on every reviewed image)
         self.instant_version: str | None = None
-        self.hybrid_tier = InstantTier(class_names, seed=options.seed) if self.mode == "ladder" else None
+        self.hybrid_tier = InstantTier(class_names, seed=options.seed) if self.mode in ("ladder", "hybrid") else None
         self.hybrid = None  # the newest HybridProposer (the instant tier on the best network's planes)
         self._network = None
         self._trainer = None  # the network's training run, continued after every image
@@ -97,6 +99,8 @@ class Learner:
             return "instant" if self.instant is not None else None
         if self.mode == "network":
             return "network" if self.network() is not None else None
+        if self.mode == "hybrid":
+            return "hybrid" if self.hybrid is not None else "instant" if self.instant is not None else None
         kind = choose_kind(self.project)
         if (kind == "network" and self.network() is None) or (kind == "hybrid" and self.hybrid is None):
             kind = "instant"
@@ -178,7 +182,7 @@ class Learner:
 
     def train(self, seed: int):
         """After an image is done: retrain the instant tier and/or run the network's budget."""
-        if self.mode in ("ladder", "instant"):
+        if self.mode in ("ladder", "instant", "hybrid"):
             started = time.perf_counter()
             ids = self._reviewed_ids()
             drive(self.tier.refresh_samples(self.project, ids))
@@ -186,11 +190,11 @@ class Learner:
             self.instant_version = f"{len(ids):04d}"
             self._train_hybrid(ids)
             self.retrain_seconds += time.perf_counter() - started
-        if self.mode in ("ladder", "network"):
+        if self.mode in ("ladder", "network", "hybrid"):
             yield from self._train_network(seed)
 
     def _train_hybrid(self, ids: list[int]) -> None:
-        """Ladder mode, once a network exists: the instant tier on the best network's planes
+        """Ladder and hybrid modes, once a network exists: the instant tier on the best network's planes
         (every reviewed image featured again when that network changed), as the app's round does."""
         from segstudio.core.proposers import HybridProposer
 

@@ -120,3 +120,17 @@ def test_bench_hitl_ilastik_arm_is_the_instant_loop_with_ilastiks_forest(tmp_pat
         learner = Learner(project, HitlOptions(model="ilastik"), ["a", "b"], [])
         assert learner.mode == "instant" and learner.tier.params == ForestParams("random_forest", 100, 1)
         assert learner.tier.probability_sigma == 0.0  # votes pixel by pixel, as ilastik does
+
+
+@pytest.mark.slow
+def test_bench_hitl_hybrid_arm_proposes_with_instant_and_network_once_a_network_exists(tmp_path, capsys):
+    assert main(["bench", "make-dataset", str(tmp_path / "ds"), "--count", "7", "--size", "48"]) == 0
+    capsys.readouterr()
+    assert main(["bench", "hitl", "--dataset", str(tmp_path / "ds"), "--heldout", "2", "--budget", "12",
+                 "--radius", "4", "--max-strokes", "40", "--threads", "1", "--device", "cpu", "--model", "hybrid",
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["per_image"]
+    models = [row["model"] for row in rows]
+    assert models[:2] == [None, "i0001"]  # no network before the first image is done
+    assert all(model.startswith("h") for model in models[2:])  # then instant + network, whatever the scores
+    assert all(row["heldout_miou"] is not None for row in rows[1:])
