@@ -114,6 +114,7 @@ class InstantJobs(QObject):
     def _forget_project(self) -> None:
         self.stop()
         self.tier = self.hybrid_tier = self._staged_hybrid = self.live = self._live_key = None
+        self._proposals_pending = False
         self._too_big.clear()
         self.badge.setText("")
 
