@@ -117,7 +117,9 @@ def test_a_hybrid_without_its_planes_or_naming_a_path_is_refused(project):
 
     meta_path = record.path / "model.json"
     original = json.loads(meta_path.read_text())
-    for change in ({"version": "../../../elsewhere"}, {"version": "/tmp/v0001"}, {"planes": 99}):
+    planes = original["features"]["network"]["planes"]
+    for change in ({"version": "../../../elsewhere"}, {"version": "/tmp/v0001"}, {"planes": 99},
+                   {"planes": float(planes)}, {"planes": str(planes)}, {"version": 1}):
         meta = json.loads(json.dumps(original))
         meta["features"]["network"].update(change)
         meta_path.write_text(json.dumps(meta))

@@ -168,7 +168,7 @@ def _network(value, num_classes: int) -> tuple[int, str | None]:
     if value is None:
         return 0, None
     planes, version = value["planes"], value["version"]
-    if planes != num_classes or isinstance(planes, bool):
+    if not isinstance(planes, int) or isinstance(planes, bool) or planes != num_classes:
         raise ValueError(f"network planes {planes!r}: expected one per class ({num_classes})")
     if not isinstance(version, str) or not NETWORK_VERSION.fullmatch(version):
         raise ValueError(f"network version {version!r} is not a model version name")
