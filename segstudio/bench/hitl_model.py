@@ -201,8 +201,7 @@ class Learner:
         network = self.network() if self.hybrid_tier is not None else None
         if network is None:
             return
-        if self.hybrid_tier.network is None or self.hybrid_tier.network.version != network.version:
-            self.hybrid_tier.use_network(network)
+        self.hybrid_tier.use_network(network)  # the same version keeps the cached samples
         drive(self.hybrid_tier.refresh_samples(self.project, ids))
         model = self.hybrid_tier.fit(ids)
         self.hybrid = None if model is None else HybridProposer(model, network, version=f"{len(ids):04d}")

@@ -117,8 +117,8 @@ def pooled_miou(project, kind: str, shared_with: str | None = None) -> tuple[flo
 
 def choose_kind(project) -> str:
     """One of KINDS: the kind that proposes now (see the module docstring)."""
-    current = project.get_setting(CHOICE_SETTING, "instant")
-    current = current if current in KINDS else "instant"
+    stored = project.get_setting(CHOICE_SETTING, "instant")
+    current = stored if stored in KINDS else "instant"
     if current != "instant" and not evidence(project, current, "instant"):
         current = "instant"  # no score of it left in the history: back to the kind that needs none
     choice, best_bound = current, 0.0
@@ -130,7 +130,7 @@ def choose_kind(project) -> str:
                          new_name=f"the {challenger} tier", old_name=f"the {current} tier")
         if verdict.better and verdict.bound > best_bound:
             choice, best_bound = challenger, verdict.bound
-    if choice != project.get_setting(CHOICE_SETTING, "instant") and not project.readonly:
+    if choice != stored and not project.readonly:
         project.set_setting(CHOICE_SETTING, choice)
     return choice
 

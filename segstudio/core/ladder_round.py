@@ -45,7 +45,7 @@ def needs_round(project) -> bool:
     if not candidate_image_ids(project):
         return False
     reviewed = {r.id for r in project.images(status=Status.DONE)}
-    return _stale(latest_instant(project), reviewed) or _hybrid_stale(project, reviewed)
+    return _stale(latest_instant(project), reviewed) or _network_for_stale_hybrid(project, reviewed) is not None
 
 
 def _stale(record, reviewed: Collection[int], network: str | None = None) -> bool:
@@ -57,13 +57,14 @@ def _stale(record, reviewed: Collection[int], network: str | None = None) -> boo
     return bool(missing) or (network is not None and record.metrics.get("network") != network)
 
 
-def _hybrid_stale(project, reviewed: Collection[int]) -> bool:
+def _network_for_stale_hybrid(project, reviewed: Collection[int]):
+    """The best network's record when the hybrid must be trained on it, else None."""
     from segstudio.core.ladder import best_network, latest_of_kind
 
     network = best_network(project)
     if network is None or project.get_setting(NO_HYBRID_SETTING) == network.version:
-        return False
-    return _stale(latest_of_kind(project, "hybrid"), reviewed, network.version)
+        return None
+    return network if _stale(latest_of_kind(project, "hybrid"), reviewed, network.version) else None
 
 
 def instant_round(project, tier: InstantTier, *, hybrid: InstantTier | None = None, device=None,
@@ -71,7 +72,7 @@ def instant_round(project, tier: InstantTier, *, hybrid: InstantTier | None = No
     """Score candidates on newly reviewed images, then retrain and save each instant kind that is
     stale (core/ladder_round.needs_round): the plain tier, and the `hybrid` tier on the best
     network once one exists. Returns the record of the last version saved (None: none)."""
-    from segstudio.core.ladder import best_network, latest_instant
+    from segstudio.core.ladder import latest_instant
     from segstudio.core.proposers import load_proposer
     from segstudio.core.training.policy import candidate_image_ids
 
@@ -81,8 +82,8 @@ def instant_round(project, tier: InstantTier, *, hybrid: InstantTier | None = No
     record = None
     if _stale(latest_instant(project), reviewed):
         record = yield from _train_and_save(project, tier, ids, "the instant classifier", stop)
-    network = best_network(project)
-    if hybrid is None or not _hybrid_stale(project, reviewed) or (stop is not None and stop.is_set()):
+    network = None if hybrid is None else _network_for_stale_hybrid(project, reviewed)
+    if network is None or (stop is not None and stop.is_set()):
         return record
     if hybrid.network is None or hybrid.network.version != network.version:
         proposer = load_proposer(network.path, network.arch, version=network.version, device=device)

@@ -21,6 +21,7 @@ from segstudio.core.progress import Progress, StopFlag
 INSTANT_ARCH = "instant"  # model.json "architecture" of an instant pixel classifier version
 HYBRID_ARCH = "instant+network"  # an instant classifier that also reads a network's class probabilities
 KINDS = ("instant", "network", "hybrid")
+WHOLE = (slice(None), slice(None))  # the whole of an H x W map
 
 
 class ProposalLike(Protocol):
@@ -122,20 +123,12 @@ class ProposalPlanes:
         self.shape = (*prediction.class_map.shape, num_classes)
 
     def __getitem__(self, box: tuple[slice, slice]) -> np.ndarray:
-        rows, cols = box
-        return network_planes(_Crop(self.prediction.class_map[rows, cols], self.prediction.confidence[rows, cols]),
-                              self.num_classes)
+        return network_planes(self.prediction, self.num_classes, box)
 
 
-@dataclass
-class _Crop:
-    class_map: np.ndarray
-    confidence: np.ndarray
-
-
-def network_planes(prediction, num_classes: int) -> np.ndarray:
-    """(H, W, K) float32: a network proposal's class probabilities, as an instant model reads them."""
-    return np.ascontiguousarray(proposal_probabilities(prediction, num_classes).transpose(1, 2, 0))
+def network_planes(prediction, num_classes: int, box: tuple[slice, slice] = WHOLE) -> np.ndarray:
+    """(H, W, K) float32: a network proposal's class probabilities (in `box`), as an instant model reads them."""
+    return np.ascontiguousarray(proposal_probabilities(prediction, num_classes, box).transpose(1, 2, 0))
 
 
 def prediction_from_probabilities(probabilities: np.ndarray, factory=None):
@@ -152,13 +145,14 @@ def prediction_from_probabilities(probabilities: np.ndarray, factory=None):
                    float(entropy.mean()) if entropy.size else 0.0)
 
 
-def proposal_probabilities(prediction, num_classes: int) -> np.ndarray:
-    """(K, H, W) class probabilities of a proposal, back from its class map and confidence (what
-    `prediction_from_probabilities` kept): the chosen class has its confidence, the others share
-    the rest evenly (exact for two classes, up to the confidence's 1/255 steps)."""
-    confidence = prediction.confidence.astype(np.float32) / 255.0
+def proposal_probabilities(prediction, num_classes: int, box: tuple[slice, slice] = WHOLE) -> np.ndarray:
+    """(K, H, W) class probabilities of a proposal (in `box`), back from its class map and
+    confidence (what `prediction_from_probabilities` kept): the chosen class has its confidence,
+    the others share the rest evenly (exact for two classes, up to the confidence's 1/255 steps)."""
+    confidence = prediction.confidence[box].astype(np.float32) / 255.0
+    class_map = prediction.class_map[box]
     rest = (1.0 - confidence) / max(1, num_classes - 1)
-    chosen = prediction.class_map[None] == np.arange(num_classes, dtype=prediction.class_map.dtype)[:, None, None]
+    chosen = class_map[None] == np.arange(num_classes, dtype=class_map.dtype)[:, None, None]
     return np.where(chosen, confidence[None], rest[None]).astype(np.float32)
 
 

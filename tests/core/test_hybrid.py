@@ -22,6 +22,7 @@ from segstudio.core.live import LiveSession
 from segstudio.core.progress import drive
 from segstudio.core.project import Project, Source
 from segstudio.core.proposers import HYBRID_ARCH, HybridProposer, load_proposer, network_planes
+from tests.data_makers.networks import keep_tiny_network
 
 
 @pytest.fixture
@@ -41,20 +42,6 @@ def _review_two(project) -> list:
     return records
 
 
-def _register_network(project, seed: int = 0) -> str:
-    """A tiny real U-Net (random weights: its probabilities vary over the image) as the best network."""
-    import torch
-
-    from segstudio.core.models import ModelBundle
-
-    torch.manual_seed(seed)
-    bundle = ModelBundle.create("unet", project.class_names(), depth=2, width=4)
-    bundle.version = project.new_model_version()
-    bundle.save(project.models_dir / bundle.version)
-    project.register_model(bundle.version, "unet", {"val_miou": 0.5}, best=True)
-    return bundle.version
-
-
 def _hybrid_round(project):
     tier, hybrid = InstantTier(project.class_names()), InstantTier(project.class_names())
     instant = drive(instant_round(project, tier, hybrid=hybrid))
@@ -66,7 +53,7 @@ def test_no_hybrid_before_a_network_then_one_that_reads_the_best_network(project
     instant, hybrid, _ = _hybrid_round(project)
     assert instant is not None and hybrid is None and set(ladder.candidates(project)) == {"instant"}
 
-    network = _register_network(project)
+    network = keep_tiny_network(project)
     tier, hybrid_tier = InstantTier(project.class_names()), InstantTier(project.class_names())
     project.write_masks(records[2].id, *_scribble(project, records[2]))
     project.mark_done(records[2].id)
@@ -92,7 +79,7 @@ def test_a_saved_hybrid_reloads_to_the_same_proposal_tiled_or_whole(project, mon
     from segstudio.core.instant import classifier
 
     records = _review_two(project)
-    _register_network(project)
+    keep_tiny_network(project)
     _, record, tier = _hybrid_round(project)
     proposer = load_proposer(record.path, record.arch, version=record.version)
     assert isinstance(proposer, HybridProposer) and proposer.model.network_planes == len(project.class_names())
@@ -109,7 +96,7 @@ def test_a_saved_hybrid_reloads_to_the_same_proposal_tiled_or_whole(project, mon
 
 def test_a_hybrid_without_its_planes_or_naming_a_path_is_refused(project):
     records = _review_two(project)
-    _register_network(project)
+    keep_tiny_network(project)
     _, record, _ = _hybrid_round(project)
     model = load_proposer(record.path, record.arch).model
     with pytest.raises(ModelError, match="network"):
@@ -134,7 +121,7 @@ def test_a_hybrid_without_its_planes_or_naming_a_path_is_refused(project):
 
 def test_a_hybrid_whose_network_was_removed_is_no_candidate(project):
     _review_two(project)
-    network = _register_network(project)
+    network = keep_tiny_network(project)
     _hybrid_round(project)
     assert "hybrid" in ladder.candidates(project)
     project.forget_model(network)
@@ -143,10 +130,10 @@ def test_a_hybrid_whose_network_was_removed_is_no_candidate(project):
 
 def test_a_new_best_network_drops_the_samples_cached_with_the_old_one(project):
     _review_two(project)
-    _register_network(project)
+    keep_tiny_network(project)
     _, first, tier = _hybrid_round(project)
     assert tier.cache
-    newer = _register_network(project, seed=1)
+    newer = keep_tiny_network(project, seed=1)
     tier.use_network(load_proposer(project.models_dir / newer, "unet", version=newer))
     assert not tier.cache and tier.base_model is None  # every image is featured again with the new planes
     drive(tier.refresh_samples(project, [r.id for r in project.images(order="name")[:2]]))
@@ -181,7 +168,7 @@ def test_the_ladder_hands_over_to_the_hybrid_only_on_a_sure_gain(tmp_path):
 
 def test_a_live_refresh_on_the_hybrid_tier_reads_the_network_and_keeps_reviewed_pixels(project):
     records = _review_two(project)
-    version = _register_network(project)
+    version = keep_tiny_network(project)
     names = project.class_names()
     tier = InstantTier(names)
     tier.use_network(load_proposer(project.models_dir / version, "unet", version=version))
@@ -214,17 +201,10 @@ def _filter_bank(tier) -> list[str]:
 
 def test_a_best_network_with_other_classes_gets_no_hybrid_and_asks_for_no_more_rounds(project):
     """A network trained before a class was renamed has no planes for the project's classes."""
-    import torch
-
     from segstudio.core.ladder_round import needs_round
-    from segstudio.core.models import ModelBundle
 
     _review_two(project)
-    torch.manual_seed(0)
-    bundle = ModelBundle.create("unet", project.class_names()[:-1] + ["renamed"], depth=2, width=4)
-    bundle.version = project.new_model_version()
-    bundle.save(project.models_dir / bundle.version)
-    project.register_model(bundle.version, "unet", {}, best=True)
+    keep_tiny_network(project, classes=project.class_names()[:-1] + ["renamed"])
     hybrid = InstantTier(project.class_names())
     assert needs_round(project)
 

@@ -9,14 +9,28 @@ from gui_helpers import key, settle, stroke
 from PySide6.QtCore import QSettings, Qt
 
 from segstudio.core.project import Source, Status
+from tests.data_makers.networks import keep_tiny_network
 
 
-@pytest.fixture
-def live_window(window, project_root, qtbot):
+def _open_live(window, project_root, qtbot):
+    """The project open in the window with the instant tier's jobs on; returns those jobs."""
     QSettings().setValue("instant/enabled", True)
     assert window.open_project(project_root)
     settle(qtbot, window)
     window.canvas.fit()
+    return window.instant_jobs
+
+
+def _brush(window, qtbot, size: int = 2) -> None:
+    """The brush, `size` pixels, painting class 2 (foreground)."""
+    key(qtbot, window, Qt.Key.Key_B)
+    window.brush_size.setValue(size)
+    key(qtbot, window, Qt.Key.Key_2)
+
+
+@pytest.fixture
+def live_window(window, project_root, qtbot):
+    _open_live(window, project_root, qtbot)
     return window
 
 
@@ -66,20 +80,7 @@ def _register_network(project_root) -> str:
     from segstudio.core.project import Project
 
     with Project.open(project_root) as project:
-        return _keep_network(project)
-
-
-def _keep_network(project, seed: int = 0) -> str:
-    import torch
-
-    from segstudio.core.models import ModelBundle
-
-    torch.manual_seed(seed)
-    bundle = ModelBundle.create("unet", project.class_names(), depth=2, width=4)
-    bundle.version = project.new_model_version()
-    bundle.save(project.models_dir / bundle.version)
-    project.register_model(bundle.version, "unet", {"val_miou": 0.5}, best=True)
-    return bundle.version
+        return keep_tiny_network(project)
 
 
 def test_on_a_network_proposal_the_live_refresh_starts_at_the_fifth_stroke(window, project_root, qtbot):
@@ -87,17 +88,11 @@ def test_on_a_network_proposal_the_live_refresh_starts_at_the_fifth_stroke(windo
     from segstudio.gui.live_refresh import DEBOUNCE_MS
 
     _register_network(project_root)
-    QSettings().setValue("instant/enabled", True)
-    assert window.open_project(project_root)
-    settle(qtbot, window)
-    window.canvas.fit()
-    jobs = window.instant_jobs
+    jobs = _open_live(window, project_root, qtbot)
     assert jobs._proposing(window.state.project) == ("network", False)
     refreshed = []
     jobs.refreshed.connect(refreshed.append)
-    key(qtbot, window, Qt.Key.Key_B)
-    window.brush_size.setValue(2)
-    key(qtbot, window, Qt.Key.Key_2)
+    _brush(window, qtbot)
     for k in range(HANDOVER_STROKES - 1):
         stroke(qtbot, window, [(55 + 5 * k, 20), (55 + 5 * k, 40)])
     qtbot.wait(DEBOUNCE_MS + 500)  # the pause that would start a refresh under the instant tier
@@ -144,19 +139,13 @@ def _make_hybrid_propose(project_root) -> str:
 
 def test_when_the_hybrid_proposes_the_badge_says_so_and_strokes_refresh_on_its_tier(window, project_root, qtbot):
     version = _make_hybrid_propose(project_root)
-    QSettings().setValue("instant/enabled", True)
-    assert window.open_project(project_root)
-    settle(qtbot, window)
-    window.canvas.fit()
-    jobs = window.instant_jobs
+    jobs = _open_live(window, project_root, qtbot)
     assert jobs.badge.text().startswith(f"Proposing: instant + network {version} · mIoU")
     tip = jobs.badge.toolTip()  # every kind's score is one hover away
     assert "instant + network 0.9" in tip and "instant classifier 0." in tip and "network 0." in tip
     refreshed = []
     jobs.refreshed.connect(refreshed.append)
-    key(qtbot, window, Qt.Key.Key_B)
-    window.brush_size.setValue(2)
-    key(qtbot, window, Qt.Key.Key_2)
+    _brush(window, qtbot)
     with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
         stroke(qtbot, window, [(60, 20), (70, 40)])  # from the first stroke, as the instant tier
     assert refreshed[-1].hybrid and not refreshed[-1].network_voted and jobs.live.tier is jobs.hybrid_tier
@@ -170,21 +159,15 @@ def test_when_the_best_network_changes_the_hybrid_tier_is_staged_and_takes_over_
     from segstudio.core import ladder
 
     first = _make_hybrid_propose(project_root)
-    QSettings().setValue("instant/enabled", True)
-    assert window.open_project(project_root)
-    settle(qtbot, window)
-    window.canvas.fit()
-    jobs = window.instant_jobs
-    key(qtbot, window, Qt.Key.Key_B)
-    window.brush_size.setValue(2)
-    key(qtbot, window, Qt.Key.Key_2)
+    jobs = _open_live(window, project_root, qtbot)
+    _brush(window, qtbot)
     with qtbot.waitSignal(jobs.refreshed, timeout=90_000):
         stroke(qtbot, window, [(60, 20), (70, 40)])
     live_tier = jobs.hybrid_tier
     old_network = live_tier.network.version
     assert old_network == window.state.project.model(first).metrics["network"]
 
-    newer = _keep_network(window.state.project, seed=1)  # training kept a better network
+    newer = keep_tiny_network(window.state.project, seed=1)  # training kept a better network
     with qtbot.waitSignal(jobs.round_finished, timeout=90_000):
         window.state.models_changed.emit()
     project = window.state.project
@@ -221,9 +204,7 @@ def _hold_rounds(monkeypatch):
 
 def _paint_mark_done_and_wait_for_the_round(window, qtbot):
     """Strokes of both classes on the open image, marked done: returns the round's worker."""
-    key(qtbot, window, Qt.Key.Key_B)
-    window.brush_size.setValue(3)
-    key(qtbot, window, Qt.Key.Key_2)
+    _brush(window, qtbot, 3)
     stroke(qtbot, window, [(60, 20), (70, 40)])
     key(qtbot, window, Qt.Key.Key_1)
     stroke(qtbot, window, [(10, 10), (20, 40)])
@@ -256,11 +237,7 @@ def test_strokes_that_start_no_refresh_leave_a_running_round_alone(window, proje
     from segstudio.core.live import HANDOVER_STROKES
 
     _register_network(project_root)  # no instant version yet: the network proposes
-    QSettings().setValue("instant/enabled", True)
-    assert window.open_project(project_root)
-    settle(qtbot, window)
-    window.canvas.fit()
-    jobs = window.instant_jobs
+    jobs = _open_live(window, project_root, qtbot)
     gate = _hold_rounds(monkeypatch)
     round_worker = _paint_mark_done_and_wait_for_the_round(window, qtbot)
     assert jobs._proposing(window.state.project)[0] == "network"
