@@ -28,6 +28,7 @@ from segstudio.bench.annotator import annotate
 from segstudio.bench.hitl_model import MODES
 from segstudio.bench.instant import FORESTS
 from segstudio.core.errors import SegStudioError
+from segstudio.core.models.onnx_runtime import torch_alone
 from segstudio.core.progress import Progress, drive
 from segstudio.core.labels import IGNORE
 
@@ -69,6 +70,9 @@ class HitlOptions:
     model: str = "ladder"  # ladder (what the app does), instant or network
     refresh_every: int = 5  # live refresh of the open image after this many strokes (0: never)
     forest: str | None = None  # the instant arm's forest, a name of bench.instant.FORESTS (None: the tier's own)
+    # "torch": the network runs on torch alone, so runs repeat pixel for pixel; "race": torch or ONNX
+    # Runtime, whichever measures faster (as the app does; their logits differ in the last digits)
+    runtime: str = "torch"
 
 
 def read_dataset(folder: Path) -> tuple[list[str], list[tuple[Path, Path]]]:
@@ -107,7 +111,8 @@ def run_hitl(folder: Path, options: HitlOptions) -> Generator[object, None, list
     if len(pairs) <= options.heldout:
         raise SegStudioError(f"{folder} has {len(pairs)} images; more than --heldout {options.heldout} are needed")
     pool, heldout = pairs[:-options.heldout][:options.images], pairs[-options.heldout:]
-    with tempfile.TemporaryDirectory(prefix="segstudio-hitl-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="segstudio-hitl-") as workdir, \
+            torch_alone(options.runtime == "torch"):
         rows = yield from _annotate_all(Path(workdir) / "project", names, pool, heldout, options)
     return rows
 
@@ -206,6 +211,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="live refresh of the open image after this many strokes (0: never)")
     parser.add_argument("--forest", choices=sorted(FORESTS),
                         help="the instant tier's forest (candidates of `bench instant`; default: the tier's own)")
+    parser.add_argument("--runtime", choices=("torch", "race"), default=defaults.runtime,
+                        help="the network's runtime: torch alone (runs repeat exactly) or the app's race "
+                             "between torch and ONNX Runtime (decided by timing)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -213,9 +221,10 @@ def run(args: argparse.Namespace) -> int:
     options = HitlOptions(device=args.device, budget=args.budget, images=args.images, heldout=args.heldout,
                           radius=args.radius, target_iou=args.target, max_strokes=args.max_strokes,
                           seed=args.seed, lr=args.lr, threads=args.threads, model=args.model,
-                          refresh_every=args.refresh_every, forest=args.forest)
+                          refresh_every=args.refresh_every, forest=args.forest,
+                          runtime=args.runtime)
     rows = drive(run_hitl(args.dataset, options), None if args.json else _print_row)
-    result = summary(rows)
+    result = summary(rows) | {"runtime": options.runtime}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

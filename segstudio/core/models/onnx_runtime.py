@@ -23,6 +23,8 @@ tiles it has to predict anyway, and keeps the faster:
   few times never pays an export for it.
 
 Without onnxruntime installed, for TorchScript imports and when export fails, torch runs alone.
+`torch_alone()` makes torch run alone too: the two runtimes' logits differ in the last digits and the
+race decides by timing, so a benchmark that must repeat pixel for pixel pins one runtime.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import time
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -161,6 +164,20 @@ def agrees(logits: np.ndarray, reference: np.ndarray) -> bool:
     return float((logits.argmax(axis=1) == reference.argmax(axis=1)).mean()) >= MIN_AGREEMENT
 
 
+_PINNED_TO_TORCH = False
+
+
+@contextmanager
+def torch_alone(pinned: bool = True) -> Iterator[None]:
+    """Within it, models loaded for inference run on torch alone (when `pinned`): repeatable figures."""
+    global _PINNED_TO_TORCH
+    before, _PINNED_TO_TORCH = _PINNED_TO_TORCH, pinned
+    try:
+        yield
+    finally:
+        _PINNED_TO_TORCH = before
+
+
 _RACES: weakref.WeakKeyDictionary[nn.Module, RuntimeRace] = weakref.WeakKeyDictionary()
 _RACES_LOCK = threading.Lock()
 _EXPORT_LOCK = threading.Lock()  # torch's exporter keeps global state: a second export at once fails
@@ -177,7 +194,7 @@ def race_for(model: nn.Module, kind: Hashable) -> RuntimeRace | None:
     with _RACES_LOCK:
         race = _RACES.get(model)
         if race is None:
-            if _has_script(model) or not onnxruntime_available():
+            if _PINNED_TO_TORCH or _has_script(model) or not onnxruntime_available():
                 return None
             race = _RACES[model] = RuntimeRace(model, kind)
         return race
