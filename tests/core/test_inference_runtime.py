@@ -11,7 +11,7 @@ from torch import nn
 from segstudio.core.inference import predict, runtime_kind
 from segstudio.core.models import ModelBundle
 from segstudio.core.models.onnx_runtime import (ORT_PASSES, TORCH_PASSES, RuntimeRace, agrees, chosen_runtime,
-                                                race_for)
+                                                race_for, torch_alone)
 from segstudio.core.models.optimise import inference_copy
 from segstudio.core.progress import drive
 
@@ -114,6 +114,13 @@ def test_a_race_lives_no_longer_than_its_model():
 def test_without_onnxruntime_torch_runs_alone(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)  # import onnxruntime now fails
     assert race_for(nn.Conv2d(3, 2, 1), ("conv", 1)) is None
+
+
+def test_within_torch_alone_no_model_races_and_after_it_they_do_again():
+    """bench hitl pins torch so its figures repeat: the race decides by timing."""
+    with torch_alone():
+        assert race_for(nn.Conv2d(3, 2, 1), ("conv", 2)) is None
+    assert race_for(nn.Conv2d(3, 2, 1), ("conv", 2)) is not None
 
 
 def test_agreement_needs_the_same_classes_and_close_logits():
