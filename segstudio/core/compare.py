@@ -41,6 +41,8 @@ CONFIDENCE = 0.95  # one-sided: the gain's 5th percentile must be above zero
 RESAMPLES = 1000
 MIN_UNITS = 8  # labelled blocks below which a plain margin is needed as well
 MIN_GAIN = 0.02
+DAB_PIXELS = 200  # pixels one dab of a 16-pixel brush paints: the unit of correction effort
+MIN_REGION_PIXELS = 9  # error regions smaller than 3 x 3 pixels are not worth a stroke of their own
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,16 @@ def batched_miou(confusions: np.ndarray, *, reviewed_classes_only: bool = False)
         return np.where(counted > 0, iou.sum(axis=1) / np.maximum(counted, 1), np.nan)
 
 
+def _resample_weights(images: int, units: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, images * units): how often each block of each image is drawn in each resample
+    of the two-level bootstrap (images, then blocks within each drawn image)."""
+    rng = np.random.default_rng(seed)  # fixed: the same two models always get the same verdict
+    chosen_images = rng.integers(0, images, size=(resamples, images))
+    chosen_blocks = rng.integers(0, units, size=(resamples, images, units))
+    cells = (np.arange(resamples)[:, None, None] * images + chosen_images[:, :, None]) * units + chosen_blocks
+    return np.bincount(cells.ravel(), minlength=resamples * images * units).reshape(resamples, -1).astype(np.float64)
+
+
 def gain_lower_bound(new: Evaluation, old: Evaluation, *, confidence: float = CONFIDENCE,
                      resamples: int = RESAMPLES, seed: int = 0) -> float:
     """Lower bound of the mIoU gain: paired two-level bootstrap (images, then blocks).
@@ -142,11 +154,7 @@ def gain_lower_bound(new: Evaluation, old: Evaluation, *, confidence: float = CO
     images, units = new.blocks.shape[:2]
     if images == 0:
         return float("nan")
-    rng = np.random.default_rng(seed)  # fixed: the same two models always get the same verdict
-    chosen_images = rng.integers(0, images, size=(resamples, images))
-    chosen_blocks = rng.integers(0, units, size=(resamples, images, units))
-    cells = (np.arange(resamples)[:, None, None] * images + chosen_images[:, :, None]) * units + chosen_blocks
-    weights = np.bincount(cells.ravel(), minlength=resamples * images * units).reshape(resamples, -1).astype(np.float64)
+    weights = _resample_weights(images, units, resamples, seed)
     size = new.blocks.shape[-1]
 
     def resampled_miou(evaluation: Evaluation) -> np.ndarray:
@@ -156,6 +164,51 @@ def gain_lower_bound(new: Evaluation, old: Evaluation, *, confidence: float = CO
     gains = resampled_miou(new) - resampled_miou(old)
     gains = gains[~np.isnan(gains)]
     return float(np.quantile(gains, 1.0 - confidence)) if gains.size else float("nan")
+
+
+def block_efforts(target: np.ndarray, prediction: np.ndarray, num_classes: int, grid: int = GRID) -> np.ndarray:
+    """(grid * grid,) what correcting `prediction` into `target` would cost a person, per block,
+    in brush dabs: one for each separate error region (of one true class, at least
+    MIN_REGION_PIXELS, counted in the block of its centre) plus its area in dabs of DAB_PIXELS.
+
+    Why not mIoU alone: a person pays per place to click, not per pixel. Two proposals of the
+    same mIoU cost very different work when one is wrong in one blob and the other in forty
+    specks; the ladder weighs both (core/ladder.choose_kind).
+    """
+    if target.shape != prediction.shape:
+        raise ValueError(f"target {target.shape} and prediction {prediction.shape} differ in shape")
+    import cv2
+
+    height, width = target.shape
+    rows = np.minimum(np.arange(height) * grid // max(1, height), grid - 1)
+    cols = np.minimum(np.arange(width) * grid // max(1, width), grid - 1)
+    block = rows[:, None] * grid + cols[None, :]
+    wrong = (prediction != target) & (target < num_classes)  # IGNORE (unreviewed) never counts
+    efforts = np.bincount(block[wrong], minlength=grid * grid) / DAB_PIXELS
+    for class_id in np.unique(target[wrong]):
+        count, _, stats, centres = cv2.connectedComponentsWithStats(
+            (wrong & (target == class_id)).astype(np.uint8), connectivity=4)
+        big = stats[1:, cv2.CC_STAT_AREA] >= MIN_REGION_PIXELS
+        for x, y in centres[1:][big]:
+            efforts[block[min(int(y), height - 1), min(int(x), width - 1)]] += 1.0
+    return efforts
+
+
+def effort_saving_bound(new: np.ndarray, old: np.ndarray, *, confidence: float = CONFIDENCE,
+                        resamples: int = RESAMPLES, seed: int = 0) -> float:
+    """Lower bound of the share of the old model's correction effort that the new one saves
+    (both (images, GRID * GRID) from block_efforts on the same images), by the same two-level
+    bootstrap as the mIoU gain. Positive: the new model surely costs a person less work."""
+    new, old = np.asarray(new, np.float64), np.asarray(old, np.float64)
+    if new.shape != old.shape:
+        raise ValueError("a paired comparison needs both models scored on the same images")
+    images, units = new.shape
+    if images == 0:
+        return float("nan")
+    weights = _resample_weights(images, units, resamples, seed)
+    new_total, old_total = weights @ new.ravel(), weights @ old.ravel()
+    savings = (old_total - new_total) / np.maximum(old_total, 1.0)
+    return float(np.quantile(savings, 1.0 - confidence))
 
 
 def decide(new: Evaluation, old: Evaluation | None, *, new_name: str = "the new model",

@@ -68,6 +68,7 @@ def test_no_hybrid_before_a_network_then_one_that_reads_the_best_network(project
     assert set(project.get_setting(ladder.HISTORY_SETTING)[-1]["scores"]) == {"instant", "network"}
     now = ladder.standing(project)
     assert now.kind == "instant" and [kind for kind, _ in now.others] == ["network"]
+    assert [kind for kind, _ in now.efforts] == ["instant", "network"]
 
 
 def _scribble(project, record) -> tuple[np.ndarray, np.ndarray]:

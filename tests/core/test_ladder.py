@@ -9,6 +9,7 @@ import pytest
 from segstudio.bench.annotator import image_iou
 from segstudio.bench.shapes_dataset import create_shapes_project, make_sample
 from segstudio.core import ladder
+from segstudio.core.compare import decide
 from segstudio.core.document import MaskDocument
 from segstudio.core.imageio import read_image
 from segstudio.core.instant_tier import InstantTier
@@ -222,6 +223,55 @@ def test_a_network_that_never_predicts_a_rare_class_does_not_take_over(tmp_path)
         for image in range(3, 3 + ladder.WINDOW):  # many images without buildings
             ladder.observe(project, image, background, {"instant": ("i1", clutter), "network": ("n1", background)})
         assert len(ladder.evidence(project)) == ladder.WINDOW + 1  # reaches back to a building
+        assert ladder.choose_kind(project) == "instant"
+
+
+def _speckled(truth: np.ndarray, spacing: int) -> np.ndarray:
+    """`truth` with a 3 x 3 speck of the other class every `spacing` pixels: many separate errors."""
+    wrong = truth.copy()
+    for y in range(spacing // 2, truth.shape[0] - 2, spacing):
+        for x in range(spacing // 2, truth.shape[1] - 2, spacing):
+            wrong[y:y + 3, x:x + 3] = 1 - truth[y, x]
+    return wrong
+
+
+def test_a_kind_with_the_same_miou_and_fewer_error_regions_takes_over(tmp_path):
+    """Forty specks cost a person forty strokes; the same pixels wrong in one blob cost a few."""
+    from segstudio.core.project import Project
+
+    size = 128
+    truth = np.zeros((size, size), np.uint8)
+    truth[:, size // 2:] = 1
+    specks = _speckled(truth, 16)
+    blob = truth.copy()
+    wrong = np.count_nonzero(specks != truth)
+    per_class = wrong // 2  # the specks fall half on each class; so does the blob
+    blob.ravel()[np.flatnonzero(truth == 0)[:per_class]] = 1
+    blob.ravel()[np.flatnonzero(truth == 1)[-per_class:]] = 0
+    assert np.count_nonzero(blob != truth) == wrong
+    with Project.create(tmp_path / "e", classes=["background", "thing"]) as project:
+        for image in (1, 2):
+            ladder.observe(project, image, truth, {"instant": ("i1", specks), "hybrid": ("h1", blob)})
+        assert ladder.pooled_miou(project, "hybrid") == ladder.pooled_miou(project, "instant")
+        assert ladder.choose_kind(project) == "hybrid"
+
+
+def test_a_surely_better_miou_does_not_take_over_when_its_errors_cost_more_strokes(tmp_path):
+    from segstudio.core.project import Project
+
+    size = 128
+    truth = np.zeros((size, size), np.uint8)
+    truth[:, size // 2:] = 1
+    lattice = truth.copy()
+    lines = (np.arange(size) % 32 >= 14) & (np.arange(size) % 32 < 16)
+    lattice[lines, :] = 1 - truth[lines, :]  # one connected grid of errors per class: two regions
+    lattice[:, lines] = 1 - truth[:, lines]
+    specks = _speckled(truth, 16)  # fewer wrong pixels, in 64 places
+    with Project.create(tmp_path / "f", classes=["background", "thing"]) as project:
+        for image in (1, 2, 3):
+            ladder.observe(project, image, truth, {"instant": ("i1", lattice), "network": ("n1", specks)})
+        network, instant = (ladder.evaluation(project, kind, ladder.evidence(project)) for kind in ("network", "instant"))
+        assert decide(network, instant).better  # on mIoU alone the network would take over
         assert ladder.choose_kind(project) == "instant"
 
 

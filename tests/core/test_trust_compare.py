@@ -124,3 +124,31 @@ def test_on_fresh_images_a_better_model_passes_and_one_surely_worse_elsewhere_do
     verdict = decide_on_fresh(lucky, old, [5])
     assert not verdict.better and "surely worse" in verdict.reason
     assert decide_on_fresh(candidate, old, []).reason == decide(candidate, old).reason  # no fresh image: the old rule
+
+
+def test_block_efforts_count_one_dab_per_error_region_plus_its_area():
+    from segstudio.core.compare import DAB_PIXELS, block_efforts
+
+    truth = np.zeros((64, 64), np.uint8)
+    truth[:, 32:] = 1
+    prediction = truth.copy()
+    prediction[2:12, 2:12] = 1  # a 100-pixel region in the top-left block
+    prediction[40:42, 40] = 0  # a 2-pixel speck: its area counts, no dab of its own
+    truth_unreviewed = truth.copy()
+    truth_unreviewed[50:60, 2:12] = 255
+    prediction[50:60, 2:12] = 1  # wrong only where nobody reviewed: free
+    efforts = block_efforts(truth_unreviewed, prediction, 2)
+    assert efforts[0] == pytest.approx(1 + 100 / DAB_PIXELS)
+    speck_block = (40 * 4 // 64) * 4 + 40 * 4 // 64
+    assert efforts[speck_block] == pytest.approx(2 / DAB_PIXELS)
+    assert efforts.sum() == pytest.approx(1 + 102 / DAB_PIXELS)
+
+
+def test_effort_saving_bound_is_paired_and_signed():
+    from segstudio.core.compare import effort_saving_bound
+
+    rng = np.random.default_rng(0)
+    old = rng.uniform(1, 3, size=(6, 16))
+    assert effort_saving_bound(old / 2, old) > 0.4  # half the work on every block: surely saves
+    assert effort_saving_bound(old, old / 2) < 0
+    assert effort_saving_bound(old, old) == 0
