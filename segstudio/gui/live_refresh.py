@@ -32,7 +32,8 @@ DEBOUNCE_MS = 350
 ENABLED_SETTING = "instant/enabled"  # QSettings: the instant tier's jobs (live refresh and rounds) run
 BADGE_TIP = ("The model that proposes on new images: the instant classifier, the network, or instant + network "
              "(the instant classifier reading the network's class probabilities), whichever did best on the last "
-             "images reviewed (each scored before it learnt from them)")
+             "images reviewed (each scored before it learnt from them): in mIoU and in the correction work "
+             "its proposals would have needed")
 
 
 class InstantJobs(QObject):
@@ -107,6 +108,9 @@ class InstantJobs(QObject):
                 scored = ((now.kind, now.miou), *now.others)
                 scores = ", ".join(f"{KIND_NAMES[kind]} {miou:.2f}" for kind, miou in scored)
                 tip += f"\n\nmIoU on the last {now.images} reviewed images: {scores}"
+            if now.efforts:
+                work = ", ".join(f"{KIND_NAMES[kind]} {dabs:.1f}" for kind, dabs in now.efforts)
+                tip += f"\nCorrection work per image, in dabs of a 16-pixel brush: {work}"
         self.badge.setText(text)
         self.badge.setToolTip(tip)
 

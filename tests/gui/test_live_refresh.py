@@ -143,6 +143,8 @@ def test_when_the_hybrid_proposes_the_badge_says_so_and_strokes_refresh_on_its_t
     assert jobs.badge.text().startswith(f"Proposing: instant + network {version} · mIoU")
     tip = jobs.badge.toolTip()  # every kind's score is one hover away
     assert "instant + network 0.9" in tip and "instant classifier 0." in tip and "network 0." in tip
+    work = tip.split("Correction work per image, in dabs of a 16-pixel brush: ")[1]
+    assert work.startswith("instant + network ") and "instant classifier" in work  # the proposing kind first
     refreshed = []
     jobs.refreshed.connect(refreshed.append)
     _brush(window, qtbot)
