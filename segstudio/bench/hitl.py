@@ -67,7 +67,7 @@ class HitlOptions:
     batch_size: int = 8
     lr: float = 1e-3
     threads: int | None = None
-    model: str = "ladder"  # ladder (what the app does), instant or network
+    model: str = "ladder"  # one of hitl_model.MODES: ladder (what the app does), instant, network, ...
     refresh_every: int = 5  # live refresh of the open image after this many strokes (0: never)
     forest: str | None = None  # the instant arm's forest, a name of bench.instant.FORESTS (None: the tier's own)
     # "torch": the network runs on torch alone, so runs repeat pixel for pixel; "race": torch or ONNX

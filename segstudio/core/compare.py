@@ -84,14 +84,19 @@ class Verdict:
     bound: float  # lower confidence bound of the mIoU gain (NaN when there was nothing to compare)
 
 
+def _block_index(shape: tuple[int, int], grid: int) -> np.ndarray:
+    """(H, W) index of the grid block each pixel lies in, row by row."""
+    height, width = shape
+    rows = np.minimum(np.arange(height) * grid // max(1, height), grid - 1)
+    cols = np.minimum(np.arange(width) * grid // max(1, width), grid - 1)
+    return rows[:, None] * grid + cols[None, :]
+
+
 def block_confusions(target: np.ndarray, prediction: np.ndarray, num_classes: int, grid: int = GRID) -> np.ndarray:
     """(grid * grid, K, K) confusion counts of the reviewed pixels of each block of one image."""
     if target.shape != prediction.shape:
         raise ValueError(f"target {target.shape} and prediction {prediction.shape} differ in shape")
-    height, width = target.shape
-    rows = np.minimum(np.arange(height) * grid // max(1, height), grid - 1)
-    cols = np.minimum(np.arange(width) * grid // max(1, width), grid - 1)
-    block = (rows[:, None] * grid + cols[None, :]).ravel()
+    block = _block_index(target.shape, grid).ravel()
     truth = target.ravel().astype(np.int64)
     predicted = prediction.ravel().astype(np.int64)
     valid = truth < num_classes  # IGNORE (and anything outside the classes) never counts
@@ -180,9 +185,7 @@ def block_efforts(target: np.ndarray, prediction: np.ndarray, num_classes: int, 
     import cv2
 
     height, width = target.shape
-    rows = np.minimum(np.arange(height) * grid // max(1, height), grid - 1)
-    cols = np.minimum(np.arange(width) * grid // max(1, width), grid - 1)
-    block = rows[:, None] * grid + cols[None, :]
+    block = _block_index(target.shape, grid)
     wrong = (prediction != target) & (target < num_classes)  # IGNORE (unreviewed) never counts
     efforts = np.bincount(block[wrong], minlength=grid * grid) / DAB_PIXELS
     for class_id in np.unique(target[wrong]):
