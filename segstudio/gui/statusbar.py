@@ -18,9 +18,8 @@ class StatusBar(QStatusBar):
         self.zoom = QLabel()
         self.autosave = QLabel()
         for label, width in ((self.position, 190), (self.class_under, 140), (self.zoom, 70), (self.autosave, 160)):
-            label.setMinimumWidth(width)  # fixed room: the bar does not jitter as the cursor moves
+            label.setMinimumWidth(width)
             self.addPermanentWidget(label)
-        self.show_cursor(None, "")
 
     def follow_cursor(self, state, session, canvas) -> None:
         """Show what lies under the canvas's cursor: position, the image's value, the class."""
@@ -38,14 +37,9 @@ class StatusBar(QStatusBar):
         canvas.cursor_moved.connect(moved)
 
     def show_cursor(self, xy: tuple[int, int] | None, class_name: str, value: str = "") -> None:
-        """Where the cursor is, the image's value there (what a threshold would see) and its class.
-
-        Off the image both labels hide, so their room goes to messages (at the window's first size,
-        1100 px, "Kept a better model..." showed as "Kept a bette")."""
+        """Where the cursor is, the image's value there (what a threshold would see) and its class."""
         self.position.setText(f"x {xy[0]}  y {xy[1]}" + (f"  value {value}" if value else "") if xy is not None else "")
         self.class_under.setText(class_name)
-        for label in (self.position, self.class_under):
-            label.setVisible(xy is not None)
 
     def show_zoom(self, scale: float) -> None:
         self.zoom.setText(f"{scale * 100:.0f}%" if scale >= 0.1 else f"{scale * 100:.1f}%")
