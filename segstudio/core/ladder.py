@@ -46,7 +46,7 @@ import numpy as np
 
 from segstudio.core.errors import SaveError
 from segstudio.core.metrics import scores_from_confusion
-from segstudio.core.compare import Evaluation, block_confusions, block_efforts, decide, effort_saving_bound
+from segstudio.core.compare import GRID, Evaluation, block_confusions, block_efforts, decide, effort_saving_bound
 from segstudio.core.proposers import HYBRID_ARCH, INSTANT_ARCH, KINDS, Proposer, kind_of, load_proposer
 
 HISTORY_SETTING = "ladder.history"
@@ -94,8 +94,6 @@ def _sparse(blocks: np.ndarray) -> list[list[int]]:
 
 def _blocks(score: dict, num_classes: int) -> np.ndarray:
     """(GRID * GRID, K, K) counts of one stored score; a score from before blocks is one block."""
-    from segstudio.core.compare import GRID
-
     size = GRID * GRID * num_classes * num_classes
     flat = np.zeros(size, np.int64)
     if "blocks" in score:
@@ -111,8 +109,6 @@ def _blocks(score: dict, num_classes: int) -> np.ndarray:
 
 def _efforts(entries: list[dict], kind: str) -> np.ndarray | None:
     """(images, GRID * GRID) stored efforts of `kind`, or None when an entry predates them."""
-    from segstudio.core.compare import GRID
-
     rows = [e["scores"][kind].get("effort") for e in entries]
     if any(not isinstance(row, list) or len(row) != GRID * GRID for row in rows):
         return None
