@@ -24,8 +24,8 @@ live refresh uses, and takes its place once its version is saved.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
-from PySide6.QtWidgets import QLabel
 
+from segstudio.gui.statusbar import ElidedLabel
 from segstudio.gui.workers import GeneratorWorker
 
 DEBOUNCE_MS = 350
@@ -62,8 +62,8 @@ class InstantJobs(QObject):
         self.live_timer.timeout.connect(lambda: self._request(live=True))
         self.round_timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.round_timer.timeout.connect(lambda: self._request(round_=True))
-        self.badge = QLabel()  # the status bar's "Proposing: ..." (kind, version, score)
-        self.badge.setToolTip(BADGE_TIP)
+        # the status bar's "Proposing: ..." (kind, version, score)
+        self.badge = ElidedLabel("Proposing: instant", detail=BADGE_TIP)
         session.document_replaced.connect(self._on_document)
         state.project_opened.connect(lambda _project: (self.round_timer.start(), self.describe()))
         state.images_changed.connect(self.round_timer.start)
@@ -111,8 +111,7 @@ class InstantJobs(QObject):
             if now.efforts:
                 work = ", ".join(f"{KIND_NAMES[kind]} {dabs:.1f}" for kind, dabs in now.efforts)
                 tip += f"\nCorrection work per image, in dabs of a 16-pixel brush: {work}"
-        self.badge.setText(text)
-        self.badge.setToolTip(tip)
+        self.badge.set_full_text(text, tip)
 
     # ------------------------------------------------------------------ events
     def _forget_project(self) -> None:
@@ -120,7 +119,7 @@ class InstantJobs(QObject):
         self.tier = self.hybrid_tier = self._staged_hybrid = self.live = self._live_key = None
         self._proposals_pending = False
         self._too_big.clear()
-        self.badge.setText("")
+        self.badge.set_full_text("", BADGE_TIP)
 
     def _on_document(self, document) -> None:
         if self._document is not None:

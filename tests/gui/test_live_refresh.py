@@ -72,7 +72,7 @@ def test_marking_done_trains_a_version_that_proposes_on_the_next_images(live_win
     assert instants and first in instants[-1].metrics["image_ids"]
     others = [r for r in project.images() if r.status == Status.NEW and r.id != window.state.image_id]
     assert others and all((project.read_source(r.id) == Source.PROPOSAL).any() for r in others)
-    assert window.instant_jobs.badge.text() == f"Proposing: instant classifier {instants[-1].version}"
+    assert window.instant_jobs.badge.full_text == f"Proposing: instant classifier {instants[-1].version}"
 
 
 def _register_network(project_root) -> str:
@@ -140,7 +140,7 @@ def _make_hybrid_propose(project_root) -> str:
 def test_when_the_hybrid_proposes_the_badge_says_so_and_strokes_refresh_on_its_tier(window, project_root, qtbot):
     version = _make_hybrid_propose(project_root)
     jobs = _open_live(window, project_root, qtbot)
-    assert jobs.badge.text().startswith(f"Proposing: instant + network {version} · mIoU")
+    assert jobs.badge.full_text.startswith(f"Proposing: instant + network {version} · mIoU")
     tip = jobs.badge.toolTip()  # every kind's score is one hover away
     assert "instant + network 0.9" in tip and "instant classifier 0." in tip and "network 0." in tip
     work = tip.split("Correction work per image, in dabs of a 16-pixel brush: ")[1]

@@ -7,7 +7,7 @@ import sys
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from gui_helpers import at, key, settle, stroke
 from segstudio.core.project import Project
@@ -144,6 +144,26 @@ def test_space_drag_pans_and_the_status_bar_follows_the_cursor(opened, qtbot):
     assert opened.status.position.text() == f"x 12  y 7  value {r}, {g}, {b}"
     assert opened.status.class_under.text() == "unlabelled"
     assert opened.status.autosave.text() == "All changes saved"
+
+
+def test_a_long_message_is_cut_to_fit_whole_in_its_tooltip_and_moves_nothing(opened, qtbot):
+    opened.resize(900, 700)
+    QApplication.processEvents()
+    status, canvas = opened.status, opened.canvas
+    canvas_at, zoom_at = canvas.mapTo(opened, QPoint(0, 0)), status.zoom.geometry()
+    long = "Kept a better network v0007 (validation mIoU 0.91 against 0.88): it proposes from the next image on " * 2
+    status.showMessage(long, 5000)
+    QApplication.processEvents()
+    shown = status.message.text()
+    assert shown.endswith("\u2026") and long.startswith(shown[:-1]) and len(shown) < len(long)
+    assert status.message.toolTip() == long and status.currentMessage() == long
+    assert canvas.mapTo(opened, QPoint(0, 0)) == canvas_at and status.zoom.geometry() == zoom_at
+    status.showMessage("Saved.", 5000)
+    assert status.message.text() == "Saved." and status.message.toolTip() == ""
+    status.clearMessage()
+    assert status.currentMessage() == "" and status.message.text() == ""
+    badge = opened.instant_jobs.badge  # cut too at this width, its text first in its tooltip
+    assert badge.text().endswith("\u2026") and badge.toolTip().startswith(badge.full_text + "\n\n")
 
 
 def test_the_window_opens_without_torch_or_plot_libraries(tmp_path):
