@@ -152,3 +152,27 @@ def test_effort_saving_bound_is_paired_and_signed():
     assert effort_saving_bound(old / 2, old) > 0.4  # half the work on every block: surely saves
     assert effort_saving_bound(old, old / 2) < 0
     assert effort_saving_bound(old, old) == 0
+
+
+def test_a_verdict_quotes_the_scores_its_bound_compares_when_a_stray_class_sets_them_apart():
+    # Both models are nearly right on classes 0 and 1; the old one also paints a few pixels of
+    # class 2, which no reviewed pixel holds: 0 in the shown mIoU, nothing in the bound's.
+    data = images(2)
+    for image in data:
+        image.target = np.minimum(image.target, 1).astype(np.uint8)
+        image.target[:4] = 255
+    truth = lambda image: np.where(image.target == 255, 0, image.target).astype(np.uint8)  # noqa: E731
+
+    def stray(image):
+        prediction = truth(image)
+        prediction[10:12, 10:12] = 2
+        return prediction
+
+    new, old = score_images(truth, data, 3), score_images(stray, data, 3)
+    verdict = decide(new, old)
+    assert old.miou < 0.7 and new.miou == pytest.approx(1.0)
+    assert f"mIoU {new.miou:.3f} against {old.miou:.3f}" in verdict.reason
+    reviewed_old = batched_miou(old.confusion[None], reviewed_classes_only=True)[0]
+    assert f"(1.000 against {reviewed_old:.3f} over the reviewed classes" in verdict.reason
+    same = decide(score_images(truth, data, 3), score_images(truth, data, 3))
+    assert "over the reviewed classes" not in same.reason
