@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segstudio.bench.annotator import annotate
+from segstudio.bench.annotator import Annotation, annotate
 from segstudio.bench.hitl_model import MODES
 from segstudio.bench.instant import FORESTS
 from segstudio.core.errors import SegStudioError
@@ -108,6 +108,19 @@ def read_truth(path: Path, num_classes: int) -> np.ndarray:
     return truth.astype(np.uint8)
 
 
+def marked_done(annotation: Annotation, target_iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """(label, source) of what the simulated person marks done: the corrected mask when it reached
+    the target (painted pixels source 3, accepted proposal 2); only their strokes when they gave up
+    at the stroke cap. A person does not mark done a mask they know is half wrong, and its accepted
+    errors taught the network its own mistakes: on brain-aal the network proposed no deep grey
+    matter, the annotator gave up at IoU 0.5-0.7, the network learnt 'no deep grey matter' from
+    those labels (IoU 0.0 on every validation image to image 40) and its proposals never improved."""
+    reviewed = annotation.painted if annotation.iou < target_iou else annotation.label != IGNORE
+    label = np.where(reviewed, annotation.label, IGNORE).astype(np.uint8)
+    source = np.where(annotation.painted, 3, np.where(reviewed, 2, 0)).astype(np.uint8)
+    return label, source
+
+
 def run_hitl(folder: Path, options: HitlOptions) -> Generator[object, None, list[HitlRow]]:
     """Yields Progress and one HitlRow per image; returns all rows."""
     names, pairs = read_dataset(folder)
@@ -143,11 +156,10 @@ def _annotate_all(root: Path, names, pool, heldout, options: HitlOptions):
                                 refresh_every=options.refresh_every)
             unassisted = annotate(truth, np.full_like(truth, IGNORE), radius=options.radius,
                                   target_iou=options.target_iou, max_strokes=options.max_strokes)
-            source = np.where(assisted.painted, 3, np.where(assisted.label != IGNORE, 2, 0)).astype(np.uint8)
+            label, source = marked_done(assisted, options.target_iou)
             kind = {"i": "instant", "n": "network", "h": "hybrid"}.get((version or " ")[0])
-            model.observe(record.id, record.path, assisted.label,
-                          (kind, first_proposal[0]) if kind else None)
-            project.write_masks(record.id, assisted.label, source)
+            model.observe(record.id, record.path, label, (kind, first_proposal[0]) if kind else None)
+            project.write_masks(record.id, label, source)
             project.mark_done(record.id)
             yield Progress(position - 1, len(pool), f"training after image {position}")
             yield from model.train(seed=options.seed + position)

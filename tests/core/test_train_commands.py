@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from segstudio.bench.shapes_dataset import create_shapes_project, write_dataset
@@ -134,3 +135,24 @@ def test_bench_hitl_hybrid_arm_proposes_with_instant_and_network_once_a_network_
     assert models[:2] == [None, "i0001"]  # no network before the first image is done
     assert all(model.startswith("h") for model in models[2:])  # then instant + network, whatever the scores
     assert all(row["heldout_miou"] is not None for row in rows[1:])
+
+
+def test_the_simulated_person_marks_done_only_their_strokes_when_they_give_up_at_the_cap():
+    from segstudio.bench.annotator import annotate
+    from segstudio.bench.hitl import marked_done
+
+    truth = np.zeros((64, 64), np.uint8)
+    truth[8:56, 8:56] = 1
+    wrong = np.zeros_like(truth)  # a proposal that misses the square: half wrong
+    gave_up = annotate(truth, wrong, radius=4, target_iou=0.95, max_strokes=3)
+    assert gave_up.strokes == 3 and gave_up.iou < 0.95
+    label, source = marked_done(gave_up, 0.95)
+    assert ((label != 255) == gave_up.painted).all()  # the accepted errors are not labels
+    assert (label[gave_up.painted] == truth[gave_up.painted]).all() and (source[gave_up.painted] == 3).all()
+    assert (source[~gave_up.painted] == 0).all()
+
+    finished = annotate(truth, wrong, radius=8, target_iou=0.95, max_strokes=500)
+    assert finished.iou >= 0.95
+    label, source = marked_done(finished, 0.95)
+    assert (label != 255).all() and set(np.unique(source)) == {2, 3}
+    assert ((source == 3) == finished.painted).all()
