@@ -54,8 +54,8 @@ class ReviewControls:
         self.counter = QLabel()
         self.counter.setToolTip("Images marked done / all images of the project")
         self.current_class = CurrentClass()
-        window.status.insertPermanentWidget(0, self.current_class)
-        window.status.insertPermanentWidget(1, self.counter)
+        window.status.insert_field(0, self.current_class)
+        window.status.insert_field(1, self.counter)
         a, state = window.actions, window.state
         a.done.triggered.connect(self.mark_done)
         a.skip.triggered.connect(lambda: self.skip())

@@ -77,6 +77,11 @@ class StatusBar(QStatusBar):
             label.setMinimumWidth(text_width(self, sample))
             self.addPermanentWidget(label)
 
+    def insert_field(self, position: int, widget: QWidget) -> None:
+        """A permanent field at `position` among the permanent fields. Qt's index counts the
+        message label too, and an index at or before it is refused with a warning and appended."""
+        self.insertPermanentWidget(position + 1, widget)
+
     # The app's messages go to a label of their own rather than QStatusBar's painted message, which
     # is clipped wherever the permanent fields begin ("Kept a bette" at the window's first size).
     # Qt's own status tips (a toolbar button under the pointer) still show the usual way, over it.

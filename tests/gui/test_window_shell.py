@@ -166,6 +166,15 @@ def test_a_long_message_is_cut_to_fit_whole_in_its_tooltip_and_moves_nothing(ope
     assert badge.text().endswith("\u2026") and badge.toolTip().startswith(badge.full_text + "\n\n")
 
 
+def test_the_painting_class_and_the_done_count_lead_the_status_fields(opened):
+    opened.resize(1400, 800)
+    QApplication.processEvents()
+    status = opened.status
+    order = [status.message, opened.review.current_class, opened.review.counter, status.position, status.zoom]
+    lefts = [widget.mapTo(status, QPoint(0, 0)).x() for widget in order]
+    assert lefts == sorted(lefts), lefts
+
+
 def test_the_window_opens_without_torch_or_plot_libraries(tmp_path):
     """Launch budget: heavy imports wait until after the window has painted."""
     import subprocess
