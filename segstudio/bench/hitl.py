@@ -112,9 +112,8 @@ def marked_done(annotation: Annotation, target_iou: float) -> tuple[np.ndarray, 
     """(label, source) of what the simulated person marks done: the corrected mask when it reached
     the target (painted pixels source 3, accepted proposal 2); only their strokes when they gave up
     at the stroke cap. A person does not mark done a mask they know is half wrong, and its accepted
-    errors taught the network its own mistakes: on brain-aal the network proposed no deep grey
-    matter, the annotator gave up at IoU 0.5-0.7, the network learnt 'no deep grey matter' from
-    those labels (IoU 0.0 on every validation image to image 40) and its proposals never improved."""
+    errors become labels that agree with the model that made them: on brain-aal the network
+    proposed no deep grey matter, and the images given up on at IoU 0.5-0.85 then said there was none."""
     reviewed = annotation.painted if annotation.iou < target_iou else annotation.label != IGNORE
     label = np.where(reviewed, annotation.label, IGNORE).astype(np.uint8)
     source = np.where(annotation.painted, 3, np.where(reviewed, 2, 0)).astype(np.uint8)
