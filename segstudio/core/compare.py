@@ -226,7 +226,7 @@ def decide(new: Evaluation, old: Evaluation | None, *, new_name: str = "the new 
     if np.isnan(new_miou) or np.isnan(old_miou):
         return Verdict(False, f"no reviewed pixel to compare {where}", new_miou, old_miou, float("nan"))
     bound = gain_lower_bound(new, old)
-    scores = f"mIoU {new_miou:.3f} against {old_miou:.3f} {where}" + _reviewed_scores(new, old)
+    scores = f"mIoU {new_miou:.3f} against {old_miou:.3f} {where}" + _reviewed_scores(new, old, new_miou, old_miou)
     if not bound > 0:
         return Verdict(False, f"{new_name} is not surely better than {old_name}: {scores}, "
                               f"gain bound {bound:+.3f}", new_miou, old_miou, bound)
@@ -237,13 +237,12 @@ def decide(new: Evaluation, old: Evaluation | None, *, new_name: str = "the new 
                          f"({CONFIDENCE:.0%} bound)", new_miou, old_miou, bound)
 
 
-def _reviewed_scores(new: Evaluation, old: Evaluation) -> str:
+def _reviewed_scores(new: Evaluation, old: Evaluation, new_miou: float, old_miou: float) -> str:
     """The mIoUs the bound compares, when they differ from the shown ones: a class predicted where
     none was reviewed scores 0 in the shown mIoU, so "0.919 against 0.616, not surely better"
     would read as a mistake when the models differ only by such a stray class."""
     reviewed = batched_miou(np.stack([new.confusion, old.confusion]), reviewed_classes_only=True)
-    shown = np.array([new.miou, old.miou])
-    if np.allclose(reviewed, shown, atol=5e-4):
+    if np.allclose(reviewed, [new_miou, old_miou], atol=5e-4):
         return ""
     return (f" ({reviewed[0]:.3f} against {reviewed[1]:.3f} over the reviewed classes, which the bound "
             f"compares: a class predicted where none was reviewed scores 0 in the first figures)")
