@@ -157,6 +157,31 @@ def test_validation_split_is_one_in_five_and_stable(tmp_path):
         assert assign_validation_split(project, ids) == []  # already assigned: nothing moves
 
 
+def test_validation_holds_every_class_training_holds_and_a_class_is_taught_before_it_validates(tmp_path):
+    with create_shapes_project(tmp_path / "p", count=8, size=32) as project:
+        ids = [r.id for r in sorted(project.images(), key=lambda r: r.name)]
+        classes = dict(zip(ids, [{0, 1}, {0, 2}, {0, 1}, {0}, {0, 2}, {0}, {0}, {0, 1, 2}]))
+        assign_validation_split(project, ids[:5], classes=classes)
+        splits = {r.id: r.split for r in project.images()}
+        # 2nd: one in five would validate, but nothing taught class 2 yet; 3rd: validation lacked
+        # class 1; 5th: validation lacked class 2 once the 2nd had taught it
+        assert [splits[i] for i in ids[:5]] == [Split.TRAIN, Split.TRAIN, Split.VAL, Split.TRAIN, Split.VAL]
+        assign_validation_split(project, ids, classes=classes)  # later images: one in five again
+        splits = {r.id: r.split for r in project.images()}
+        assert [splits[i] for i in ids[5:]] == [Split.TRAIN, Split.VAL, Split.TRAIN]
+        assert assign_validation_split(project, ids, classes=classes) == []
+
+
+def test_the_trainer_gives_validation_the_class_its_first_validation_image_lacked(tmp_path):
+    with create_shapes_project(tmp_path / "p", count=3, size=48) as project:
+        records = sorted(project.images(), key=lambda r: r.name)
+        only_background = np.zeros((48, 48), np.uint8)
+        project.write_masks(records[1].id, only_background, np.full(only_background.shape, 3, np.uint8))
+        drive(train(project, tiny(epochs=1)))
+        splits = [project.image(r.id).split for r in records]
+        assert splits == [Split.TRAIN, Split.VAL, Split.VAL]
+
+
 def test_new_annotations_start_a_new_round_in_continuous_mode(tmp_path):
     with create_shapes_project(tmp_path / "p", count=3, size=48, labelled=2) as project:
         stop = StopFlag()

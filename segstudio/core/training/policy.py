@@ -7,7 +7,8 @@
 - stop after `patience` epochs without a kept model;
 - annotations changed (new reviewed pixels, new images): the count restarts, because the
   model now has something new to learn;
-- about one reviewed image in five goes to the validation split, assigned once and never moved;
+- about one reviewed image in five goes to the validation split, assigned once and never moved,
+  and validation holds every class that training holds (see assign_validation_split);
 - images whose labels are flagged as suspicious neither train nor validate until confirmed.
 """
 
@@ -21,6 +22,7 @@ from segstudio.core.project import Split, Status
 
 VAL_EVERY = 5  # one image in five validates
 VAL_POSITION = 2  # ... the 2nd, 7th, 12th reviewed image: the first one always trains
+MIN_CLASS_PIXELS = 64  # reviewed pixels of a class (an 8 x 8 blob) for an image to hold it in the split rule
 
 
 @dataclass
@@ -50,23 +52,49 @@ def candidate_image_ids(project) -> list[int]:
                   and (r.label_flag is None or project.label_check_state(r.id)[0] != project.label_stamp(r.id)))
 
 
-def assign_validation_split(project, reviewed_ids: list[int], *, records: dict | None = None) -> list[int]:
-    """Give reviewed images without a split one: the k-th becomes VAL when k % 5 == 2.
+def assign_validation_split(project, reviewed_ids: list[int], *, classes: dict | None = None,
+                            records: dict | None = None) -> list[int]:
+    """Give reviewed images without a split one, in order; returns the ids newly assigned.
 
-    k counts reviewed images that already have a train/val split, so assignments are stable
-    and the validation share stays about one in five. Returns the ids newly assigned.
+    The k-th image to get a split validates when k % 5 == 2 (k counts images already split, so
+    assignments are stable and the share stays about one in five), with two exceptions where
+    `classes` (id -> the classes its reviewed pixels hold, at least MIN_CLASS_PIXELS each) says:
+    - an image holding a class that no training image holds yet trains: what nobody taught the
+      model cannot be validated, only missed;
+    - an image holding a class that training holds and validation does not validates.
+    Why: validation without a class cannot see that a model never predicts it, and a model that
+    predicts nothing rare is perfect there. On brain-tumour the first validation slice held no
+    tumour: the all-background network scored 1.0 on it, no later model could be surely better,
+    and it proposed "no tumour" for the rest of the run; on brain-aal no validation slice held
+    deep grey matter. The exceptions add at most one image per class to validation.
     `records` (id -> ImageRecord of at least `reviewed_ids`) spares reading every image.
     """
     records = records if records is not None else {r.id: r for r in project.images()}
-    assigned = sum(1 for i in reviewed_ids if records[i].split in (Split.TRAIN, Split.VAL))
-    newly = []
+    classes = classes or {}
+    split = [i for i in reviewed_ids if records[i].split in (Split.TRAIN, Split.VAL)]
+    taught = set().union(*(classes.get(i, ()) for i in split if records[i].split == Split.TRAIN))
+    validated = set().union(*(classes.get(i, ()) for i in split if records[i].split == Split.VAL))
+    assigned, newly = len(split), []
     for image_id in reviewed_ids:
         if records[image_id].split != Split.UNASSIGNED:
             continue
         assigned += 1
-        project.set_split(image_id, Split.VAL if assigned % VAL_EVERY == VAL_POSITION else Split.TRAIN)
+        held = set(classes.get(image_id, ()))
+        if held - taught:
+            validates = False
+        elif held & (taught - validated):
+            validates = True
+        else:
+            validates = assigned % VAL_EVERY == VAL_POSITION
+        (validated if validates else taught).update(held)
+        project.set_split(image_id, Split.VAL if validates else Split.TRAIN)
         newly.append(image_id)
     return newly
+
+
+def held_classes(class_counts) -> frozenset[int]:
+    """The classes an image's reviewed pixels hold enough of to count (cache.CachedImage.class_counts)."""
+    return frozenset(c for c, pixels in enumerate(class_counts) if pixels >= MIN_CLASS_PIXELS)
 
 
 def training_data_hash(images) -> str:

@@ -55,7 +55,8 @@ from segstudio.core.training.events import (
 )
 from segstudio.core.training.losses import SegmentationLoss, class_weights_from_counts
 from segstudio.core.training.model_setup import initial_bundle
-from segstudio.core.training.policy import Patience, assign_validation_split, chosen_on, training_data_hash
+from segstudio.core.training.policy import (Patience, assign_validation_split, chosen_on, held_classes,
+                                            training_data_hash)
 from segstudio.core.training.precision import autocast_settings
 from segstudio.core.training.sampling import PrioritySampler, steps_per_epoch
 from segstudio.core.training.suspicious import check_labels
@@ -241,7 +242,8 @@ class Trainer:
         self.ctx.barrier()
         if self.ctx.is_main and not project.readonly:
             flagged = {record.id for record in project.flagged_images()}
-            assign_validation_split(project, [image.image_id for image in images if image.image_id not in flagged])
+            assign_validation_split(project, [image.image_id for image in images if image.image_id not in flagged],
+                                    classes=self._held_classes(image.image_id for image in images))
         self.ctx.barrier()
         self.records = {record.id: record for record in project.images() if record.id in self.cache.entries}
         self.roles = {}
@@ -273,6 +275,10 @@ class Trainer:
             counts = class_pixel_counts(train, self.bundle.num_classes)
             weights = torch.from_numpy(class_weights_from_counts(counts))
         return SegmentationLoss(self.bundle.num_classes, self.config.loss, class_weights=weights).to(self.device)
+
+    def _held_classes(self, image_ids) -> dict[int, frozenset[int]]:
+        """id -> the classes the cached image's reviewed pixels hold (for the validation split)."""
+        return {i: held_classes(self.cache.entries[i].class_counts) for i in image_ids if i in self.cache.entries}
 
     def _role(self, image_id: int) -> str:
         """"train", "val" or "" (not cached, flagged as suspicious, in the test split, or gone)."""
@@ -311,8 +317,8 @@ class Trainer:
         unassigned = [i for i in rebuilt if i in self.records and self.records[i].split == Split.UNASSIGNED
                       and self.records[i].label_flag is None]
         if unassigned and writable:
-            assign_validation_split(project, [i for i in self.records if i in self.roles] + unassigned,
-                                    records=self.records)
+            split_ids = [i for i in self.records if i in self.roles] + unassigned
+            assign_validation_split(project, split_ids, classes=self._held_classes(split_ids), records=self.records)
             self._fetch_records(unassigned)
         relevant = False
         for image_id in dict.fromkeys(ids):
