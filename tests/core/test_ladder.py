@@ -9,7 +9,7 @@ import pytest
 from segstudio.bench.annotator import image_iou
 from segstudio.bench.shapes_dataset import create_shapes_project, make_sample
 from segstudio.core import ladder
-from segstudio.core.compare import decide
+from segstudio.core.compare import decide, effort_saving_bound
 from segstudio.core.document import MaskDocument
 from segstudio.core.imageio import read_image
 from segstudio.core.instant_tier import InstantTier
@@ -272,6 +272,29 @@ def test_a_surely_better_miou_does_not_take_over_when_its_errors_cost_more_strok
             ladder.observe(project, image, truth, {"instant": ("i1", lattice), "network": ("n1", specks)})
         network, instant = (ladder.evaluation(project, kind, ladder.evidence(project)) for kind in ("network", "instant"))
         assert decide(network, instant).better  # on mIoU alone the network would take over
+        assert ladder.choose_kind(project) == "instant"
+
+
+def test_a_surely_better_miou_does_not_take_over_when_its_errors_cost_more_in_total(tmp_path):
+    """The network is perfect on one image and speckled on the other: its mIoU is surely better
+    and its extra effort is not sure over two images, but a person would have paid more."""
+    from segstudio.core.project import Project
+
+    size = 128
+    truth = np.zeros((size, size), np.uint8)
+    truth[:, size // 2:] = 1
+    blobs = truth.copy()
+    blobs[:40, 8:33] = 1  # two large wrong regions: few strokes, many pixels
+    blobs[-40:, -33:-8] = 0
+    with Project.create(tmp_path / "g", classes=["background", "thing"]) as project:
+        ladder.observe(project, 1, truth, {"instant": ("i1", _speckled(truth, 32)), "network": ("n1", truth)})
+        ladder.observe(project, 2, truth, {"instant": ("i1", blobs), "network": ("n1", _speckled(truth, 16))})
+        shared = ladder.evidence(project)
+        network, instant = (ladder.evaluation(project, kind, shared) for kind in ("network", "instant"))
+        network_effort, instant_effort = (ladder._efforts(shared, kind) for kind in ("network", "instant"))
+        assert decide(network, instant).better
+        assert not effort_saving_bound(instant_effort, network_effort) > 0  # not surely costlier
+        assert network_effort.sum() > instant_effort.sum()
         assert ladder.choose_kind(project) == "instant"
 
 
