@@ -30,8 +30,8 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     schedule: str = "cosine"  # "cosine" (warm-up then cosine per round) or "onecycle"
-    schedule_epochs: int = 50
-    ema_decay: float = 0.99  # validate and keep a moving average of the weights (0: the last weights)  # length of one schedule when `epochs` is not given
+    schedule_epochs: int = 50  # length of one schedule when `epochs` is not given
+    ema_decay: float = 0.99  # validate and keep a moving average of the weights (0: the last weights)
     loss: str = "ce"  # "ce", "ce+dice" or "focal"
     class_weighting: str = "frequency"  # "frequency" or "none"
     correction_weight: float = 2.0  # extra weight on pixels a person painted over a proposal
