@@ -63,10 +63,10 @@ def assign_validation_split(project, reviewed_ids: list[int], *, classes: dict |
       model cannot be validated, only missed;
     - an image holding a class that training holds and validation does not validates.
     Why: validation without a class cannot see that a model never predicts it, and a model that
-    predicts nothing rare is perfect there. On brain-tumour the first validation slice held no
-    tumour: the all-background network scored 1.0 on it, no later model could be surely better,
-    and it proposed "no tumour" for the rest of the run; on brain-aal no validation slice held
-    deep grey matter. The exceptions add at most one image per class to validation.
+    predicts nothing rare is perfect there. On brain-tumour the first two validation tiles held
+    no tumour: the kept network scored 1.0 on them over the reviewed classes, so no later model
+    could be surely better for learning tumour; on brain-aal no validation slice held deep grey
+    matter. The exceptions add at most one image per class to validation.
     `records` (id -> ImageRecord of at least `reviewed_ids`) spares reading every image.
     """
     records = records if records is not None else {r.id: r for r in project.images()}
