@@ -37,6 +37,8 @@ INDEX_FILE = "index.json"
 ANCHORS_PER_CLASS = 1024  # crop centres kept per class and image: enough to find a rare class's pixels
 PARTS = ("raw", "target", "weight", "anchors")
 CORRECTION = 2  # weight code of a pixel a person painted over a proposal (1 elsewhere, 0 outside the image)
+ACCEPTED_CODE = 3  # weight code of a proposal pixel a person accepted (weight 1; validation reads it)
+FORMAT = 2  # of the files and index: an index of another format is rebuilt (format 1 had no ACCEPTED_CODE)
 
 
 @dataclass
@@ -92,13 +94,20 @@ class OnDisk:
     def labelled_pixels(self) -> int:
         return self.image.labelled_pixels
 
+    @property
+    def accepted(self) -> np.ndarray:
+        """H x W bool: the pixels a person accepted from a proposal (validation's judged target)."""
+        return np.asarray(self.cache.ensure(self.image).part("weight")) == ACCEPTED_CODE
+
 
 def weight_codes(source: np.ndarray) -> np.ndarray:
     """1 per pixel, CORRECTION where a person painted over a proposal (the correction rule of
-    dataset.correction_weights, kept as a code so the weight itself can change per run)."""
+    dataset.correction_weights, kept as a code so the weight itself can change per run),
+    ACCEPTED_CODE where they accepted a proposal."""
     codes = np.ones(source.shape, np.uint8)
     if ((source == 1) | (source == ACCEPTED)).any():
         codes[source == HUMAN] = CORRECTION
+    codes[source == ACCEPTED] = ACCEPTED_CODE
     return codes
 
 
@@ -275,7 +284,8 @@ class TrainingCache:
         self._index_dirty = False
         try:
             data = json.loads((self.folder / INDEX_FILE).read_text(encoding="utf-8"))
-            if data.get("in_channels") != self.in_channels or data.get("num_classes") != self.num_classes:
+            if (data.get("format", 1) != FORMAT or data.get("in_channels") != self.in_channels
+                    or data.get("num_classes") != self.num_classes):
                 return
             for item in data["images"]:
                 entry = CachedImage(int(item["id"]), self.folder, tuple(item["shape"]), tuple(item["counts"]),
@@ -291,7 +301,7 @@ class TrainingCache:
         self._saved_ids = set(self.entries)
 
     def _save_index(self) -> None:
-        data = {"in_channels": self.in_channels, "num_classes": self.num_classes,
+        data = {"format": FORMAT, "in_channels": self.in_channels, "num_classes": self.num_classes,
                 "images": [{"id": e.image_id, "shape": list(e.shape), "counts": list(e.class_counts), "key": e.key,
                             "bytes": e.nbytes} for e in self.reviewed()],
                 "unreviewed": {str(k): v for k, v in self.known.items()}}

@@ -93,7 +93,7 @@ class PatchDataset(Dataset):
         self.normalise = normalise
         self.augment = augment
         self.focused = replace(augment, labelled_anchor_probability=1.0)
-        self.weight_values = np.asarray([0.0, 1.0, correction_weight], np.float32)  # by cache.weight_codes
+        self.weight_values = np.asarray([0.0, 1.0, correction_weight, 1.0], np.float32)  # by cache.weight_codes
 
     def __getitem__(self, plan):
         sample = self.sample(plan)

@@ -60,7 +60,7 @@ from segstudio.core.training.policy import (Patience, assign_validation_split, c
 from segstudio.core.training.precision import autocast_settings
 from segstudio.core.training.sampling import PrioritySampler, steps_per_epoch
 from segstudio.core.training.suspicious import check_labels
-from segstudio.core.training.validation import evaluate, predict_confident
+from segstudio.core.training.validation import JudgedImage, evaluate, predict_confident
 
 
 @dataclass
@@ -293,9 +293,9 @@ class Trainer:
         """(what validates, how many real validation images): the training images when none is."""
         val = [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "val"]
         if val:
-            return self.cache.readable(val), len(val)
-        return self.cache.readable(self.cache.entries[i] for i, role in sorted(self.roles.items())
-                                   if role == "train"), 0
+            return [JudgedImage(image) for image in self.cache.readable(val)], len(val)
+        return [JudgedImage(image) for image in self.cache.readable(
+            self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "train")], 0
 
     def _fold_changes(self) -> Generator[object, None, bool]:
         """Between two steps: when the project's annotation counter moved, bring the images
