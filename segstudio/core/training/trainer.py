@@ -292,10 +292,8 @@ class Trainer:
     def _validation_images(self) -> tuple[list, int]:
         """(what validates, how many real validation images): the training images when none is."""
         val = [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "val"]
-        if val:
-            return [JudgedImage(image) for image in self.cache.readable(val)], len(val)
-        return [JudgedImage(image) for image in self.cache.readable(
-            self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "train")], 0
+        chosen = val or [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "train"]
+        return [JudgedImage(image) for image in self.cache.readable(chosen)], len(val)
 
     def _fold_changes(self) -> Generator[object, None, bool]:
         """Between two steps: when the project's annotation counter moved, bring the images
