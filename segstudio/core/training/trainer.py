@@ -253,7 +253,7 @@ class Trainer:
                 self.roles[image.image_id] = role
         if not self.roles:
             return None
-        train = [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "train"]
+        train = self._entries("train")
         if not train:
             raise SegStudioError("every reviewed image is in the validation or test split: nothing to train on")
         val, val_images = self._validation_images()
@@ -289,10 +289,14 @@ class Trainer:
             return "val"
         return "" if record.split == Split.TEST else "train"
 
+    def _entries(self, role: str) -> list[CachedImage]:
+        """The cached images of one role ("train" or "val"), in image id order."""
+        return [self.cache.entries[i] for i, image_role in sorted(self.roles.items()) if image_role == role]
+
     def _validation_images(self) -> tuple[list, int]:
         """(what validates, how many real validation images): the training images when none is."""
-        val = [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "val"]
-        chosen = val or [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "train"]
+        val = self._entries("val")
+        chosen = val or self._entries("train")
         return [JudgedImage(image) for image in self.cache.readable(chosen)], len(val)
 
     def _fold_changes(self) -> Generator[object, None, bool]:
@@ -352,7 +356,7 @@ class Trainer:
         the round's data (training list, class weights, validation set and its baseline)."""
         if not self.data_changed:
             return
-        data.train = [self.cache.entries[i] for i, role in sorted(self.roles.items()) if role == "train"]
+        data.train = self._entries("train")
         data.loss = self._loss(data.train)
         if self.val_changed:
             data.val, data.val_images = self._validation_images()
