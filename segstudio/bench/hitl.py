@@ -120,12 +120,20 @@ def marked_done(annotation: Annotation, target_iou: float) -> tuple[np.ndarray, 
     return label, source
 
 
+def split_pool(folder: Path, pairs: list, images: int, heldout: int) -> tuple[list, list]:
+    """(the first `images` pairs to learn from, the last `heldout` pairs to score on): one split for
+    every benchmark that reads a `bench hitl` folder."""
+    if heldout < 1 or images < 1:
+        raise SegStudioError("--images and --heldout must be at least 1")
+    if len(pairs) <= heldout:
+        raise SegStudioError(f"{folder} has {len(pairs)} images; more than --heldout {heldout} are needed")
+    return pairs[:-heldout][:images], pairs[-heldout:]
+
+
 def run_hitl(folder: Path, options: HitlOptions) -> Generator[object, None, list[HitlRow]]:
     """Yields Progress and one HitlRow per image; returns all rows."""
     names, pairs = read_dataset(folder)
-    if len(pairs) <= options.heldout:
-        raise SegStudioError(f"{folder} has {len(pairs)} images; more than --heldout {options.heldout} are needed")
-    pool, heldout = pairs[:-options.heldout][:options.images], pairs[-options.heldout:]
+    pool, heldout = split_pool(folder, pairs, options.images, options.heldout)
     with tempfile.TemporaryDirectory(prefix="segstudio-hitl-") as workdir, \
             torch_alone(options.runtime == "torch"):
         rows = yield from _annotate_all(Path(workdir) / "project", names, pool, heldout, options)

@@ -17,6 +17,7 @@ BENCHES: dict[str, str] = {
     "review": "segstudio.gui.bench_review",
     "heartbeat": "segstudio.gui.bench_heartbeat",
     "hitl": "segstudio.bench.hitl",
+    "ceiling": "segstudio.bench.ceiling",
     "train": "segstudio.bench.train",
     "train-latency": "segstudio.bench.train_latency",
     "make-dataset": "segstudio.bench.shapes_dataset",
