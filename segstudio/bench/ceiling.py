@@ -28,6 +28,7 @@ import numpy as np
 
 from segstudio.bench.hitl import HitlOptions, read_dataset, read_truth, split_pool
 from segstudio.core.errors import SegStudioError
+from segstudio.core.imageio.channels import match_channels, model_channels
 from segstudio.core.labels import IGNORE
 from segstudio.core.metrics import MetricAccumulator
 from segstudio.core.progress import drive
@@ -99,8 +100,6 @@ def plain_loop(train, test, num_classes: int, args, report=None) -> list[tuple[i
     import torch.nn.functional as F
 
     from segstudio.core.device import pick_device, training_threads
-    from segstudio.core.imageio.channels import model_channels
-    from segstudio.core.models.classes import Normalisation
     from segstudio.core.models.registry import create_model
     from segstudio.core.training.losses import class_weights_from_counts
     from segstudio.core.training.validation import predict_classes
@@ -111,7 +110,7 @@ def plain_loop(train, test, num_classes: int, args, report=None) -> list[tuple[i
     device = pick_device(args.device)
     channels = model_channels(1 if train[0][0].ndim == 2 else train[0][0].shape[2])
     normalisation = data_normalisation([raw for raw, _ in train], channels, rng)
-    inputs = [normalisation.apply(_channels(raw, channels)) for raw, _ in train]  # C x H x W float32
+    inputs = [normalisation.apply(match_channels(raw, channels)) for raw, _ in train]  # C x H x W float32
     targets = [truth for _, truth in train]
     counts = np.bincount(np.concatenate([t[t != IGNORE] for t in targets]), minlength=num_classes)[:num_classes]
     weights = torch.from_numpy(class_weights_from_counts(counts)).to(device)
@@ -124,7 +123,7 @@ def plain_loop(train, test, num_classes: int, args, report=None) -> list[tuple[i
         model.eval()
         with torch.no_grad():
             miou = heldout_miou(test, num_classes, lambda raw: predict_classes(
-                model, normalisation.apply(_channels(raw, channels)), device))
+                model, normalisation.apply(match_channels(raw, channels)), device))
         model.train()
         return miou
 
@@ -153,15 +152,9 @@ def data_normalisation(raws: list[np.ndarray], channels: int, rng: np.random.Gen
 
     if all(raw.dtype == np.uint8 for raw in raws):
         return Normalisation.default(channels, "uint8")
-    flat = [_channels(raw, channels).reshape(-1, channels) for raw in raws]
+    flat = [match_channels(raw, channels).reshape(-1, channels) for raw in raws]
     return Normalisation.from_data(np.concatenate([part[rng.choice(len(part), min(len(part), 20_000),
                                                                    replace=False)] for part in flat]))
-
-
-def _channels(raw: np.ndarray, channels: int) -> np.ndarray:
-    from segstudio.core.imageio.channels import match_channels
-
-    return match_channels(raw, channels)
 
 
 def crop(inputs, targets, patch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
