@@ -28,7 +28,7 @@ import numpy as np
 
 from segstudio.bench.hitl import HitlOptions, read_dataset, read_truth, split_pool
 from segstudio.core.errors import SegStudioError
-from segstudio.core.imageio.channels import match_channels, model_channels
+from segstudio.core.imageio.channels import match_channels
 from segstudio.core.labels import IGNORE
 from segstudio.core.metrics import MetricAccumulator
 from segstudio.core.progress import drive
@@ -64,8 +64,13 @@ def run(args: argparse.Namespace) -> int:
     test = [(_raw(image), read_truth(mask, len(names))) for image, mask in heldout]
     report = None if args.json else lambda step, miou: print(f"plain loop, step {step}: held-out mIoU {miou:.4f}",
                                                              flush=True)
-    curve = plain_loop(train, test, len(names), args, report)
-    instant = instant_tier_miou(pool, train, test, names, args.seed)
+    with tempfile.TemporaryDirectory(prefix="segstudio-ceiling-") as workdir:
+        project = truth_project(Path(workdir) / "project", names, pool, train)
+        try:
+            curve = plain_loop(project, train, test, len(names), args, report)
+            instant = instant_tier_miou(project, test, names, args.seed)
+        finally:
+            project.close()
     result = {"images": len(pool), "heldout": len(heldout), "steps": args.steps,
               "network": f"unet {args.width}/{args.depth}, batch {args.batch_size} of {args.patch} px",
               "network_curve": {str(step): miou for step, miou in curve}, "network_heldout_miou": curve[-1][1],
@@ -76,6 +81,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(pool)} images with their true masks, {len(heldout)} held out: plain loop ({result['network']}) "
               f"{curve[-1][1]:.4f} after {args.steps} steps; instant tier {instant:.4f}")
     return 0
+
+
+def truth_project(root: Path, class_names: list[str], pool, train):
+    """A scratch project holding the pool images with their true masks, reviewed and done: what the
+    app's normalisation rule and instant tier read."""
+    from segstudio.core.project import Project
+
+    project = Project.create(root, classes=class_names)
+    added = project.add_images([image for image, _ in pool], recursive=False)
+    if added.failed:
+        project.close()
+        raise SegStudioError(f"cannot add {added.failed[0][0]}: {added.failed[0][1]}")
+    records = {record.path.resolve(): record for record in added.added}
+    for (image, _), (_, truth) in zip(pool, train):
+        record = records[image.resolve()]
+        project.write_masks(record.id, truth, np.where(truth != IGNORE, 3, 0).astype(np.uint8))
+        project.mark_done(record.id)
+    return project
 
 
 def _raw(path: Path) -> np.ndarray:
@@ -94,22 +117,24 @@ def heldout_miou(test: list[tuple[np.ndarray, np.ndarray]], num_classes: int,
     return float("nan") if math.isnan(miou) else round(float(miou), 4)
 
 
-def plain_loop(train, test, num_classes: int, args, report=None) -> list[tuple[int, float]]:
-    """[(step, held-out mIoU)] of a bare U-Net training loop on the full masks of `train`."""
+def plain_loop(project, train, test, num_classes: int, args, report=None) -> list[tuple[int, float]]:
+    """[(step, held-out mIoU)] of a bare U-Net training loop on the full masks of `train` (the images
+    of `project`, whose pixels set the normalisation as the app's trainer sets it)."""
     import torch
     import torch.nn.functional as F
 
     from segstudio.core.device import pick_device, training_threads
     from segstudio.core.models.registry import create_model
     from segstudio.core.training.losses import class_weights_from_counts
+    from segstudio.core.training.model_setup import image_format, normalisation_for
     from segstudio.core.training.validation import predict_classes
 
     torch.set_num_threads(args.threads or training_threads())
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     device = pick_device(args.device)
-    channels = model_channels(1 if train[0][0].ndim == 2 else train[0][0].shape[2])
-    normalisation = data_normalisation([raw for raw, _ in train], channels, rng)
+    channels, dtype = image_format(project)
+    normalisation = normalisation_for(project, channels, dtype)
     inputs = [normalisation.apply(match_channels(raw, channels)) for raw, _ in train]  # C x H x W float32
     targets = [truth for _, truth in train]
     counts = np.bincount(np.concatenate([t[t != IGNORE] for t in targets]), minlength=num_classes)[:num_classes]
@@ -145,18 +170,6 @@ def plain_loop(train, test, num_classes: int, args, report=None) -> list[tuple[i
     return curve
 
 
-def data_normalisation(raws: list[np.ndarray], channels: int, rng: np.random.Generator):
-    """The app's rule (training/model_setup.normalisation_for): 8-bit by the container, else by
-    percentiles of the images' own pixels."""
-    from segstudio.core.models.classes import Normalisation
-
-    if all(raw.dtype == np.uint8 for raw in raws):
-        return Normalisation.default(channels, "uint8")
-    flat = [match_channels(raw, channels).reshape(-1, channels) for raw in raws]
-    return Normalisation.from_data(np.concatenate([part[rng.choice(len(part), min(len(part), 20_000),
-                                                                   replace=False)] for part in flat]))
-
-
 def crop(inputs, targets, patch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One training crop: half centred on a pixel of a uniformly chosen class present in the image
     (rare classes are found), half anywhere; flipped at random; padded with ignore when the image is
@@ -184,30 +197,16 @@ def crop(inputs, targets, patch: int, rng: np.random.Generator) -> tuple[np.ndar
     return padded_x, padded_y
 
 
-def instant_tier_miou(pool, train, test, class_names: list[str], seed: int) -> float:
-    """The app's instant tier fitted on the full masks of the pool images (in a scratch project,
-    as the ladder fits it), scored on the held-out images."""
+def instant_tier_miou(project, test, class_names: list[str], seed: int) -> float:
+    """The app's instant tier fitted on every reviewed image of `project`, as the ladder fits it,
+    scored on the held-out images."""
     from segstudio.core.instant_tier import InstantTier
-    from segstudio.core.project import Project
     from segstudio.core.training.policy import candidate_image_ids
 
-    with tempfile.TemporaryDirectory(prefix="segstudio-ceiling-") as workdir:
-        project = Project.create(Path(workdir) / "project", classes=class_names)
-        try:
-            added = project.add_images([image for image, _ in pool], recursive=False)
-            if added.failed:
-                raise SegStudioError(f"cannot add {added.failed[0][0]}: {added.failed[0][1]}")
-            records = {record.path.resolve(): record for record in added.added}
-            for (image, _), (_, truth) in zip(pool, train):
-                record = records[image.resolve()]
-                project.write_masks(record.id, truth, np.where(truth != IGNORE, 3, 0).astype(np.uint8))
-                project.mark_done(record.id)
-            tier = InstantTier(class_names, seed=seed)
-            ids = candidate_image_ids(project)
-            drive(tier.refresh_samples(project, ids))
-            model = tier.fit(ids)
-            if model is None:
-                raise SegStudioError("the instant tier found no labelled pixels to learn from")
-            return heldout_miou(test, len(class_names), lambda raw: model.predict(raw)[0])
-        finally:
-            project.close()
+    tier = InstantTier(class_names, seed=seed)
+    ids = candidate_image_ids(project)
+    drive(tier.refresh_samples(project, ids))
+    model = tier.fit(ids)
+    if model is None:
+        raise SegStudioError("the instant tier found no labelled pixels to learn from")
+    return heldout_miou(test, len(class_names), lambda raw: model.predict(raw)[0])

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from segstudio.bench.ceiling import crop, data_normalisation, heldout_miou
+from segstudio.bench.ceiling import crop, heldout_miou
 from segstudio.bench.hitl import read_dataset, read_truth
 from segstudio.bench.shapes_dataset import write_dataset
 from segstudio.cli import main
@@ -55,14 +55,3 @@ def test_crops_find_a_rare_class_and_pad_small_images_with_ignore():
     assert small_x.shape == (1, 16, 16) and small_y.shape == (16, 16)
     assert (small_y[10:] == IGNORE).all() and (small_y[:, 12:] == IGNORE).all() and (small_y[:10, :12] == 1).all()
     assert (small_x[0, :10, :12] == 1).all() and (small_x[0, 10:] == 0).all()
-
-
-def test_eight_bit_images_keep_the_container_scale_and_sixteen_bit_ones_are_scaled_by_their_data():
-    rng = np.random.default_rng(0)
-    eight = [rng.integers(0, 256, (20, 20), dtype=np.uint8)]
-    assert data_normalisation(eight, 1, rng).method == "container"
-    sixteen = [rng.integers(0, 236, (20, 20)).astype(np.uint16)]  # 12-bit-like data in a 16-bit file
-    normalisation = data_normalisation(sixteen, 1, rng)
-    assert normalisation.method == "percentiles"
-    spread = np.ptp(normalisation.apply(sixteen[0]))
-    assert spread > 3  # full contrast, where dividing by 65535 would leave about 0.004
