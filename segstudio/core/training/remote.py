@@ -71,6 +71,8 @@ def _child_main(root: str, config, conn, running, stop) -> None:
                     conn.send(("result", done.value))
                     return
                 conn.send(("event", event))
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        return  # the window is gone (closed hard or crashed): nobody to tell, and kept versions are whole on disk
     except BaseException as exc:  # noqa: BLE001 - the parent shows it to the person
         conn.send(("error", str(exc) or type(exc).__name__))
     finally:
